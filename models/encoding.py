@@ -1,0 +1,97 @@
+"""Encode a stack of frames as a looping animation file: MP4 (H.264), GIF or animated WebP.
+
+Files are written to a temporary name in the target folder and renamed at the end, so a failed or
+cancelled encode never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+FORMATS = ("mp4", "gif", "webp")
+EXTENSIONS = {"mp4": ".mp4", "gif": ".gif", "webp": ".webp"}
+
+
+def frames_to_uint8(frames) -> np.ndarray:
+    """[T,H,W,3] floats in 0..1 (torch or numpy) → uint8, rounded; NaN is rejected, not silently black."""
+    array = frames.detach().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
+    if array.ndim != 4 or array.shape[-1] != 3:
+        raise ValueError(f"frames must be [T, H, W, 3] RGB, got shape {tuple(array.shape)}")
+    if array.shape[0] < 1:
+        raise ValueError("frames is empty: nothing to encode")
+    if not np.isfinite(array).all():
+        raise ValueError("frames contain NaN or inf; check the node that produced them")
+    return np.clip(np.rint(array.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def pingpong(frames: np.ndarray) -> np.ndarray:
+    """Forward then backward without repeating the end frames, so the bounce itself loops seamlessly."""
+    if len(frames) < 3:
+        return frames
+    return np.concatenate([frames, frames[-2:0:-1]], axis=0)
+
+
+def write_loop(frames: np.ndarray, path: str | os.PathLike, fmt: str, fps: float, quality: int = 90) -> Path:
+    """Write uint8 frames [T,H,W,3] to ``path`` as an endlessly looping ``fmt`` file."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    if frames.dtype != np.uint8:
+        raise TypeError("write_loop takes uint8 frames; convert with frames_to_uint8 first")
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=".partial-", suffix=EXTENSIONS[fmt], dir=path.parent)
+    os.close(fd)
+    try:
+        {"mp4": _write_mp4, "gif": _write_gif, "webp": _write_webp}[fmt](frames, tmp_name, fps, quality)
+        os.replace(tmp_name, path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.remove(tmp_name)
+    return path
+
+
+def _write_mp4(frames: np.ndarray, path: str, fps: float, quality: int) -> None:
+    import imageio_ffmpeg
+
+    # yuv420p (the pixel format every player decodes) needs even sides: replicate the last row/column.
+    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
+    if pad_h or pad_w:
+        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    height, width = frames.shape[1:3]
+    crf = str(int(round(np.interp(quality, [0, 100], [35, 12]))))
+    writer = imageio_ffmpeg.write_frames(
+        path, (width, height), fps=fps, codec="libx264", pix_fmt_out="yuv420p", quality=None,
+        macro_block_size=1, output_params=["-crf", crf, "-preset", "medium", "-movflags", "+faststart"],
+    )
+    writer.send(None)
+    try:
+        for frame in frames:
+            writer.send(np.ascontiguousarray(frame))
+    finally:
+        writer.close()
+
+
+def _write_gif(frames: np.ndarray, path: str, fps: float, quality: int) -> None:
+    from PIL import Image
+
+    # One palette for the whole loop and no dithering: a per-frame palette (Pillow's default) makes the
+    # static part of a cinemagraph shimmer, which is exactly what must not move.
+    sample = frames[np.linspace(0, len(frames) - 1, num=min(len(frames), 8)).round().astype(int)]
+    mosaic = Image.fromarray(np.concatenate(list(sample), axis=0))
+    palette = mosaic.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+    # GIF stores delays in 1/100 s, so e.g. 30 fps plays at 33.3 fps (30 ms) — a format limit.
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
+                   duration=int(round(1000.0 / fps)), loop=0, disposal=1, optimize=False)
+
+
+def _write_webp(frames: np.ndarray, path: str, fps: float, quality: int) -> None:
+    import imageio.v3 as iio
+
+    iio.imwrite(path, frames, extension=".webp", plugin="pillow", duration=int(round(1000.0 / fps)),
+                loop=0, quality=quality, method=4, lossless=False)

@@ -1,0 +1,50 @@
+"""T2C_SaveCinemagraph: write the loop as MP4 / GIF / WebP into ComfyUI's output folder and preview it."""
+
+from __future__ import annotations
+
+import folder_paths
+from comfy_api.latest import io, ui
+
+from ..models import encoding
+from .types import CATEGORY
+
+
+class SaveCinemagraph(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="T2C_SaveCinemagraph",
+            display_name="Save Cinemagraph",
+            category=CATEGORY,
+            description="Saves the frames as an endlessly looping MP4 (H.264), GIF or animated WebP and shows it.",
+            is_output_node=True,
+            inputs=[
+                io.Image.Input("frames", tooltip="The loop's frames, e.g. from Animate Cinemagraph."),
+                io.String.Input("filename_prefix", default="cinemagraph/loop",
+                                tooltip="File name prefix; may contain a subfolder of the output folder."),
+                io.Float.Input("fps", default=30.0, min=1.0, max=120.0, step=1.0),
+                io.Combo.Input("format", options=list(encoding.FORMATS), default="mp4",
+                               tooltip="mp4: small, plays everywhere (players loop it seamlessly); "
+                                       "gif: loops forever, 256 colours; webp: loops forever, full colour."),
+                io.Int.Input("quality", default=90, min=1, max=100,
+                             tooltip="Encoder quality (mp4: mapped to CRF 35..12; webp: lossy quality)."),
+                io.Boolean.Input("pingpong", default=False,
+                                 tooltip="Play forward then backward. Not needed for our loops, which are "
+                                         "already seamless; useful for clips that are not."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, frames, filename_prefix, fps, format, quality, pingpong=False) -> io.NodeOutput:
+        array = encoding.frames_to_uint8(frames)
+        if pingpong:
+            array = encoding.pingpong(array)
+        height, width = array.shape[1:3]
+        out_dir = folder_paths.get_output_directory()
+        folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
+            filename_prefix, out_dir, width, height)
+        filename = f"{name}_{counter:05}_{encoding.EXTENSIONS[format]}"
+        encoding.write_loop(array, f"{folder}/{filename}", format, fps, quality)
+        saved = ui.SavedResult(filename, subfolder, io.FolderType.output)
+        preview = ui.PreviewVideo([saved]) if format == "mp4" else ui.SavedImages([saved], is_animated=True)
+        return io.NodeOutput(ui=preview)

@@ -1,0 +1,52 @@
+"""Shared test set-up: the repository root on sys.path (so ``import models`` works) and common paths."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
+ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
+
+for _path in (REPO_ROOT, REPO_ROOT / "scripts"):  # `import models`, `import comfy_server`
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    return GOLDEN_DIR
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Folder for files a person should look at after a run (screenshots, sample frames)."""
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    return ARTIFACTS_DIR
+
+
+_LAYER_MARKERS = {"comfy": "comfy", "server": "server", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test by its folder (tests/comfy, tests/server, tests/browser) so layers can be selected."""
+    for item in items:
+        layer = Path(str(item.fspath)).relative_to(REPO_ROOT / "tests").parts[0]
+        if layer in _LAYER_MARKERS:
+            item.add_marker(getattr(pytest.mark, _LAYER_MARKERS[layer]))
+
+
+@pytest.fixture(scope="session")
+def comfy_server(tmp_path_factory):
+    """One real ComfyUI server for the whole session (server and browser layers); always stopped."""
+    from comfy_server import ComfyServer
+
+    server = ComfyServer(tmp_path_factory.mktemp("comfy-server")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        log = server.log()
+        (ARTIFACTS_DIR / "server.log").parent.mkdir(exist_ok=True)
+        (ARTIFACTS_DIR / "server.log").write_text(log)
