@@ -2,9 +2,17 @@
 
 from comfy_api.latest import ComfyExtension, io
 
+from .animate import Animate
+from .flow import FlowPreview, TextFlow
+from .loaders import FlowModelLoader, VideoModelLoader
 from .save import SaveCinemagraph
 
 NODES: list[type[io.ComfyNode]] = [
+    TextFlow,
+    FlowPreview,
+    FlowModelLoader,
+    Animate,
+    VideoModelLoader,
     SaveCinemagraph,
 ]
 

@@ -1,0 +1,184 @@
+"""Pictures of flows: the Middlebury optical-flow colour wheel, sparse arrow overlays, and the user's hints.
+
+Colour coding (Baker et al., "A Database and Evaluation Methodology for Optical Flow", IJCV 2011): hue =
+direction on a 55-colour wheel built from six ramps (red→yellow 15, yellow→green 6, green→cyan 4,
+cyan→blue 11, blue→magenta 13, magenta→red 6), saturation = speed / normalising speed, so zero flow
+is white and flow faster than the normaliser is darkened to 75 %. With image y pointing down, motion
+to the right is red, down is orange-yellow, left is cyan-blue and up is violet.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import torch
+
+from .flow_ops import validate_flow, validate_nchw
+from .hints import MotionHints
+
+_WHEEL_RAMPS = (  # (length, start colour, end colour) of each ramp, RGB
+    (15, (1.0, 0.0, 0.0), (1.0, 1.0, 0.0)),
+    (6, (1.0, 1.0, 0.0), (0.0, 1.0, 0.0)),
+    (4, (0.0, 1.0, 0.0), (0.0, 1.0, 1.0)),
+    (11, (0.0, 1.0, 1.0), (0.0, 0.0, 1.0)),
+    (13, (0.0, 0.0, 1.0), (1.0, 0.0, 1.0)),
+    (6, (1.0, 0.0, 1.0), (1.0, 0.0, 0.0)),
+)
+_SHIFT = 4  # cv2 drawing with 1/16-pixel precision
+_Color = tuple[float, float, float]
+
+
+def wheel_colors() -> torch.Tensor:
+    """The 55 wheel colours [55, 3] (RGB 0..1); entry i starts its ramp at i / length of the way."""
+    colors = []
+    for length, start, end in _WHEEL_RAMPS:
+        t = torch.arange(length, dtype=torch.float32)[:, None] / length
+        colors.append(torch.tensor(start) * (1 - t) + torch.tensor(end) * t)
+    return torch.cat(colors)
+
+
+def flow_to_color(flow: torch.Tensor, max_magnitude: float | None = None) -> torch.Tensor:
+    """Middlebury colour image [B, 3, H, W] (float32 0..1) of a flow [B, 2, H, W].
+
+    ``max_magnitude`` (px/frame) maps to full saturation; None = each item's own largest speed.
+    """
+    validate_flow(flow)
+    if max_magnitude is not None and not (_positive(max_magnitude)):
+        raise ValueError(f"max_magnitude must be a positive finite number of px/frame or None, got {max_magnitude!r}")
+    flow = flow.float()
+    u, v = flow[:, 0], flow[:, 1]
+    speed = torch.hypot(u, v)
+    if max_magnitude is None:
+        norm = speed.amax(dim=(1, 2), keepdim=True).clamp(min=1e-12)
+    else:
+        norm = torch.tensor(float(max_magnitude), device=flow.device)
+    radius = speed / norm
+    wheel = wheel_colors().to(flow.device)
+    position = (torch.atan2(-v, -u) / math.pi + 1) / 2 * (len(wheel) - 1)
+    k0 = position.floor().long().clamp(0, len(wheel) - 1)
+    k1 = (k0 + 1) % len(wheel)
+    frac = (position - k0)[..., None]
+    color = (1 - frac) * wheel[k0] + frac * wheel[k1]
+    radius = radius[..., None]
+    color = torch.where(radius <= 1, 1 - radius * (1 - color), color * 0.75)
+    return color.permute(0, 3, 1, 2).contiguous()
+
+
+def color_wheel(size: int = 128) -> torch.Tensor:
+    """A legend [1, 3, size, size]: the colour of every direction and speed (white outside the disc)."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 2:
+        raise ValueError(f"size must be an int ≥ 2, got {size!r}")
+    coords = torch.linspace(-1.0, 1.0, size)
+    y, x = torch.meshgrid(coords, coords, indexing="ij")
+    legend = flow_to_color(torch.stack([x, y])[None], max_magnitude=1.0)
+    return torch.where(torch.hypot(x, y) <= 1, legend, torch.ones_like(legend))
+
+
+def draw_flow_arrows(
+    background: torch.Tensor,
+    flow: torch.Tensor,
+    *,
+    step: int | None = None,
+    max_magnitude: float | None = None,
+    color: _Color = (1.0, 1.0, 1.0),
+    thickness: int = 1,
+) -> torch.Tensor:
+    """``background`` [B, 3, H, W] (0..1; an image or :func:`flow_to_color`) with a sparse grid of arrows.
+
+    One arrow per ``step`` pixels (default: ~24 across the long side), drawn from the cell centre
+    along the flow there; length ∝ speed, the fastest (or ``max_magnitude``) spanning 90 % of a cell.
+    Arrows have a dark outline so they read on any background.
+    """
+    validate_nchw(background, "background", channels=3)
+    validate_flow(flow)
+    batch, _, height, width = background.shape
+    if flow.shape[-2:] != (height, width) or flow.shape[0] not in (1, batch):
+        raise ValueError(
+            f"flow {list(flow.shape)} must match background {list(background.shape)} in size, with batch 1 or B"
+        )
+    step = max(8, round(max(height, width) / 24)) if step is None else step
+    if isinstance(step, bool) or not isinstance(step, int) or step < 2:
+        raise ValueError(f"step must be an int ≥ 2 pixels, got {step!r}")
+    if max_magnitude is not None and not _positive(max_magnitude):
+        raise ValueError(f"max_magnitude must be a positive finite number of px/frame or None, got {max_magnitude!r}")
+    ys = np.arange(step // 2, height, step)
+    xs = np.arange(step // 2, width, step)
+    grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
+    vectors = flow.detach().float().cpu().numpy()[:, :, ys][:, :, :, xs]
+    canvases = _to_canvas(background)
+    for b, canvas in enumerate(canvases):
+        u, v = vectors[b if len(vectors) > 1 else 0]
+        speed = np.hypot(u, v)
+        norm = float(flow[b if len(flow) > 1 else 0].norm(dim=0).max()) if max_magnitude is None else max_magnitude
+        if norm <= 0:
+            continue
+        scale = 0.9 * step / norm
+        keep = speed * scale >= 1.0
+        tails = np.stack([grid_x[keep], grid_y[keep]], axis=1)
+        heads = tails + np.stack([u[keep], v[keep]], axis=1) * scale
+        _draw_arrows(canvas, tails, heads, color, thickness)
+    return _from_canvas(canvases, background)
+
+
+def draw_motion_hints(
+    image: torch.Tensor,
+    hints: MotionHints,
+    *,
+    arrow_color: _Color = (1.0, 0.85, 0.1),
+    anchor_color: _Color = (0.2, 0.8, 1.0),
+) -> torch.Tensor:
+    """``image`` [B, 3, H, W] (0..1) with the user's arrows (tail → head) and anchors (dots) drawn on it."""
+    validate_nchw(image, "image", channels=3)
+    if not isinstance(hints, MotionHints):
+        raise TypeError(f"hints must be MotionHints (see models.hints.parse_arrows), got {type(hints).__name__}")
+    _, _, height, width = image.shape
+    size = math.sqrt(height * width)
+    thickness = max(2, round(size / 200))
+    canvases = _to_canvas(image)
+    arrows = np.asarray(hints.arrows, dtype=np.float64).reshape(-1, 4) * np.array([width, height] * 2) - 0.5
+    anchors = hints.anchor_points(height, width)
+    radius = max(3.0, size / 100)
+    for canvas in canvases:
+        _draw_arrows(canvas, arrows[:, :2], arrows[:, 2:], arrow_color, thickness)
+        for x, y in anchors:
+            center = (round(x * 2**_SHIFT), round(y * 2**_SHIFT))
+            cv2.circle(canvas, center, round((radius + thickness) * 2**_SHIFT), (0, 0, 0), -1, cv2.LINE_AA, _SHIFT)
+            cv2.circle(canvas, center, round(radius * 2**_SHIFT), _bgr255(anchor_color), -1, cv2.LINE_AA, _SHIFT)
+    return _from_canvas(canvases, image)
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _bgr255(color: _Color) -> tuple[int, int, int]:
+    if len(color) != 3 or not all(isinstance(c, (int, float)) and 0 <= c <= 1 for c in color):
+        raise ValueError(f"colours are (r, g, b) with each value in 0..1, got {color!r}")
+    return tuple(round(255 * c) for c in reversed(color))
+
+
+def _to_canvas(images: torch.Tensor) -> list[np.ndarray]:
+    """[B, 3, H, W] 0..1 → contiguous uint8 BGR images for cv2."""
+    pixels = (images.detach().float().clamp(0, 1) * 255).round().byte().cpu().numpy()
+    return [np.ascontiguousarray(p.transpose(1, 2, 0)[:, :, ::-1]) for p in pixels]
+
+
+def _from_canvas(canvases: list[np.ndarray], like: torch.Tensor) -> torch.Tensor:
+    pixels = np.stack([c[:, :, ::-1].transpose(2, 0, 1) for c in canvases]).astype(np.float32) / 255.0
+    return torch.from_numpy(pixels).to(like.device)
+
+
+def _draw_arrows(canvas: np.ndarray, tails: np.ndarray, heads: np.ndarray, color: _Color, thickness: int) -> None:
+    """Outlined anti-aliased arrows; sub-pixel end points, tips 30 % of the length (at least 3 px)."""
+    bgr = _bgr255(color)
+    for tail, head in zip(tails, heads, strict=True):
+        length = float(np.hypot(*(head - tail)))
+        if length < 1.0:
+            continue
+        tip = min(0.5, max(0.3, 3.0 / length))
+        start = tuple(int(c) for c in np.rint(tail * 2**_SHIFT))
+        end = tuple(int(c) for c in np.rint(head * 2**_SHIFT))
+        cv2.arrowedLine(canvas, start, end, (0, 0, 0), thickness + 2, cv2.LINE_AA, _SHIFT, tip)
+        cv2.arrowedLine(canvas, start, end, bgr, thickness, cv2.LINE_AA, _SHIFT, tip)

@@ -1,0 +1,108 @@
+"""Building blocks shared by the flow networks A and B: SPADE, the mask-aware resize, the eval-only base."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MASK_CHANNEL = 3  # channel 3 of the network inputs is the binary mask (RGB first)
+
+
+def leaky_relu(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 0.2)
+
+
+def split_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize ``x`` to ``size``: channel 3 with legacy ``nearest``, all other channels bilinearly.
+
+    The official code resizes the SPADE condition this way (RGB and hint bilinear, mask nearest), and
+    network B's decoder applies the same rule to its *feature maps* (a leftover of the input layout that
+    changes the numbers, NETWORKS.md §4.2 / §9.5). Bilinear is align_corners=False without antialias.
+    """
+    size = (int(size[0]), int(size[1]))
+    if tuple(x.shape[-2:]) == size:
+        return x
+    smooth = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    mask = F.interpolate(x[:, MASK_CHANNEL : MASK_CHANNEL + 1], size=size, mode="nearest")
+    return torch.cat((smooth[:, :MASK_CHANNEL], mask, smooth[:, MASK_CHANNEL + 1 :]), dim=1)
+
+
+def upsample2(x: torch.Tensor) -> torch.Tensor:
+    """Bilinear ×2 (align_corners=False), the ``up2`` of NETWORKS.md."""
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+class ConditionPyramid:
+    """The raw network input resized (with :func:`split_resize`) to each size a SPADE layer needs.
+
+    Several SPADE layers share a resolution; each size is resized once per forward.
+    """
+
+    def __init__(self, condition: torch.Tensor) -> None:
+        self._condition = condition
+        self._cache: dict[tuple[int, int], torch.Tensor] = {}
+
+    def at(self, size: torch.Size | tuple[int, int]) -> torch.Tensor:
+        key = (int(size[0]), int(size[1]))
+        if key not in self._cache:
+            self._cache[key] = split_resize(self._condition, key)
+        return self._cache[key]
+
+
+class SPADE(nn.Module):
+    """Spatially-adaptive normalisation: InstanceNorm(x)·(1 + γ(seg)) + β(seg) (NETWORKS.md §2.1)."""
+
+    HIDDEN = 128
+
+    def __init__(self, channels: int, label_channels: int) -> None:
+        super().__init__()
+        self.mlp_shared = nn.Sequential(nn.Conv2d(label_channels, self.HIDDEN, 3, padding=1), nn.ReLU())
+        self.mlp_gamma = nn.Conv2d(self.HIDDEN, channels, 3, padding=1)
+        self.mlp_beta = nn.Conv2d(self.HIDDEN, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, conditions: ConditionPyramid) -> torch.Tensor:
+        normalized = F.instance_norm(x, eps=1e-5)
+        hidden = self.mlp_shared(conditions.at(x.shape[-2:]))
+        return normalized * (1 + self.mlp_gamma(hidden)) + self.mlp_beta(hidden)
+
+
+class InferenceNetwork(nn.Module):
+    """Base of the three generators: always in eval mode.
+
+    In train mode the official layers would run a spectral-norm power iteration and batch statistics that
+    overwrite the loaded ``weight_u``/``weight_v``/``stored_*`` tensors (NETWORKS.md §9.1); this
+    reimplementation has no training behaviour, so asking for it is an error rather than a silent no-op.
+    """
+
+    def train(self, mode: bool = True) -> InferenceNetwork:
+        if mode:
+            raise RuntimeError(
+                f"{type(self).__name__} is an inference-only reimplementation; use .eval() (training mode "
+                "is not supported)"
+            )
+        return super().train(False)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+
+def check_input(x: torch.Tensor, channels: int, multiple: int, network: str) -> None:
+    """Clear errors for a network input of the wrong rank, channel count or size."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{network}: input must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4 or x.shape[1] != channels:
+        raise ValueError(f"{network}: input must have shape [B, {channels}, H, W], got {list(x.shape)}")
+    height, width = x.shape[-2:]
+    if height % multiple or width % multiple or height == 0 or width == 0:
+        raise ValueError(
+            f"{network}: H and W must be positive multiples of {multiple}, got {height}×{width}; "
+            "resize or pad the input (models.networks.inference does this for you)"
+        )
+    if not x.is_floating_point():
+        raise TypeError(f"{network}: input must be a floating-point tensor, got {x.dtype}")

@@ -1,0 +1,215 @@
+"""Safe, strict loading of the official generator checkpoints (``latest_net_G.pth``) and their .safetensors.
+
+* ``.pth``/``.pt``/``.ckpt`` are read with ``torch.load(weights_only=True)`` only: a pickle that wants to
+  build anything but tensors is refused before any of its code can run. ``.safetensors`` never runs code.
+* A ``module.`` (DataParallel) or ``netG.`` prefix on every key is stripped.
+* Which network a file holds is detected from its keys, and it is loaded with ``strict=True``; anything
+  missing, unexpected or of the wrong shape is a ``ValueError`` naming the file and the first offenders
+  (the official loader silently falls back to a partial load, NETWORKS.md §6).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .blocks import InferenceNetwork
+from .hint_flow import HintFlowNet
+from .splat_video import SplatVideoNet
+from .text_flow import TextFlowNet
+
+NETWORKS: dict[str, type[InferenceNetwork]] = {
+    "text_flow": TextFlowNet,
+    "hint_flow": HintFlowNet,
+    "splat_video": SplatVideoNet,
+}
+OFFICIAL_NAMES = {"text_flow": "spadexattnunetsd", "hint_flow": "spadeunet", "splat_video": "spadeunet4softmaxsplating"}
+FLOW_NETWORKS = ("text_flow", "hint_flow")
+STRIPPED_PREFIXES = ("module.", "netG.")
+_SHOWN = 5  # offending keys listed per category in an error message
+
+
+def _describe(kind: str) -> str:
+    return f"{kind} ({OFFICIAL_NAMES[kind]})"
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a checkpoint file into a {name: tensor} dict on the CPU, without executing any code."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        if path.suffix.lower() == ".safetensors":
+            loaded = load_file(str(path), device="cpu")
+        else:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise ValueError(
+            f"{path}: cannot be read as a safe checkpoint: it pickles objects other than tensors, so it was "
+            "refused before any of its code could run (torch.load weights_only=True). Only plain state dicts of "
+            "tensors (torch.save(net.state_dict())) and .safetensors files are accepted"
+        ) from error
+    except Exception as error:  # corrupt or truncated file
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(
+            f"{path}: cannot be read as a safe checkpoint ({type(error).__name__}: {detail}); "
+            "re-download the file if it is truncated"
+        ) from error
+    if isinstance(loaded, Mapping) and isinstance(loaded.get("state_dict"), Mapping):
+        loaded = loaded["state_dict"]
+    if not isinstance(loaded, Mapping):
+        raise ValueError(f"{path}: expected a state dict (name → tensor), got {type(loaded).__name__}")
+    not_tensors = [key for key, value in loaded.items() if not isinstance(value, torch.Tensor)]
+    if not_tensors:
+        raise ValueError(f"{path}: entries that are not tensors: {not_tensors[:_SHOWN]}")
+    return dict(loaded)
+
+
+def strip_prefixes(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Remove a ``module.`` / ``netG.`` prefix shared by every key (repeatedly, e.g. ``module.netG.``)."""
+    entries = dict(state_dict)
+    stripped = True
+    while entries and stripped:
+        stripped = False
+        for prefix in STRIPPED_PREFIXES:
+            if all(key.startswith(prefix) for key in entries):
+                entries = {key[len(prefix) :]: value for key, value in entries.items()}
+                stripped = True
+    return entries
+
+
+def detect_network(state_dict: Mapping[str, torch.Tensor], source: str = "state dict") -> str:
+    """Which generator the keys belong to: ``"text_flow"``, ``"hint_flow"`` or ``"splat_video"``."""
+    keys = list(state_dict)
+    if any(key.startswith(("encoder.gblocks.", "projector.eblocks.")) for key in keys):
+        return "splat_video"
+    if any(key.startswith("attn_") for key in keys):
+        return "text_flow"
+    conv1 = state_dict.get("conv1.weight_orig")
+    if conv1 is not None and conv1.dim() == 4 and conv1.shape[1] == HintFlowNet.INPUT_CHANNELS:
+        return "hint_flow"
+    conv1 = state_dict.get("conv1.weight")
+    if conv1 is not None and conv1.dim() == 4 and conv1.shape[1] == TextFlowNet.INPUT_CHANNELS:
+        return "text_flow"
+    raise ValueError(
+        f"{source}: not a Text2Cinemagraph generator (expected spadexattnunetsd, spadeunet or "
+        f"spadeunet4softmaxsplating keys); first keys: {keys[:_SHOWN]}"
+    )
+
+
+def expected_shapes(kind: str) -> dict[str, tuple[int, ...]]:
+    """Key → shape of the official state dict of network ``kind`` (built on the meta device: no memory)."""
+    with torch.device("meta"):
+        network = NETWORKS[kind]()
+    return {key: tuple(value.shape) for key, value in network.state_dict().items()}
+
+
+def _problems(state_dict: Mapping[str, torch.Tensor], kind: str) -> list[str]:
+    """Missing / unexpected / mis-shaped keys of ``state_dict`` against network ``kind`` (first few each)."""
+    expected = expected_shapes(kind)
+    missing = [key for key in expected if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in expected]
+    mismatched = [
+        f"{key}: expected {list(shape)}, file {list(state_dict[key].shape)}"
+        for key, shape in expected.items()
+        if key in state_dict and tuple(state_dict[key].shape) != shape
+    ]
+    return [
+        f"{len(items)} {label} (first: {items[:_SHOWN]})"
+        for label, items in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("shape mismatches", mismatched),
+        )
+        if items
+    ]
+
+
+def check_state_dict(state_dict: Mapping[str, torch.Tensor], kind: str, source: str = "state dict") -> None:
+    """Raise a ``ValueError`` listing missing / unexpected / mis-shaped keys against network ``kind``."""
+    problems = _problems(state_dict, kind)
+    if problems:
+        raise ValueError(f"{source}: not a complete {_describe(kind)} checkpoint: " + "; ".join(problems))
+
+
+def network_from_state_dict(
+    state_dict: Mapping[str, torch.Tensor], expect: str | tuple[str, ...] | None = None, source: str = "state dict"
+) -> InferenceNetwork:
+    """Detect, check and strictly load a state dict into a ready ``eval()`` network without gradients."""
+    allowed = (expect,) if isinstance(expect, str) else tuple(expect or ())
+    unknown = [kind for kind in allowed if kind not in NETWORKS]
+    if unknown:
+        raise ValueError(f"unknown network {unknown[0]!r}; expected one of {sorted(NETWORKS)}")
+    state_dict = strip_prefixes(state_dict)
+    kind = detect_network(state_dict, source)
+    if allowed and kind not in allowed:
+        if kind == "splat_video":
+            advice = "load it with load_video_network"
+        elif "splat_video" in allowed:
+            advice = "load it with load_flow_network"
+        else:
+            advice = f"pass expect={kind!r} or None"
+        raise ValueError(
+            f"{source}: holds the {_describe(kind)} network ({advice}), expected "
+            + " or ".join(_describe(k) for k in allowed)
+            + ": "
+            + "; ".join(_problems(state_dict, allowed[0]))
+        )
+    check_state_dict(state_dict, kind, source)
+    weights = {
+        key: value.float() if value.is_floating_point() and value.dtype != torch.float32 else value
+        for key, value in state_dict.items()
+    }
+    with torch.device("meta"):
+        network = NETWORKS[kind]()
+    network.load_state_dict(weights, strict=True, assign=True)
+    network.requires_grad_(False)
+    return network.eval()
+
+
+def load_network(path: str | os.PathLike, expect: str | tuple[str, ...] | None = None) -> InferenceNetwork:
+    """Load any of the three generators from ``path`` (``expect`` restricts which are accepted)."""
+    return network_from_state_dict(read_state_dict(path), expect, source=str(path))
+
+
+def load_flow_network(path: str | os.PathLike, expect: str | None = None) -> TextFlowNet | HintFlowNet:
+    """Load network A (``"text_flow"``) or B (``"hint_flow"``); ``expect`` pins one of them."""
+    if expect is not None and expect not in FLOW_NETWORKS:
+        raise ValueError(f"expect must be None or one of {FLOW_NETWORKS}, got {expect!r}")
+    return load_network(path, expect or FLOW_NETWORKS)
+
+
+def load_video_network(path: str | os.PathLike) -> SplatVideoNet:
+    """Load network C (``"splat_video"``)."""
+    return load_network(path, "splat_video")
+
+
+def convert_to_safetensors(
+    source: str | os.PathLike, target: str | os.PathLike | None = None, overwrite: bool = False
+) -> Path:
+    """Write a checked copy of a checkpoint as .safetensors (default: next to it); returns the new path.
+
+    The keys are stripped of prefixes and checked strictly; the network kind is stored in the metadata.
+    """
+    source = Path(source)
+    target = Path(target) if target is not None else source.with_suffix(".safetensors")
+    if target.resolve() == source.resolve():
+        raise ValueError(f"{source}: source and target are the same file")
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists; pass overwrite=True (--force) to replace it")
+    state_dict = strip_prefixes(read_state_dict(source))
+    kind = detect_network(state_dict, str(source))
+    check_state_dict(state_dict, kind, str(source))
+    tensors, storages = {}, set()
+    for key, value in state_dict.items():
+        value = value.contiguous()
+        storage = value.untyped_storage().data_ptr()
+        tensors[key] = value.clone() if storage in storages else value  # safetensors refuses shared memory
+        storages.add(storage)
+    save_file(tensors, str(target), metadata={"network": kind, "official_name": OFFICIAL_NAMES[kind]})
+    return target

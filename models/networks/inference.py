@@ -1,0 +1,206 @@
+"""Pre- and post-processing around the three networks, as in the official inference scripts.
+
+Team conventions in, network conventions inside: images [B, 3, H, W] in 0..1 become RGB in [-1, 1]
+(``(x − 0.5)·2``), masks [B, 1, H, W] in 0..1 become {0, 1} (> 0.5), flows in px/frame become the
+networks' units of ``MOTION_NORM`` = 64 px/frame (and back). Sizes the networks cannot take are resized
+(flow nets) or padded (video net) and mapped back.
+
+Differences from the official scripts (``test_motion.py``, ``test_motion_directional.py``,
+``test_video.py``), which always work at 512×512:
+* the flow nets run at the multiple of 64 (A) / 256 (B) nearest to each side instead of at 512, so no
+  aspect-ratio distortion; RGB is resized bicubically with antialias (≈ PIL BICUBIC), the mask with
+  ``nearest-exact`` (= PIL NEAREST); the flow is mapped back bilinearly with its vectors rescaled
+  (official: nearest, a no-op at 512);
+* the video net runs at the image size padded to a multiple of 4 (replicated border, zero flow) and
+  is cropped back; frames stay float 0..1 instead of being truncated to uint8;
+* the official video script prepares the flow as ``clamp(flow_px, −1, 1)·speed`` before the network;
+  :func:`render_loop_with_network` takes the flow as given (use ``models.flow_ops.clamp_flow``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..euler import loop_displacements
+from ..flow_ops import resize_flow, validate_flow, validate_nchw
+from .hint_flow import HintFlowNet
+from .splat_video import SplatVideoNet
+from .text_flow import TextFlowNet, check_context
+
+MOTION_NORM = 64.0
+OFFICIAL_HINT_PX_PER_FRAME = MOTION_NORM  # the official hint is a unit vector in network units
+MIN_HINT_PIXELS = 5
+
+
+def nearest_valid_size(height: int, width: int, multiple: int) -> tuple[int, int]:
+    """The positive multiple of ``multiple`` nearest to each side (at least one multiple)."""
+    return tuple(max(multiple, int(round(side / multiple)) * multiple) for side in (height, width))
+
+
+def _check_image_and_mask(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Validate image [B, 3, H, W] and mask [B|1, 1, H, W] or [B|1, H, W]; returns the 4-D mask."""
+    validate_nchw(image, "image", channels=3)
+    if isinstance(mask, torch.Tensor) and mask.dim() == 3:
+        mask = mask.unsqueeze(1)
+    validate_nchw(mask, "mask", channels=1)
+    if mask.shape[-2:] != image.shape[-2:]:
+        raise ValueError(f"mask size {list(mask.shape[-2:])} must match image size {list(image.shape[-2:])}")
+    if mask.shape[0] not in (1, image.shape[0]):
+        raise ValueError(f"mask batch ({mask.shape[0]}) must be 1 or match the image batch ({image.shape[0]})")
+    return mask.expand(image.shape[0], -1, -1, -1)
+
+
+def _network_rgb_and_mask(
+    image: torch.Tensor, mask: torch.Tensor, size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """RGB in [-1, 1] and binary mask at the network size (bicubic+antialias / nearest-exact)."""
+    binary = (mask > 0.5).float()
+    image = image.float()
+    if tuple(image.shape[-2:]) != size:
+        image = F.interpolate(image, size=size, mode="bicubic", align_corners=False, antialias=True).clamp(0, 1)
+        binary = F.interpolate(binary, size=size, mode="nearest-exact")
+    return (image - 0.5) * 2, binary
+
+
+def _flow_from_network(output: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Network output (units of 64 px) → px/frame at the mask's size, zero outside the binary mask."""
+    flow = output.float() * MOTION_NORM
+    size = tuple(mask.shape[-2:])
+    if tuple(flow.shape[-2:]) != size:
+        flow = resize_flow(flow, size, mode="bilinear")
+    return flow * (mask > 0.5).to(flow.dtype)
+
+
+def _run(network: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return network(*(t.to(device=network.device, dtype=network.dtype) for t in inputs))
+
+
+def predict_text_flow(
+    network: TextFlowNet, image: torch.Tensor, mask: torch.Tensor, context: torch.Tensor
+) -> torch.Tensor:
+    """Flow [B, 2, H, W] in px/frame predicted by network A from the image, the mask and the prompt.
+
+    ``context`` [B|1, 77, 768] is the last hidden state of the SD-1.4 CLIP text encoder for the prompt
+    (NETWORKS.md §2.2). The flow is zero outside the binary mask, on the image's device.
+    """
+    if not isinstance(network, TextFlowNet):
+        raise TypeError(f"network must be a TextFlowNet, got {type(network).__name__}")
+    mask = _check_image_and_mask(image, mask)
+    context = check_context(context, image.shape[0])
+    size = nearest_valid_size(*image.shape[-2:], TextFlowNet.SIZE_MULTIPLE)
+    rgb, binary = _network_rgb_and_mask(image, mask, size)
+    output = _run(network, torch.cat((rgb, binary), dim=1), context)
+    return _flow_from_network(output.to(image.device), mask)
+
+
+def predict_hint_flow(
+    network: HintFlowNet, image: torch.Tensor, mask: torch.Tensor, hint: torch.Tensor
+) -> torch.Tensor:
+    """Flow [B, 2, H, W] in px/frame predicted by network B from the image, the mask and a hint flow.
+
+    ``hint`` [B|1, 2, H, W] is in px/frame (divided by 64 for the network); :func:`direction_hint` builds
+    the official one. The flow is zero outside the binary mask, on the image's device.
+    """
+    if not isinstance(network, HintFlowNet):
+        raise TypeError(f"network must be a HintFlowNet, got {type(network).__name__}")
+    mask = _check_image_and_mask(image, mask)
+    validate_flow(hint, "hint")
+    if hint.shape[-2:] != image.shape[-2:] or hint.shape[0] not in (1, image.shape[0]):
+        raise ValueError(f"hint must have shape [B|1, 2, H, W] matching the image, got {list(hint.shape)}")
+    size = nearest_valid_size(*image.shape[-2:], HintFlowNet.SIZE_MULTIPLE)
+    rgb, binary = _network_rgb_and_mask(image, mask, size)
+    hint = hint.float().expand(image.shape[0], -1, -1, -1)
+    if tuple(hint.shape[-2:]) != size:
+        hint = resize_flow(hint, size, mode="nearest")
+    output = _run(network, torch.cat((rgb, binary, hint / MOTION_NORM), dim=1))
+    return _flow_from_network(output.to(image.device), mask)
+
+
+def direction_hint(
+    mask: torch.Tensor, angle_deg: float, px_per_frame: float = OFFICIAL_HINT_PX_PER_FRAME
+) -> torch.Tensor:
+    """Hint [B, 2, H, W] in px/frame for network B: (cos θ, −sin θ)·px_per_frame on the mask, 0 elsewhere.
+
+    This is the official hint (one k-means point, so the Gaussian blend cancels, PIPELINE.md §5.5) with
+    θ given instead of drawn at random; like the official, a mask of fewer than 5 pixels gives no hint.
+    The official magnitude is 1 network unit = 64 px/frame, far outside the training hints (real flows
+    divided by 64), so only its direction is meaningful; a few px/frame keeps the hint in the training
+    range, at the price of departing from the official inference.
+    """
+    if isinstance(mask, torch.Tensor) and mask.dim() == 3:
+        mask = mask.unsqueeze(1)
+    validate_nchw(mask, "mask", channels=1)
+    for name, value in (("angle_deg", angle_deg), ("px_per_frame", px_per_frame)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if px_per_frame < 0:
+        raise ValueError(f"px_per_frame must be >= 0, got {px_per_frame}")
+    binary = (mask > 0.5).float()
+    binary = binary * (binary.sum(dim=(1, 2, 3), keepdim=True) >= MIN_HINT_PIXELS)
+    theta = math.radians(angle_deg)
+    direction = torch.tensor([math.cos(theta), -math.sin(theta)], device=mask.device).view(1, 2, 1, 1)
+    return binary * direction * float(px_per_frame)
+
+
+def _check_loop_inputs(image: torch.Tensor, flow: torch.Tensor, n_frames: int, out: torch.Tensor | None) -> None:
+    validate_nchw(image, "image", channels=3)
+    validate_flow(flow)
+    if flow.shape[-2:] != image.shape[-2:] or flow.shape[0] not in (1, image.shape[0]):
+        raise ValueError(
+            f"flow must have shape [B|1, 2, H, W] matching the image {list(image.shape)}, got "
+            f"{list(flow.shape)}; resize it first (models.flow_ops.resize_flow)"
+        )
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
+        raise ValueError(f"n_frames must be an int >= 1, got {n_frames!r}")
+    batch, _, height, width = image.shape
+    shape = (batch, n_frames, height, width, 3)
+    if out is not None and (tuple(out.shape) != shape or out.dtype != torch.float32 or out.device != image.device):
+        raise ValueError(
+            f"out must be a float32 tensor of shape {list(shape)} on {image.device}, "
+            f"got {out.dtype} {list(out.shape)} on {out.device}"
+        )
+
+
+def render_loop_with_network(
+    network: SplatVideoNet,
+    image: torch.Tensor,
+    flow: torch.Tensor,
+    n_frames: int,
+    *,
+    out: torch.Tensor | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Render a seamless loop with network C into ``out`` [B, N, H, W, 3] (float32, 0..1) and return it.
+
+    image [B, 3, H, W] in 0..1; flow [B|1, 2, H, W] in px/frame. Frame i is the official
+    ``network(input, (0, i, N−1))`` (i forward Euler steps, N − i backward, α = 1 − i/N), but the image is
+    encoded once for the whole loop and the displacements come from
+    :func:`models.euler.loop_displacements` (O(N) Euler steps). ``on_frame(i)`` runs after frame i is
+    written; an exception it raises (e.g. a cancel) propagates. ``out`` defaults to the image's device.
+    """
+    if not isinstance(network, SplatVideoNet):
+        raise TypeError(f"network must be a SplatVideoNet, got {type(network).__name__}")
+    if on_frame is not None and not callable(on_frame):
+        raise TypeError(f"on_frame must be callable or None, got {type(on_frame).__name__}")
+    _check_loop_inputs(image, flow, n_frames, out)
+    batch, _, height, width = image.shape
+    if out is None:
+        out = torch.empty((batch, n_frames, height, width, 3), dtype=torch.float32, device=image.device)
+    pad = (0, -width % SplatVideoNet.SIZE_MULTIPLE, 0, -height % SplatVideoNet.SIZE_MULTIPLE)
+    device = network.device
+    rgb = F.pad((image.float().to(device) - 0.5) * 2, pad, mode="replicate")
+    flow = F.pad(flow.float().to(device), pad)
+    with torch.no_grad():
+        encoded = network.encode_pair(rgb)
+        for i, forward_disp, backward_disp in loop_displacements(flow, n_frames):
+            frame = network.render(encoded, forward_disp, backward_disp, 1.0 - i / n_frames)
+            frame = ((frame[:, :, :height, :width].float() + 1) / 2).clamp(0, 1)
+            out[:, i].copy_(frame.permute(0, 2, 3, 1))
+            if on_frame is not None:
+                on_frame(i)
+    return out

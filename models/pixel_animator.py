@@ -1,0 +1,276 @@
+"""Learning-free "pixel engine": animates an image along an Eulerian flow as a seamless loop.
+
+Frame i of N blends the image splatted forward by i Euler steps of +flow (weight α = 1 − i/N) with the
+same image splatted backward by N − i steps of −flow (weight 1 − α), each also weighted by a softmax
+importance exp(Z − max Z) and normalised by the splatted weights: the official symmetric softmax
+splatting (NETWORKS.md §5.4) done on RGB pixels instead of learned features. At i = 0 the result is
+the input, and frame N would be the input again, so the loop closes seamlessly.
+
+Static pixels (zero flow) never move, so only moving pixels are integrated and splatted; a static pixel
+that no moving content reaches is copied bit-exactly from the input. Pixels that nothing lands on
+(holes) are filled by the other direction through the blend itself, and whatever is left from the
+nearest valid pixels (:func:`fill_holes`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .euler import INTEGRATIONS, EulerState, loop_compact_displacements, tracked_pixels
+from .flow_ops import validate_flow, validate_nchw
+from .splatting import splat_points
+
+DEFAULT_SHARPNESS = 4.0
+
+
+def speed_importance(flow: torch.Tensor, sharpness: float = DEFAULT_SHARPNESS) -> torch.Tensor:
+    """Importance Z [B, 1, H, W] = sharpness · |v| / max |v|: where content collides, faster content wins.
+
+    Speed is the only learning-free cue that reliably marks the animated layer (the official network
+    learns Z from features); static pixels get Z = 0, the fastest pixel Z = sharpness.
+    """
+    validate_flow(flow)
+    if isinstance(sharpness, bool) or not isinstance(sharpness, (int, float)) or not 0 <= sharpness <= 50:
+        raise ValueError(f"sharpness must be a number in [0, 50], got {sharpness!r}")
+    speed = torch.linalg.vector_norm(flow, dim=1, keepdim=True)
+    top = speed.max()
+    return speed * (sharpness / top) if top > 0 else torch.zeros_like(speed)
+
+
+def _push_pull(frame: torch.Tensor, holes: torch.Tensor) -> torch.Tensor:
+    """Fill holes of any size: average the valid pixels down a 2× pyramid until every hole is covered,
+    then upsample the coarse estimates back into the holes only."""
+    valid = (~holes).to(frame.dtype)
+    levels = [(frame * valid, valid)]
+    while (levels[-1][1] == 0).any() and max(levels[-1][1].shape[-2:]) > 1:
+        color, weight = levels[-1]
+        levels.append((F.avg_pool2d(color, 2, ceil_mode=True), F.avg_pool2d(weight, 2, ceil_mode=True)))
+    color, weight = levels.pop()
+    estimate = color / weight.clamp_min(1e-12)
+    for color, weight in reversed(levels):
+        upsampled = F.interpolate(estimate, size=color.shape[-2:], mode="bilinear", align_corners=False)
+        estimate = torch.where(weight > 0, color / weight.clamp_min(1e-12), upsampled)
+    # An item with no valid pixel at all keeps its holes' current values.
+    has_valid = valid.amax(dim=(1, 2, 3), keepdim=True) > 0
+    return torch.where(holes & has_valid, estimate, frame)
+
+
+def fill_holes(frame: torch.Tensor, holes: torch.Tensor, rounds: int = 4) -> torch.Tensor:
+    """Fill ``holes`` [B, 1, H, W] (bool) of ``frame`` [B, C, H, W]; valid pixels are kept bit-exactly.
+
+    Holes left by splatting are usually thin and sparse, so the work is done on the hole pixels only:
+    each round, every hole pixel with a valid 8-neighbour takes the mean of its valid neighbours (the
+    holes shrink by one ring per round). Holes still open after ``rounds`` rounds (large ones) are
+    filled by a push-pull normalised convolution over the frame.
+    """
+    batch, channels, height, width = frame.shape
+    flat = frame.reshape(batch, channels, -1).clone()
+    valid = ~holes.reshape(batch, -1)
+    item, pixel = holes.reshape(batch, -1).nonzero(as_tuple=True)
+    offset_y = torch.tensor([-1, -1, -1, 0, 0, 1, 1, 1], device=frame.device).unsqueeze(1)
+    offset_x = torch.tensor([-1, 0, 1, -1, 1, -1, 0, 1], device=frame.device).unsqueeze(1)
+    for _ in range(rounds):
+        if pixel.numel() == 0:
+            break
+        ny = torch.div(pixel, width, rounding_mode="floor") + offset_y
+        nx = pixel % width + offset_x
+        inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
+        neighbour = ny.clamp(0, height - 1) * width + nx.clamp(0, width - 1)
+        items = item.expand_as(neighbour)
+        usable = inside & valid[items, neighbour]
+        total = (flat[items, :, neighbour] * usable.unsqueeze(2)).sum(dim=0)
+        count = usable.sum(dim=0)
+        done = count > 0
+        flat[item[done], :, pixel[done]] = total[done] / count[done].unsqueeze(1).to(frame.dtype)
+        valid[item[done], pixel[done]] = True
+        item, pixel = item[~done], pixel[~done]
+    filled = flat.view_as(frame)
+    if pixel.numel() == 0:
+        return filled
+    # Push-pull only over the remaining holes' bounding box plus a valid margin around it.
+    remaining = ~valid.view(batch, 1, height, width)
+    rows, cols = _bounding_box(remaining.any(dim=0)[0], margin=8)
+    filled[:, :, rows, cols] = _push_pull(filled[:, :, rows, cols], remaining[:, :, rows, cols])
+    return filled
+
+
+def active_window(flow: torch.Tensor) -> tuple[slice, slice]:
+    """Rows and columns that moving content can ever reach: the moving pixels' bounding box + ⌈max|v|⌉ + 2.
+
+    A pixel only moves while its flow lookup hits a moving pixel (within 1 px of one), so it never gets
+    farther than max|v| + 1 from the moving pixels' bounding box; its bilinear splat taps reach 1 px
+    further. Everything outside the window is static and untouched in every frame.
+    """
+    moving = (flow != 0).any(dim=1).any(dim=0)
+    return _bounding_box(moving, margin=int(math.ceil(float(flow.abs().max()))) + 2)
+
+
+def _bounding_box(mask: torch.Tensor, margin: int) -> tuple[slice, slice]:
+    """Rows and columns of the True pixels of ``mask`` [H, W], grown by ``margin`` and clipped; empty if none."""
+    rows = mask.any(dim=1).nonzero().squeeze(1)
+    cols = mask.any(dim=0).nonzero().squeeze(1)
+    if rows.numel() == 0:
+        return slice(0, 0), slice(0, 0)
+    height, width = mask.shape
+    return (
+        slice(max(0, int(rows[0]) - margin), min(height, int(rows[-1]) + 1 + margin)),
+        slice(max(0, int(cols[0]) - margin), min(width, int(cols[-1]) + 1 + margin)),
+    )
+
+
+class _Blender:
+    """Per-loop constants and the per-frame symmetric blend, computed inside the active window only."""
+
+    def __init__(self, image: torch.Tensor, flow: torch.Tensor, importance: torch.Tensor):
+        self.image = image
+        self.image_last = image.permute(0, 2, 3, 1)
+        self.rows, self.cols = active_window(flow)
+        self.sources = tracked_pixels(flow)
+        crop = image[:, :, self.rows, self.cols]
+        batch, channels, height, width = crop.shape
+        self.crop, self.size = crop, (height, width)
+        full_width = image.shape[-1]
+        src_x = self.sources % full_width
+        src_y = torch.div(self.sources, full_width, rounding_mode="floor")
+        start = torch.stack((src_x - self.cols.start, src_y - self.rows.start)).to(image.dtype)
+        # Forward and backward points are splatted in one call: sources twice, told apart by `is_forward`.
+        self.start = torch.cat((start, start), dim=1).unsqueeze(0)
+        self.is_forward = torch.arange(2 * len(self.sources), device=image.device) < len(self.sources)
+
+        weight = torch.exp(importance - importance.max())
+        # Per batch item: a pixel tracked for another item may be static in this one.
+        moving = (flow != 0).any(dim=1, keepdim=True)
+        moving_weight = (weight * moving)[:, :, src_y, src_x].expand(batch, -1, -1)
+        values = torch.cat((image[:, :, src_y, src_x] * moving_weight, moving_weight), dim=1)
+        self.values = torch.cat((values, values), dim=2)
+        self.moving = moving[:, :, self.rows, self.cols]
+        static_weight = (weight * ~moving)[:, :, self.rows, self.cols].expand(batch, -1, -1, -1)
+        self.base = torch.cat((crop * static_weight, static_weight), dim=1).reshape(batch, channels + 1, -1)
+
+    def render(
+        self, i: int, n_frames: int, forward: torch.Tensor, backward: torch.Tensor, dest: torch.Tensor
+    ) -> None:
+        """Write frame i into ``dest`` [B, H, W, 3] from compact forward (i) and backward (N − i) displacements."""
+        dest.copy_(self.image_last)
+        if i % n_frames == 0 or self.sources.numel() == 0:
+            # At i = 0 (and N) the blend is the identity splat: the input itself closes the loop exactly.
+            return
+        batch, channels = self.crop.shape[:2]
+        alpha = 1.0 - i / n_frames
+        moving_sum = torch.zeros_like(self.base)
+        pos = torch.cat((forward, backward), dim=2) + self.start
+        scale = torch.where(self.is_forward, alpha, 1.0 - alpha)
+        splat_points(self.values, pos[:, 0], pos[:, 1], self.size, out=moving_sum, scale=scale)
+        affected = (moving_sum[:, -1:] > 0).view(batch, 1, *self.size) | self.moving
+        total = (moving_sum + self.base).view(batch, channels + 1, *self.size)
+        numerator, denominator = total[:, :-1], total[:, -1:]
+        empty = denominator == 0
+        holes = affected & empty
+        # Holes start as the input, which is what stays if nothing at all is left to fill them from.
+        frame = torch.where(affected & ~empty, numerator / torch.where(empty, 1.0, denominator), self.crop)
+        if bool(holes.any()):
+            frame = fill_holes(frame, holes)
+        dest[:, self.rows, self.cols].copy_(frame.permute(0, 2, 3, 1))
+
+
+def _validate_inputs(
+    image: torch.Tensor, flow: torch.Tensor, n_frames: int, importance: torch.Tensor | None
+) -> None:
+    validate_nchw(image, "image", channels=3)
+    validate_flow(flow)
+    if flow.shape[-2:] != image.shape[-2:]:
+        raise ValueError(
+            f"flow size {list(flow.shape[-2:])} must match image size {list(image.shape[-2:])}; "
+            "resize it first (models.flow_ops.resize_flow)"
+        )
+    if flow.shape[0] not in (1, image.shape[0]):
+        raise ValueError(
+            f"flow batch ({flow.shape[0]}) must be 1 or match the image batch ({image.shape[0]})"
+        )
+    if flow.device != image.device:
+        raise ValueError(f"image ({image.device}) and flow ({flow.device}) must be on the same device")
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
+        raise ValueError(f"n_frames must be an int >= 1, got {n_frames!r}")
+    if importance is not None:
+        validate_nchw(importance, "importance", channels=1)
+        if importance.shape[-2:] != image.shape[-2:] or importance.shape[0] not in (1, image.shape[0]):
+            raise ValueError(
+                f"importance must have shape [B|1, 1, H, W] matching the image, got {list(importance.shape)}"
+            )
+
+
+def _prepare(
+    image: torch.Tensor, flow: torch.Tensor, n_frames: int, importance: torch.Tensor | None, integration: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    _validate_inputs(image, flow, n_frames, importance)
+    image, flow = image.float(), flow.float()
+    importance = speed_importance(flow) if importance is None else importance.float().to(image.device)
+    if integration not in INTEGRATIONS:
+        raise ValueError(f"integration must be one of {INTEGRATIONS}, got {integration!r}")
+    return image, flow, importance
+
+
+def render_loop(
+    image: torch.Tensor,
+    flow: torch.Tensor,
+    n_frames: int,
+    *,
+    out: torch.Tensor | None = None,
+    on_frame: Callable[[int], None] | None = None,
+    integration: str = "round",
+    importance: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Render a seamless loop of ``n_frames`` frames into ``out`` [B, N, H, W, 3] (float32) and return it.
+
+    image [B, 3, H, W]; flow [B|1, 2, H, W] in px/frame at the image's size; importance Z [B|1, 1, H, W]
+    (default :func:`speed_importance`). Frames are written one by one into ``out`` (allocated if None);
+    ``on_frame(i)`` runs after frame i is written, and any exception it raises (e.g. a cancel) propagates.
+    Memory beyond ``out``: a few frame-sized buffers plus O(√N) displacement fields of the moving pixels.
+    """
+    image, flow, importance = _prepare(image, flow, n_frames, importance, integration)
+    batch, _, height, width = image.shape
+    shape = (batch, n_frames, height, width, 3)
+    if out is None:
+        out = torch.empty(shape, dtype=torch.float32, device=image.device)
+    elif tuple(out.shape) != shape or out.dtype != torch.float32 or out.device != image.device:
+        raise ValueError(
+            f"out must be a float32 tensor of shape {list(shape)} on {image.device}, "
+            f"got {out.dtype} {list(out.shape)} on {out.device}"
+        )
+    if on_frame is not None and not callable(on_frame):
+        raise TypeError(f"on_frame must be callable or None, got {type(on_frame).__name__}")
+    displacements = loop_compact_displacements(flow, n_frames, integration)
+    blender = _Blender(image, flow, importance)
+    for i, forward, backward in displacements:
+        blender.render(i, n_frames, forward, backward, out[:, i])
+        if on_frame is not None:
+            on_frame(i)
+    return out
+
+
+def render_frame(
+    image: torch.Tensor,
+    flow: torch.Tensor,
+    index: int,
+    n_frames: int,
+    *,
+    integration: str = "round",
+    importance: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Frame ``index`` (0 … N) [B, 3, H, W] of the loop, integrated from scratch (random access, O(N))."""
+    image, flow, importance = _prepare(image, flow, n_frames, importance, integration)
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= n_frames:
+        raise ValueError(f"index must be an int in [0, n_frames={n_frames}], got {index!r}")
+    forward, backward = EulerState(flow, integration), EulerState(-flow, integration)
+    for _ in range(index):
+        forward.step()
+    for _ in range(n_frames - index):
+        backward.step()
+    blender = _Blender(image, flow, importance)
+    frame = torch.empty_like(image).permute(0, 2, 3, 1)
+    blender.render(index, n_frames, forward.compact_displacement(), backward.compact_displacement(), frame)
+    return frame.permute(0, 3, 1, 2)

@@ -1,0 +1,81 @@
+"""T2C_Animate: turn an image and an Eulerian flow into a seamless loop of frames."""
+
+from __future__ import annotations
+
+import torch
+from comfy_api.latest import io
+
+from ..models import flow_ops, pixel_animator
+from .progress import FrameProgress
+from .types import CATEGORY, Flow, VideoModel, image_to_bchw, mask_to_b1hw
+
+INTEGRATIONS = ["round", "bilinear"]
+OFFICIAL_VIDEO_CLAMP = 1.0
+"""px/frame per component: the official video stage clamps the network's flow to this before `speed`."""
+
+
+def prepare_flow(flow: torch.Tensor, size: tuple[int, int], mask: torch.Tensor | None, speed: float,
+                 max_px_per_frame: float) -> torch.Tensor:
+    """Fit the flow to the image: resize (vectors scaled with it), clamp as the official pipeline does, ×speed, mask."""
+    flow_ops.validate_flow(flow)
+    flow = flow_ops.resize_flow(flow.float(), size)
+    if max_px_per_frame > 0:
+        flow = flow_ops.clamp_flow(flow, max_px_per_frame)
+    flow = flow * speed
+    if mask is not None:
+        flow = flow_ops.mask_flow(flow, mask_to_b1hw(mask))
+    return flow
+
+
+class Animate(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="T2C_Animate",
+            display_name="Animate Cinemagraph",
+            category=CATEGORY,
+            description="Moves the image along the flow with symmetric softmax splatting so the last frame leads "
+                        "seamlessly back to the first. Without a video model it runs the learning-free pixel "
+                        "engine (any size, CPU or GPU); pixels that nothing moves stay bit-exact.",
+            inputs=[
+                io.Image.Input("image", tooltip="The picture to animate (the artistic image or a painting). "
+                                                "Several images with one flow give one loop per image."),
+                Flow.Input("flow", tooltip="Eulerian flow in px/frame (e.g. from Text Flow). A flow of another "
+                                           "size is resized and its vectors scaled with it."),
+                io.Mask.Input("mask", optional=True, tooltip="Optional: only this region moves (resized to fit)."),
+                io.Int.Input("frames", default=60, min=2, max=1000,
+                             tooltip="Loop length. 60 frames = 2 s at 30 fps; use 120 for large, slow water."),
+                io.Float.Input("speed", default=1.0, min=0.0, max=10.0, step=0.05,
+                               tooltip="Multiplies the flow. Lower it if fast regions smear or show grey holes."),
+                io.Float.Input("max_px_per_frame", default=0.0, min=0.0, max=64.0, step=0.1,
+                               tooltip="Clamp each flow component to ±this before `speed`. 0 = the engine's "
+                                       "default: no clamp for the pixel engine, 1.0 (official) with a video model."),
+                io.Combo.Input("integration", options=INTEGRATIONS, default="round",
+                               tooltip="round: the official Euler integration (nearest flow lookup). "
+                                       "bilinear: sub-pixel lookup, smoother paths for slow, curved flows."),
+                VideoModel.Input("video_model", optional=True,
+                                 tooltip="Optional learned video generator (Video Model Loader). Without it "
+                                         "the learning-free pixel engine runs."),
+            ],
+            outputs=[io.Image.Output(display_name="frames")],
+        )
+
+    @classmethod
+    def execute(cls, image, flow, frames, speed, max_px_per_frame, integration="round", mask=None,
+                video_model=None) -> io.NodeOutput:
+        picture = image_to_bchw(image)
+        batch, _, height, width = picture.shape
+        if flow.ndim != 4 or flow.shape[1] != 2:
+            raise ValueError(f"flow must be a T2C_FLOW [B,2,H,W], got shape {tuple(flow.shape)}")
+        if flow.shape[0] not in (1, batch):
+            raise ValueError(f"{flow.shape[0]} flows for {batch} images: give one flow, or one per image")
+        if video_model is not None and not max_px_per_frame:
+            max_px_per_frame = OFFICIAL_VIDEO_CLAMP
+        motion = prepare_flow(flow, (height, width), mask, speed, max_px_per_frame)
+        out = torch.empty((batch, frames, height, width, 3), dtype=torch.float32)
+        progress = FrameProgress(batch * frames)
+        if video_model is not None:
+            video_model.render_loop(picture, motion, frames, out=out, on_frame=progress)
+        else:
+            pixel_animator.render_loop(picture, motion, frames, out=out, on_frame=progress, integration=integration)
+        return io.NodeOutput(out.reshape(batch * frames, height, width, 3))

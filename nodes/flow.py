@@ -1,0 +1,177 @@
+"""T2C_TextFlow (flow from image + mask + text, learning-free or with an official network) and T2C_FlowPreview."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from comfy_api.latest import io
+
+from ..models import direction, flow_engine, flow_viz, hints, networks
+from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw, mask_to_b1hw
+
+log = logging.getLogger(__name__)
+
+AUTO, CUSTOM = "auto (from text)", "custom angle"
+DIRECTIONS = [AUTO, *direction.OFFICIAL_DIRECTIONS, CUSTOM]
+SD1_CONTEXT = (77, 768)
+
+
+def chosen_angle(choice: str, angle: float, text: str) -> float | None:
+    """θ in degrees from the combo: a custom angle (wrapped into [0, 360)), an official sector's centre,
+    or None for auto (the text, then class priors, decide)."""
+    if choice == CUSTOM:
+        return float(angle) % 360.0
+    if choice == AUTO:
+        return None
+    return direction.sector_angle(choice)
+
+
+def sd1_context(conditioning) -> torch.Tensor:
+    """The [B, 77, 768] token embeddings of an SD1.x CLIPTextEncode conditioning, or a clear error."""
+    if not conditioning:
+        raise ValueError("the text flow network needs `conditioning`: connect CLIPTextEncode (SD1.x CLIP) "
+                         "with your prompt")
+    context = conditioning[0][0]
+    if context.ndim != 3 or context.shape[-1] != SD1_CONTEXT[1] or context.shape[1] % SD1_CONTEXT[0]:
+        raise ValueError(f"the text flow network needs SD1.x CLIP tokens [*, 77, 768]; this conditioning is "
+                         f"{list(context.shape)} — encode the prompt with an SD1.x checkpoint's CLIP")
+    return context[:, : SD1_CONTEXT[0]].float()  # a long prompt: the official model saw only 77 tokens
+
+
+def flow_preview(image: torch.Tensor, flow: torch.Tensor, motion_hints: hints.MotionHints | None = None):
+    """Image [B,3,H,W] tinted with the flow's colour wheel where it moves, with arrows (and the user's hints)."""
+    colour = flow_viz.flow_to_color(flow)
+    moving = (flow.abs().sum(dim=1, keepdim=True) > 0).float()
+    tinted = image * (1 - 0.6 * moving) + colour * 0.6 * moving
+    preview = flow_viz.draw_flow_arrows(tinted, flow)
+    if motion_hints is not None and not motion_hints.is_empty:
+        preview = flow_viz.draw_motion_hints(preview, motion_hints)
+    return preview
+
+
+class TextFlow(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="T2C_TextFlow",
+            display_name="Text Flow",
+            category=CATEGORY,
+            description="Predicts how the masked region moves (an Eulerian flow in px/frame). Direction comes "
+                        "from drawn arrows, the direction combo, or the text (\"flowing to the left\", \"in "
+                        "upwards direction\", \"at 30 degrees\"); otherwise from what the text names "
+                        "(waterfall → down, clouds → sideways, smoke → up). Learning-free unless a flow "
+                        "model is connected.",
+            inputs=[
+                io.Image.Input("image", tooltip="The realistic twin, or the painting itself."),
+                io.Mask.Input("mask", tooltip="Where things move (e.g. from Region Mask, or painted in the mask "
+                                              "editor of Load Image)."),
+                io.String.Input("text", multiline=True, default="",
+                                tooltip="Prompt or region words; direction phrases and class words are read."),
+                io.Combo.Input("direction", options=DIRECTIONS, default=AUTO),
+                io.Float.Input("angle", default=270.0, min=-3600.0, max=3600.0, step=1.0,
+                               tooltip="Degrees counter-clockwise from → (90 = up, 270 = down); used with "
+                                       "'custom angle'. Wrapped into [0, 360)."),
+                io.Float.Input("strength", default=0.0, min=0.0, max=32.0, step=0.05,
+                               tooltip="Speed at the region's core in px/frame. 0 = auto: 1.5 px/frame at 512², "
+                                       "scaled with the image size, which looks natural at 30 fps."),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1,
+                             tooltip="Seeds the gentle variation that keeps water from moving like a sheet."),
+                io.String.Input("arrows", multiline=True, default="",
+                                tooltip='Motion arrows and still anchors as JSON (the motion editor writes it): '
+                                        '{"arrows": [[x0, y0, x1, y1], ...], "anchors": [[x, y], ...]} in 0..1 '
+                                        'image coordinates; arrow length = distance covered in 60 frames.'),
+                io.Float.Input("hint_px_per_frame", default=networks.OFFICIAL_HINT_PX_PER_FRAME, min=0.0,
+                               max=128.0, step=0.5,
+                               tooltip="Direction-hint network only: hint magnitude. 64 is the official value "
+                                       "(only its direction counts); 2-8 stays in the network's training range."),
+                io.Conditioning.Input("conditioning", optional=True,
+                                      tooltip="SD1.x CLIPTextEncode of the prompt, for the text flow network."),
+                FlowModel.Input("flow_model", optional=True,
+                                tooltip="Optional official flow network (Load Flow Model). Without it the "
+                                        "learning-free engine runs."),
+            ],
+            outputs=[Flow.Output(display_name="flow"), io.Image.Output(display_name="preview"),
+                     io.String.Output(display_name="info")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, arrows="", **_) -> bool | str:
+        if isinstance(arrows, str):  # a linked input arrives as None here and is checked at run time
+            try:
+                hints.parse_arrows(arrows)
+            except ValueError as error:
+                return f"arrows: {error}"
+        return True
+
+    @classmethod
+    def execute(cls, image, mask, text, direction, angle, strength, seed, arrows, hint_px_per_frame=64.0,
+                conditioning=None, flow_model=None) -> io.NodeOutput:
+        picture, region = image_to_bchw(image), mask_to_b1hw(mask)
+        motion_hints = hints.parse_arrows(arrows)
+        angle_deg = chosen_angle(direction, angle, text)
+        if flow_model is None:
+            result = flow_engine.flow_from_text(picture, region, text, direction_angle=angle_deg,
+                                                hints=motion_hints, strength=strength or None, seed=seed)
+            flow, notes = result.flow, [f"learning-free engine; motion from {result.source}", *result.warnings]
+        else:
+            flow, notes = cls._network_flow(flow_model, picture, region, text, angle_deg, motion_hints,
+                                            hint_px_per_frame, conditioning)
+        for note in notes[1:]:
+            log.warning("T2C_TextFlow: %s", note)
+        preview = flow_preview(picture, flow, motion_hints)
+        return io.NodeOutput(flow, bchw_to_image(preview), "\n".join(notes))
+
+    @staticmethod
+    def _network_flow(flow_model, picture, region, text, angle_deg, motion_hints, hint_px, conditioning):
+        if region.shape[-2:] != picture.shape[-2:]:
+            region = torch.nn.functional.interpolate(region, size=picture.shape[-2:], mode="bilinear")
+        if flow_model.kind == "text_flow":
+            flow = networks.predict_text_flow(flow_model.network(), picture, region, sd1_context(conditioning))
+            return flow, [f"text flow network ({flow_model.filename})"]
+        notes = [f"direction-hint network ({flow_model.filename})"]
+        height, width = picture.shape[-2:]
+        if motion_hints.arrows:
+            points, vectors = motion_hints.arrow_samples(height, width)
+            hint = hints.blend_hint_map(region, points, vectors)
+            notes[0] += "; hint from the drawn arrows"
+        else:
+            if angle_deg is None:
+                parsed = direction.parse_direction(text)
+                angle_deg = parsed.angle if parsed else None
+            if angle_deg is None:
+                notes.append("no direction given (combo, arrows or text): the hint is zero, as in the official code")
+                angle_deg, hint_px = 0.0, 0.0
+            hint = networks.direction_hint(region, angle_deg, hint_px)
+            notes[0] += f"; hint at {angle_deg:.1f}°"
+        return networks.predict_hint_flow(flow_model.network(), picture, region, hint), notes
+
+
+class FlowPreview(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="T2C_FlowPreview",
+            display_name="Flow Preview",
+            category=CATEGORY,
+            description="Shows a flow with the standard optical-flow colour wheel (hue = direction, "
+                        "saturation = speed), optionally with arrows.",
+            inputs=[
+                Flow.Input("flow"),
+                io.Image.Input("image", optional=True, tooltip="Optional: draw the arrows over this image."),
+                io.Boolean.Input("arrows", default=True),
+                io.Float.Input("max_px_per_frame", default=0.0, min=0.0, max=64.0, step=0.1,
+                               tooltip="Speed shown fully saturated; 0 = the flow's own maximum."),
+            ],
+            outputs=[io.Image.Output(display_name="preview")],
+        )
+
+    @classmethod
+    def execute(cls, flow, arrows, max_px_per_frame, image=None) -> io.NodeOutput:
+        scale = max_px_per_frame or None
+        background = flow_viz.flow_to_color(flow, scale) if image is None else image_to_bchw(image)
+        if background.shape[-2:] != flow.shape[-2:]:
+            background = torch.nn.functional.interpolate(background, size=flow.shape[-2:], mode="bilinear")
+        if arrows:
+            background = flow_viz.draw_flow_arrows(background, flow, max_magnitude=scale)
+        return io.NodeOutput(bchw_to_image(background))

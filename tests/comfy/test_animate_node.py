@@ -1,0 +1,107 @@
+"""T2C_Animate inside the real ComfyUI, alone and feeding T2C_SaveCinemagraph."""
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+
+def _image(h=40, w=56, batch=1, seed=0):
+    return torch.rand(batch, h, w, 3, generator=torch.Generator().manual_seed(seed))
+
+
+def _flow(h, w, dx=1.0, dy=0.0, batch=1):
+    flow = torch.zeros(batch, 2, h, w)
+    flow[:, 0], flow[:, 1] = dx, dy
+    return flow
+
+
+def _animate(nodes, **kwargs):
+    args = dict(frames=8, speed=1.0, max_px_per_frame=0.0, integration="round")
+    args.update(kwargs)
+    return nodes["T2C_Animate"].execute(**args).result[0]
+
+
+def test_animate_outputs_image_batch_starting_at_the_input(t2c_nodes):
+    image = _image()
+    frames = _animate(t2c_nodes, image=image, flow=_flow(40, 56), frames=12)
+    assert frames.shape == (12, 40, 56, 3) and frames.dtype == torch.float32
+    assert torch.equal(frames[0], image[0])
+    assert torch.isfinite(frames).all() and frames.min() >= 0 and frames.max() <= 1
+
+
+def test_mask_restricts_motion_and_outside_stays_bit_exact(t2c_nodes):
+    image = _image(32, 48)
+    mask = torch.zeros(1, 16, 24)  # another size: resized to the image
+    mask[:, :, 12:] = 1.0
+    frames = _animate(t2c_nodes, image=image, flow=_flow(32, 48, dx=2.0), mask=mask, frames=10)
+    # The left third never receives moving content (motion goes right), so it is untouched in every frame.
+    assert torch.equal(frames[:, :, :16], image[:, :, :16].expand(10, -1, -1, -1))
+    assert not torch.equal(frames[5, :, 30:], image[0, :, 30:])
+
+
+def test_flow_of_another_size_is_resized_with_its_vectors(t2c_nodes):
+    image = _image(40, 40)
+    small = _flow(20, 20, dx=0.5)  # 0.5 px/frame at half size = 1 px/frame at full size
+    full = _flow(40, 40, dx=1.0)
+    assert torch.allclose(_animate(t2c_nodes, image=image, flow=small), _animate(t2c_nodes, image=image, flow=full))
+
+
+def test_speed_and_clamp(t2c_nodes):
+    image = _image(24, 24)
+    slow = _animate(t2c_nodes, image=image, flow=_flow(24, 24, dx=4.0), speed=0.25)
+    clamped = _animate(t2c_nodes, image=image, flow=_flow(24, 24, dx=4.0), max_px_per_frame=1.0)
+    reference = _animate(t2c_nodes, image=image, flow=_flow(24, 24, dx=1.0))
+    assert torch.allclose(slow, reference) and torch.allclose(clamped, reference)
+
+
+def test_zero_flow_gives_a_still_loop(t2c_nodes):
+    image = _image(17, 23)
+    frames = _animate(t2c_nodes, image=image, flow=_flow(17, 23, dx=0.0), frames=5)
+    assert torch.equal(frames, image.expand(5, -1, -1, -1))
+
+
+def test_batch_of_images_with_one_flow_broadcasts(t2c_nodes):
+    images = _image(20, 30, batch=3)
+    frames = _animate(t2c_nodes, image=images, flow=_flow(20, 30), frames=4)
+    assert frames.shape == (12, 20, 30, 3)
+    for b in range(3):
+        assert torch.equal(frames[4 * b], images[b])
+
+
+def test_bad_flows_get_clear_errors(t2c_nodes):
+    image = _image(16, 16)
+    nan_flow = _flow(16, 16)
+    nan_flow[0, 0, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match="NaN|finite"):
+        _animate(t2c_nodes, image=image, flow=nan_flow)
+    with pytest.raises(ValueError, match="one flow, or one per image"):
+        _animate(t2c_nodes, image=_image(16, 16, batch=2), flow=_flow(16, 16, batch=3))
+    with pytest.raises(ValueError, match="T2C_FLOW"):
+        _animate(t2c_nodes, image=image, flow=torch.zeros(1, 3, 16, 16))
+
+
+def test_frames_limits_are_validated_by_the_schema(t2c_nodes):
+    frames_input = next(i for i in t2c_nodes["T2C_Animate"].define_schema().inputs if i.id == "frames")
+    assert (frames_input.min, frames_input.max, frames_input.default) == (2, 1000, 60)
+
+
+def test_animate_then_save_decodes_as_a_loop(t2c_nodes, comfy_output_dir):
+    h, w = 45, 61  # odd, non-square
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    image = torch.stack([(torch.sin(xx / 3.0) + 1) / 2, (torch.cos(yy / 4.0) + 1) / 2,
+                         torch.full((h, w), 0.5)], dim=-1)[None]
+    frames = _animate(t2c_nodes, image=image, flow=_flow(h, w, dx=1.0, dy=0.5), frames=16)
+    for fmt in ("mp4", "gif", "webp"):
+        saved = t2c_nodes["T2C_SaveCinemagraph"].execute(
+            frames=frames, filename_prefix="anim", fps=30.0, format=fmt, quality=95).ui.as_dict()["images"][0]
+        path = comfy_output_dir / saved["filename"]
+        if fmt == "mp4":
+            decoded = iio.imread(path, plugin="pyav")
+            assert decoded.shape[0] == 16 and decoded.shape[1:3] == (46, 62)
+            first = decoded[0, :h, :w].astype(float) / 255
+            assert np.abs(first - image[0].numpy()).mean() < 0.03  # lossy, but it is our first frame
+        else:
+            with Image.open(path) as decoded:
+                assert decoded.n_frames == 16 and decoded.size == (w, h) and decoded.info.get("loop") == 0
