@@ -15,9 +15,10 @@ Run: ``.venv/bin/python benchmarks/networks.py`` (``--quick``: A and B at 256²,
   "Δ" its growth over the moment the weights were ready (activations and working buffers). On CUDA
   the figure is torch.cuda.max_memory_allocated.
 
-Expected duration of the default run on 2 shared CPU cores: about 10–15 minutes, almost all of it the
-512² video loop (≈ 2–3 s per frame for the per-loop API, ≈ 4–5 s per frame for the official structure);
-``--quick`` takes about a minute.
+Expected duration of the default run on the 2-core development VM: ≈ 35 minutes when measured while
+the VM was shared with other jobs (load ≈ 4): A 4.3 s and B 2.4 s per 512² forward; the 60-frame 512²
+loop 10.0 s/frame per-loop vs 22.7 s/frame official structure (2.26×, frames identical); expect roughly a
+third of that on an idle machine. ``--quick`` takes a few minutes (1.97× measured at 128² under load).
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ def stage_video(size: int, n_frames: int, device: torch.device) -> dict:
         for i in range(n_frames):
             timed("loop", loop_frame, i)
             timed("official", official_frame, i)
+            if (i + 1) % 10 == 0:
+                print(f"  video: {i + 1}/{n_frames} frames", file=sys.stderr, flush=True)
     difference = (frames["loop"] - frames["official"]).abs().max().item()
     return {**seconds, "max_difference": difference, "ready_mb": ready_mb, "peak_mb": _peak_rss_mb()}
 
@@ -153,9 +156,9 @@ def run_stage(args: argparse.Namespace) -> None:
 def _spawn(stage: str, size: int, device: str, args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--stage", stage, "--size", str(size), "--device", device]
     command += ["--frames", str(args.frames), "--repeats", str(args.repeats)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)  # progress: stderr
     if done.returncode != 0:
-        raise RuntimeError(f"stage {stage} on {device} failed:\n{done.stderr[-4000:]}")
+        raise RuntimeError(f"stage {stage} on {device} failed (exit code {done.returncode}, see above)")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -6,10 +6,12 @@ The official `generate_attn_mask` procedure, with each of its quirks decided on 
    but through an exact PCA: the centred Gram matrix F·Fᵀ = Σ_r A_r A_rᵀ (N × N, F is never built) is
    eigendecomposed and k-means runs on the top ``max(pca_dims, n_clusters)`` principal coordinates. With
    ``pca_dims=None`` all coordinates are kept, pairwise distances are exactly those of F and so is the k-means
-   objective (same clusters as the raw rows for the same seed, 2× faster or more). The default 16 is a denoising choice,
-   measured on planted attention (benchmarks/region_mask.py): the near-uniform noise of 16384-d softmax rows makes
-   k-means++ seeding blind, so k-means on the raw rows (official) or on ≥ 64 coordinates often stops in a local
-   minimum that merges small regions, while 16 coordinates recovered the planted regions in 40/40 seeded runs.
+   objective (the same clusters as k-means on the raw rows for the same seed). The default 16 is a denoising
+   choice, measured on planted attention (benchmarks/region_mask.py): the near-uniform noise of 16384-d softmax
+   rows blinds k-means++ seeding, so k-means on the raw rows (official) or on ≥ 64 coordinates often stops in a
+   local minimum that merges small regions, while 16 coordinates recovered the planted regions in 40/40 seeded
+   runs. It is not a speed-up: the Gram matmul (34 GFLOP at N=1024, R=16) costs about what k-means on the raw
+   rows does.
 2. ``spectral`` uses the head/branch-averaged attention as affinity, symmetrised explicitly as (A+Aᵀ)/2 — what
    scikit-learn does anyway (with a warning) to the official non-symmetric matrix.
 3. Both methods are seeded (official: unseeded), so re-running a node gives the same mask. k-means keeps n_init 5;
@@ -25,9 +27,12 @@ The official `generate_attn_mask` procedure, with each of its quirks decided on 
    (0 = unchanged); each iteration shrinks the mask by k//2 pixels. Outside the frame counts as foreground
    (OpenCV's default), so a region touching the image edge is not eaten from the edge. k is in output pixels,
    i.e. official behaviour at 512²; raise it for larger images.
-7. Grid → pixels is nearest-neighbour (pixel-centre rule; exactly 16×16 blocks for 32 → 512), for any grid
+7. Threads: the N×N eigendecomposition and scikit-learn's loops run single-threaded. They are small, and on a busy
+   2-core machine their multi-threaded spin-waits made them 20-70× slower (eigh 13 s vs 0.18 s, spectral 4 s vs
+   0.07 s); the Gram matmul keeps torch's threads.
+8. Grid → pixels is nearest-neighbour (pixel-centre rule; exactly 16×16 blocks for 32 → 512), for any grid
    gh×gw and any image size of the same aspect ratio (attention captured at 512² can serve a 1024² image).
-8. Additions: the coarse mask may come from the prompt's cross-attention for some words instead of ODISE
+9. Additions: the coarse mask may come from the prompt's cross-attention for some words instead of ODISE
    (:func:`mask_from_words`), or from the user (:func:`refine_external_mask`, passed through without attention).
 """
 
@@ -46,12 +51,20 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 from sklearn.cluster import KMeans, SpectralClustering
+from threadpoolctl import threadpool_limits
 
 from .attention_capture import AttentionCapture, aspect_matches
 
 Method = Literal["spectral", "kmeans"]
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 _SPECIAL_TOKEN = re.compile(r"<\|?(start_?of_?text|end_?of_?text|pad)\|?>(</w>)?")
+
+
+def _check_erosion(kernel_size: int, iterations: int) -> None:
+    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"erosion_ksize must be an odd int >= 1 (centred kernel), got {kernel_size!r}")
+    if not isinstance(iterations, int) or iterations < 0:
+        raise ValueError(f"erosion_iter must be an int >= 0 (0 = no erosion), got {iterations!r}")
 
 
 @dataclass(frozen=True)
@@ -73,10 +86,7 @@ class MaskParams:
             raise ValueError(f"n_clusters must be an int in [2, {num_tokens}], got {self.n_clusters!r}")
         if not 0.0 <= float(self.threshold) <= 1.0:
             raise ValueError(f"threshold is an overlap fraction in [0, 1], got {self.threshold!r}")
-        if not isinstance(self.erosion_ksize, int) or self.erosion_ksize < 1 or self.erosion_ksize % 2 == 0:
-            raise ValueError(f"erosion_ksize must be an odd int >= 1 (centred kernel), got {self.erosion_ksize!r}")
-        if not isinstance(self.erosion_iter, int) or self.erosion_iter < 0:
-            raise ValueError(f"erosion_iter must be an int >= 0 (0 = no erosion), got {self.erosion_iter!r}")
+        _check_erosion(self.erosion_ksize, self.erosion_iter)
         if self.pca_dims is not None and (not isinstance(self.pca_dims, int) or self.pca_dims < 1):
             raise ValueError(f"pca_dims must be None (all components) or an int >= 1, got {self.pca_dims!r}")
 
@@ -101,10 +111,11 @@ class RegionMaskResult:
 def principal_coordinates(self_attn: torch.Tensor, dims: int | None) -> np.ndarray:
     """Principal coordinates of the rows F[n] = concat_r A_r[n, :] from the N×N Gram matrix Σ_r A_r A_rᵀ
     (exact distances when all N are kept), largest first."""
-    gram = torch.bmm(self_attn, self_attn.transpose(1, 2)).sum(dim=0).double()
+    gram = torch.bmm(self_attn, self_attn.transpose(1, 2)).sum(dim=0).double().cpu()  # on the capture's device
     gram -= gram.mean(dim=0, keepdim=True)
     gram -= gram.mean(dim=1, keepdim=True)
-    values, vectors = torch.linalg.eigh(gram)
+    with threadpool_limits(limits=1):
+        values, vectors = torch.linalg.eigh(gram)
     keep = gram.shape[0] if dims is None else min(dims, gram.shape[0])
     values, vectors = values.flip(0)[:keep], vectors.flip(1)[:, :keep]
     return (vectors * values.clamp_min(0.0).sqrt()).numpy()
@@ -116,18 +127,18 @@ def cluster_tokens(self_attn: torch.Tensor, grid: tuple[int, int], params: MaskP
     if self_attn.ndim != 3 or self_attn.shape[1] != n or self_attn.shape[2] != n:
         raise ValueError(f"self_attn must be [R, N, N] with N = {n}, got {tuple(self_attn.shape)}")
     params.validate(n)
-    attn = self_attn.detach().float().cpu()
+    attn = self_attn.detach().float()
     if params.method == "kmeans":
         dims = None if params.pca_dims is None else max(params.pca_dims, params.n_clusters)
-        coords = principal_coordinates(attn, dims)
+        data = principal_coordinates(attn, dims)
         model = KMeans(params.n_clusters, init="k-means++", n_init=5, random_state=params.seed)
-        labels = model.fit_predict(coords)
     else:
-        affinity = attn.mean(dim=0).double().numpy()
-        affinity = (affinity + affinity.T) / 2.0
+        affinity = attn.mean(dim=0).double().cpu().numpy()
+        data = (affinity + affinity.T) / 2.0
         model = SpectralClustering(params.n_clusters, affinity="precomputed", assign_labels="kmeans",
                                    n_init=100, random_state=params.seed)
-        labels = model.fit_predict(affinity)
+    with threadpool_limits(limits=1):
+        labels = model.fit_predict(data)
     return torch.from_numpy(labels.astype(np.int64)).reshape(grid)
 
 
@@ -212,6 +223,7 @@ def select_segments(
 
 def erode_mask(mask: torch.Tensor, kernel_size: int = 5, iterations: int = 0) -> torch.Tensor:
     """Binary erosion with a ones(k×k) kernel; outside the frame counts as foreground. Returns float {0, 1}."""
+    _check_erosion(kernel_size, iterations)
     binary = _check_mask(mask, "mask") >= 0.5
     if iterations == 0:
         return binary.float()

@@ -72,15 +72,17 @@ class EulerState:
         self._pos = self._start.expand(batch, 2, -1).clone()
         self._invalid = torch.zeros(batch, self.sources.numel(), dtype=torch.bool, device=flow.device)
         self._sentinel = float(max(height, width) + 1)
+        self._upper = torch.tensor([width - 1, height - 1], dtype=flow.dtype, device=flow.device).view(1, 2, 1)
 
     def _gather(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         index = (y * self.size[1] + x).unsqueeze(1).expand(-1, 2, -1)
         return torch.gather(self._flow, 2, index)
 
     def _velocity(self) -> torch.Tensor:
-        x, y = self._pos[:, 0], self._pos[:, 1]
         if self.integration == "round":
-            return self._gather(torch.round(x).long(), torch.round(y).long())
+            nearest = torch.round(self._pos).long()
+            return self._gather(nearest[:, 0], nearest[:, 1])
+        x, y = self._pos[:, 0], self._pos[:, 1]
         height, width = self.size
         x0, y0 = torch.floor(x), torch.floor(y)
         fx, fy = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)
@@ -92,10 +94,9 @@ class EulerState:
 
     def step(self) -> None:
         """Advance every tracked pixel by one frame."""
-        height, width = self.size
         pos = self._pos + self._velocity()
-        x, y = pos[:, 0], pos[:, 1]
-        self._invalid |= (x < 0) | (x > width - 1) | (y < 0) | (y > height - 1)
+        # Outside [0, W−1] × [0, H−1] ⇔ the smaller distance to the low and high bounds is negative.
+        self._invalid |= torch.minimum(pos, self._upper - pos).amin(dim=1) < 0
         self._pos = torch.where(self._invalid.unsqueeze(1), self._start, pos)
         self.steps += 1
 

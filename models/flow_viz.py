@@ -93,11 +93,14 @@ def draw_flow_arrows(
     """
     validate_nchw(background, "background", channels=3)
     validate_flow(flow)
-    batch, _, height, width = background.shape
-    if flow.shape[-2:] != (height, width) or flow.shape[0] not in (1, batch):
+    _, _, height, width = background.shape
+    batches = {flow.shape[0], background.shape[0]}
+    if flow.shape[-2:] != (height, width) or (len(batches) > 1 and 1 not in batches):
         raise ValueError(
-            f"flow {list(flow.shape)} must match background {list(background.shape)} in size, with batch 1 or B"
+            f"flow {list(flow.shape)} must match background {list(background.shape)} in size, and their batches "
+            "must be equal or one of them 1"
         )
+    background = background.expand(max(batches), -1, -1, -1)
     step = max(8, round(max(height, width) / 24)) if step is None else step
     if isinstance(step, bool) or not isinstance(step, int) or step < 2:
         raise ValueError(f"step must be an int ≥ 2 pixels, got {step!r}")

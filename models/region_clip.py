@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 from scipy import ndimage
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 from .attention_mask import split_segments, upsample_labels, word_stem
 
@@ -187,6 +188,8 @@ def image_proposals(image: torch.Tensor, n_segments: int = 12, grid: int = 64, s
     split into 8-connected pieces; pieces under ``min_cells`` or without a 3×3 core (one-cell strips, typically the
     mixed colours along an edge) are merged into their nearest solid neighbour. Returns int64 [H, W] ids 0..P-1."""
     image = _check_image(image)
+    if n_segments < 1 or grid < 2 or min_cells < 1:
+        raise ValueError(f"need n_segments >= 1, grid >= 2, min_cells >= 1; got {n_segments}, {grid}, {min_cells}")
     height, width = image.shape[1:]
     scale = grid / max(height, width)
     gh, gw = max(1, round(height * scale)), max(1, round(width * scale))
@@ -194,7 +197,8 @@ def image_proposals(image: torch.Tensor, n_segments: int = 12, grid: int = 64, s
     lab = cv2.cvtColor(thumb.permute(1, 2, 0).contiguous().numpy(), cv2.COLOR_RGB2Lab) / 100.0
     yy, xx = np.mgrid[0:gh, 0:gw] / max(gh, gw)
     features = np.concatenate([lab, spatial_weight * np.stack([yy, xx], axis=-1)], axis=-1).reshape(gh * gw, 5)
-    clusters = KMeans(min(n_segments, gh * gw), n_init=3, random_state=seed).fit_predict(features)
+    with threadpool_limits(limits=1):  # tiny problem; threads only add spin-waits (see attention_mask, item 7)
+        clusters = KMeans(min(n_segments, gh * gw), n_init=3, random_state=seed).fit_predict(features)
     pieces = split_segments(torch.from_numpy(clusters.astype(np.int64)).reshape(gh, gw)).numpy()
     small = (np.bincount(pieces.reshape(-1))[pieces] < min_cells) | _without_core(pieces)
     if small.any() and not small.all():

@@ -2,7 +2,7 @@
 
 Every source pixel (x, y) is sent to (x + dx, y + dy) and added to its four bilinear neighbours
 (x0 = floor, fractional weights); taps outside the frame are dropped (NETWORKS.md §5.4). Implemented
-as one ``scatter_add_`` per tap on a channel-first [B, C, H·W] buffer with the index expanded over C,
+as one ``scatter_add_`` per tap on a channel-first [B, C, pixels] buffer with the index expanded over C,
 the fastest CPU layout measured in PEERS.md §6; on CUDA ``scatter_add_`` is deterministic under
 ``torch.use_deterministic_algorithms(True)``.
 """
@@ -19,36 +19,33 @@ def splat_points(
     x: torch.Tensor,
     y: torch.Tensor,
     size: tuple[int, int],
-    out: torch.Tensor | None = None,
     scale: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Summation-splat points with ``values`` [B|1, C, M] at float positions ``x``, ``y`` [B|1, M].
 
-    ``scale`` [B|1, M] optionally multiplies each point (cheaper than scaling all C channels).
-    Returns (or accumulates into ``out``) a [B, C, H·W] buffer. Low-level: inputs are not validated,
-    callers guarantee finite values and matching devices; positions may lie anywhere (far-away ones
-    are simply dropped).
+    ``scale`` [B|1, M] optionally multiplies each point (cheaper than scaling all C channels). Returns
+    a [B, C, H, W] view. Low-level: inputs are not validated, callers guarantee finite values and
+    matching devices; positions may lie anywhere (far-away ones are simply dropped).
     """
     height, width = size
     batch, channels = max(values.shape[0], x.shape[0]), values.shape[1]
-    if out is None:
-        out = values.new_zeros(batch, channels, height * width)
+    # Splat into a frame padded by 1 (left/top) and 2 (right/bottom) and crop it: positions clamped to
+    # [-1, W] × [-1, H] put every tap that falls outside the frame on the border, with exactly zero weight
+    # on the inner neighbour, so no per-tap bounds checks are needed.
+    padded_width = width + 3
+    x = x.clamp(-1, width)
+    y = y.clamp(-1, height)
     x0, y0 = torch.floor(x), torch.floor(y)
     fx, fy = x - x0, y - y0
-    x0, y0 = x0.long(), y0.long()
-    # Per-axis tap weights, zero for a tap column/row outside the frame; such a tap then adds exactly 0
-    # at a clamped (valid) index, which is cheaper than masking indices per tap.
-    wx0 = torch.where((x0 >= 0) & (x0 < width), 1 - fx, 0)
-    wx1 = torch.where((x0 >= -1) & (x0 < width - 1), fx, 0)
-    wy0 = torch.where((y0 >= 0) & (y0 < height), 1 - fy, 0)
-    wy1 = torch.where((y0 >= -1) & (y0 < height - 1), fy, 0)
+    gx, gy = 1 - fx, 1 - fy
     if scale is not None:
-        wy0, wy1 = wy0 * scale, wy1 * scale
-    corner = y0 * width + x0
-    for offset, wx, wy in ((0, wx0, wy0), (1, wx1, wy0), (width, wx0, wy1), (width + 1, wx1, wy1)):
-        index = (corner + offset).clamp_(0, height * width - 1).unsqueeze(1).expand(batch, channels, -1)
+        fy, gy = fy * scale, gy * scale
+    corner = (y0.long() + 1) * padded_width + (x0.long() + 1)
+    out = values.new_zeros(batch, channels, (height + 3) * padded_width)
+    for offset, wx, wy in ((0, gx, gy), (1, fx, gy), (padded_width, gx, fy), (padded_width + 1, fx, fy)):
+        index = (corner + offset if offset else corner).unsqueeze(1).expand(batch, channels, -1)
         out.scatter_add_(2, index, values * (wx * wy).unsqueeze(1))
-    return out
+    return out.view(batch, channels, height + 3, padded_width)[:, :, 1 : height + 1, 1 : width + 1]
 
 
 def _grid_targets(disp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,8 +81,7 @@ def softsplat(x: torch.Tensor, disp: torch.Tensor, weight: torch.Tensor | None =
     values = x if weight is None else x * weight
     batch, channels, height, width = values.shape
     tx, ty = _grid_targets(disp)
-    out = splat_points(values.reshape(batch, channels, -1), tx, ty, (height, width))
-    return out.view(batch, channels, height, width)
+    return splat_points(values.reshape(batch, channels, -1), tx, ty, (height, width)).contiguous()
 
 
 def splat_with_weights(

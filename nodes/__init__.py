@@ -5,14 +5,19 @@ from comfy_api.latest import ComfyExtension, io
 from .animate import Animate
 from .flow import FlowPreview, TextFlow
 from .loaders import FlowModelLoader, VideoModelLoader
+from .region import RegionMask
 from .save import SaveCinemagraph
+from .twin import TwinPrompt, TwinSampler
 
-NODES: list[type[io.ComfyNode]] = [
+NODES: list[type[io.ComfyNode]] = [  # in pipeline order, which is also the README's order
+    TwinPrompt,
+    TwinSampler,
+    RegionMask,
     TextFlow,
     FlowPreview,
     FlowModelLoader,
-    Animate,
     VideoModelLoader,
+    Animate,
     SaveCinemagraph,
 ]
 

@@ -84,7 +84,11 @@ def strip_prefixes(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Te
 
 
 def detect_network(state_dict: Mapping[str, torch.Tensor], source: str = "state dict") -> str:
-    """Which generator the keys belong to: ``"text_flow"``, ``"hint_flow"`` or ``"splat_video"``."""
+    """Which generator the keys belong to: ``"text_flow"``, ``"hint_flow"`` or ``"splat_video"``.
+
+    Only names and shapes are looked at (meta tensors work); a ``module.``/``netG.`` prefix is ignored.
+    """
+    state_dict = strip_prefixes(state_dict)
     keys = list(state_dict)
     if any(key.startswith(("encoder.gblocks.", "projector.eblocks.")) for key in keys):
         return "splat_video"
@@ -140,7 +144,11 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], kind: str, source: 
 def network_from_state_dict(
     state_dict: Mapping[str, torch.Tensor], expect: str | tuple[str, ...] | None = None, source: str = "state dict"
 ) -> InferenceNetwork:
-    """Detect, check and strictly load a state dict into a ready ``eval()`` network without gradients."""
+    """Detect, check and strictly load a state dict into a ready ``eval()`` network without gradients.
+
+    float32 tensors are adopted without a copy (``assign=True``: one copy of A's 1.3 GB in memory), so the
+    network shares them with ``state_dict``; other floating dtypes are converted to float32.
+    """
     allowed = (expect,) if isinstance(expect, str) else tuple(expect or ())
     unknown = [kind for kind in allowed if kind not in NETWORKS]
     if unknown:

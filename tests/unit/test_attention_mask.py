@@ -234,6 +234,8 @@ def test_erosion_semantics():
     assert torch.equal(torch.nonzero(once).amax(0), torch.tensor([147, 147]))
     assert once.sum() == 96 * 96
     assert erode_mask(mask, 3, 2).sum() == 96 * 96
+    with pytest.raises(ValueError, match="odd"):
+        erode_mask(mask, 4, 1)
 
 
 def test_erosion_does_not_eat_from_the_frame_edge():

@@ -253,6 +253,25 @@ def test_river_bends_with_its_banks():
         assert angle_diff(flow_angles(flow[:, y, x, None])[0], 0) < 5
 
 
+def test_tributary_drains_into_the_main_river():
+    """A T-shaped region: the side branch flows down into the main river, which flows left → right."""
+    mask = torch.maximum(band_mask(256, 256, (5, 200), (250, 200), 15), band_mask(256, 256, (128, 20), (128, 200), 12))
+    flow = flow_from_text(image(256, 256), mask, "a river", variation=0.0).flow[0]
+    for y, x in [(60, 128), (120, 128)]:
+        assert angle_diff(flow_angles(flow[:, y, x, None])[0], 270) < 5
+    for y, x in [(200, 30), (200, 100), (200, 200), (200, 245)]:
+        assert angle_diff(flow_angles(flow[:, y, x, None])[0], 0) < 8
+
+
+def test_u_shaped_river_flows_round_the_bend():
+    """Both ends at the top: the right one is downstream, so down the left arm, along, up the right arm."""
+    arms = [((40, 10), (40, 200)), ((40, 200), (216, 200)), ((216, 200), (216, 10))]
+    mask = torch.stack([band_mask(256, 256, a, b, 14) for a, b in arms]).amax(dim=0)
+    flow = flow_from_text(image(256, 256), mask, "a stream", variation=0.0).flow[0]
+    for (y, x), angle in [((60, 40), 270), ((120, 40), 270), ((200, 128), 0), ((120, 216), 90), ((60, 216), 90)]:
+        assert angle_diff(flow_angles(flow[:, y, x, None])[0], angle) < 5
+
+
 def test_separate_regions_each_follow_their_own_axis():
     mask = torch.maximum(band_mask(200, 300, (20, 40), (280, 40), 12), band_mask(200, 300, (150, 80), (150, 190), 12))
     flow = flow_from_text(image(200, 300), mask, "rivers", variation=0.0).flow[0]

@@ -130,6 +130,13 @@ def test_arrow_length_is_proportional_to_speed():
     assert float(fast_end - slow_end) == pytest.approx(0.9 * 32 / 4, abs=1.5)  # 7.2 px longer
 
 
+def test_arrows_broadcast_one_background_over_a_flow_batch():
+    flow = torch.cat([uniform_flow(1.0, 0.0, 32, 32), uniform_flow(0.0, 1.0, 32, 32)])
+    out = draw_flow_arrows(torch.zeros(1, 3, 32, 32), flow, step=16)
+    assert out.shape == (2, 3, 32, 32)
+    assert not torch.equal(out[0], out[1])
+
+
 def test_zero_flow_draws_nothing():
     background = torch.rand(2, 3, 40, 50, generator=torch.Generator().manual_seed(1))
     out = draw_flow_arrows(background, torch.zeros(1, 2, 40, 50))
@@ -139,6 +146,8 @@ def test_zero_flow_draws_nothing():
 def test_draw_flow_arrows_validates():
     with pytest.raises(ValueError, match="must match"):
         draw_flow_arrows(torch.zeros(1, 3, 8, 8), torch.zeros(1, 2, 9, 8))
+    with pytest.raises(ValueError, match="batches"):
+        draw_flow_arrows(torch.zeros(2, 3, 8, 8), torch.zeros(3, 2, 8, 8))
     with pytest.raises(ValueError, match="step"):
         draw_flow_arrows(torch.zeros(1, 3, 8, 8), torch.zeros(1, 2, 8, 8), step=1)
     with pytest.raises(ValueError, match="colours"):

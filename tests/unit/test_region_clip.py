@@ -88,6 +88,8 @@ def test_image_proposals_follow_colour_blocks():
         counts = torch.bincount(block[proposals == region_id], minlength=3)
         assert counts.max() >= 0.95 * counts.sum()
     assert torch.equal(proposals, image_proposals(image, n_segments=6))
+    with pytest.raises(ValueError, match="n_segments"):
+        image_proposals(image, n_segments=0)
 
 
 def test_crops_are_square_and_masked_with_the_mean_colour():

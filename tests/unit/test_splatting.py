@@ -107,13 +107,15 @@ def test_deterministic_on_repeat():
     assert torch.equal(softsplat(x, disp), softsplat(x, disp))
 
 
-def test_splat_points_accumulates_into_out():
-    values = torch.tensor([[[1.0, 2.0]]])
-    x, y = torch.tensor([[0.0, 1.5]]), torch.tensor([[0.0, 0.0]])
-    out = torch.full((1, 1, 6), 10.0)
-    result = splat_points(values, x, y, (2, 3), out=out)
-    assert result is out
-    assert out[0, 0].tolist() == [11.0, 11.0, 11.0, 10.0, 10.0, 10.0]
+def test_splat_points_scales_points_and_drops_far_and_border_taps():
+    values = torch.tensor([[[1.0, 2.0, 4.0, 8.0, 16.0]]])
+    x = torch.tensor([[0.0, 1.5, -0.5, 1e6, 2.5]])
+    y = torch.tensor([[0.0, 0.0, 1.0, 0.0, -1e6]])
+    scale = torch.tensor([[1.0, 1.0, 0.5, 1.0, 1.0]])
+    out = splat_points(values, x, y, (2, 3), scale=scale)
+    # 1 → (0, 0); 2 splits between (1, 0) and (2, 0); 4 · 0.5 keeps only its inner half on (0, 1).
+    assert out.shape == (1, 1, 2, 3)
+    assert out[0, 0].tolist() == [[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]]
 
 
 @pytest.mark.parametrize(
