@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import comfy.model_management
 import comfy.model_patcher
 import folder_paths
+import torch
 from comfy_api.latest import io
 
 from ..models import networks
@@ -23,6 +24,15 @@ _KIND_OF = {networks.TextFlowNet: "text_flow", networks.HintFlowNet: "hint_flow"
             networks.SplatVideoNet: "splat_video"}
 
 
+class _Holder(torch.nn.Module):
+    """What ModelPatcher manages: it writes bookkeeping attributes (``device``, memory counters) onto its module,
+    which must not collide with our networks' own properties."""
+
+    def __init__(self, network: torch.nn.Module):
+        super().__init__()
+        self.network = network
+
+
 @dataclass
 class LoadedNetwork:
     """What travels on a T2C_FLOW_MODEL / T2C_VIDEO_MODEL socket."""
@@ -34,7 +44,7 @@ class LoadedNetwork:
     def network(self):
         """The module on the compute device (ComfyUI evicts other models first if memory is short)."""
         comfy.model_management.load_models_gpu([self.patcher])
-        return self.patcher.model
+        return self.patcher.model.network
 
     def render_loop(self, image, flow, n_frames, *, out=None, on_frame=None):
         return networks.render_loop_with_network(self.network(), image, flow, n_frames, out=out, on_frame=on_frame)
@@ -44,7 +54,7 @@ def _load(filename: str, kinds: tuple[str, ...]) -> LoadedNetwork:
     path = folder_paths.get_full_path_or_raise(MODEL_FOLDER, filename)
     module = networks.load_network(path, expect=kinds)
     patcher = comfy.model_patcher.ModelPatcher(
-        module, load_device=comfy.model_management.get_torch_device(),
+        _Holder(module), load_device=comfy.model_management.get_torch_device(),
         offload_device=comfy.model_management.unet_offload_device())
     return LoadedNetwork(patcher, _KIND_OF[type(module)], filename)
 

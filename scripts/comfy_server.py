@@ -41,13 +41,14 @@ class ComfyServer:
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        for name in ("input", "output", "temp", "user/default", "models/text2cinemagraph"):
+        for name in ("input", "output", "temp", "user/default", "models/text2cinemagraph", "models/checkpoints",
+                     "models/text_encoders"):
             (self.workdir / name).mkdir(parents=True, exist_ok=True)
         (self.workdir / "user/default/comfy.settings.json").write_text(
             json.dumps({"Comfy.TutorialCompleted": True}))
         (self.workdir / "extra_model_paths.yaml").write_text(
             f"t2c_tests:\n  base_path: {self.workdir / 'models'}\n  text2cinemagraph: text2cinemagraph/\n"
-            f"  checkpoints: checkpoints/\n")
+            f"  checkpoints: checkpoints/\n  text_encoders: text_encoders/\n")
         self.log_path = self.workdir / "server.log"
         self.process: subprocess.Popen | None = None
 
@@ -120,7 +121,7 @@ class ComfyServer:
             if entry and entry.get("status", {}).get("completed") is not None:
                 status = entry["status"]
                 if status.get("status_str") != "success":
-                    raise RuntimeError(f"prompt failed: {json.dumps(status.get('messages'), indent=1)[-4000:]}")
+                    raise RuntimeError(f"prompt failed: {_execution_error(status)}")
                 return entry
             time.sleep(0.25)
         raise TimeoutError(f"prompt {prompt_id} did not finish in {timeout} s:\n{self.log()[-3000:]}")
@@ -132,3 +133,12 @@ class ComfyServer:
                 base = self.output_dir if item.get("type") == "output" else self.workdir / item.get("type")
                 files.append(base / item.get("subfolder", "") / item["filename"])
         return files
+
+
+def _execution_error(status: dict) -> str:
+    """The node, exception and message of a failed prompt (its inputs dump can be megabytes of tensor text)."""
+    for kind, data in status.get("messages") or []:
+        if kind == "execution_error":
+            return (f"node {data.get('node_id')} ({data.get('node_type')}): {data.get('exception_type')}: "
+                    f"{str(data.get('exception_message'))[:2000]}\n" + "".join(data.get("traceback") or [])[-3000:])
+    return json.dumps(status.get("messages"))[-2000:]

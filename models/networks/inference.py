@@ -68,6 +68,9 @@ def _network_rgb_and_mask(
 
 def _flow_from_network(output: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Network output (units of 64 px) → px/frame at the mask's size, zero outside the binary mask."""
+    if not torch.isfinite(output).all():
+        raise ValueError("the flow network produced NaN/inf values: its weights are damaged, or half precision "
+                         "overflowed (run it in float32)")
     flow = output.float() * MOTION_NORM
     size = tuple(mask.shape[-2:])
     if tuple(flow.shape[-2:]) != size:

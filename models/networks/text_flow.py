@@ -114,4 +114,7 @@ def check_context(context: torch.Tensor, batch: int) -> torch.Tensor:
         )
     if context.shape[0] not in (1, batch):
         raise ValueError(f"TextFlowNet: context batch ({context.shape[0]}) must be 1 or match the input ({batch})")
+    if not torch.isfinite(context).all():
+        raise ValueError("TextFlowNet: the text context contains NaN/inf — the CLIP text encoder produced invalid "
+                         "values (damaged or mismatched CLIP weights, or a half-precision overflow)")
     return context.expand(batch, -1, -1)

@@ -8,8 +8,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped: playwright's sync API holds an event loop on this thread until it stops, and the
+    in-process ComfyUI tests collected after the browser tests need the thread free for asyncio.run."""
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")

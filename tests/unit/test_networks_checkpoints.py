@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from networks_golden import filled
 from safetensors.torch import save_file
 
 from models.networks import (
@@ -19,7 +20,6 @@ from models.networks import (
     load_video_network,
 )
 from models.networks.checkpoints import expected_shapes, read_state_dict
-from tests.unit.networks_golden import filled
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,16 +7,16 @@ import textwrap
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
-from models.networks import HintFlowNet
-from tests.unit.networks_golden import (
+from networks_golden import (
     assert_matches_fill_check,
     capture_outputs,
     filled,
     load_golden,
     max_error,
 )
+from safetensors.torch import load_file
+
+from models.networks import HintFlowNet
 
 OFFICIAL = "spadeunet"
 INTERMEDIATES = ["spade_layer8_0", "conv8", "spade_layer8_7", "spade_layer2_1", "dconv8"]
@@ -33,7 +33,7 @@ _PINNED_SCRIPT = textwrap.dedent(
     import torch
     from safetensors.torch import save_file
     from models.networks import HintFlowNet
-    from tests.unit.networks_golden import capture_outputs, filled, load_golden
+    from networks_golden import capture_outputs, filled, load_golden
     torch.set_num_threads(2)
     network = filled(HintFlowNet, "spadeunet")
     captured, _ = capture_outputs(network, {names!r})
@@ -61,7 +61,8 @@ def test_golden_fill_matches_the_recorded_fill(network):
 def test_output_and_intermediates_match_within_1e5_with_the_golden_kernels(tmp_path):
     result_path = tmp_path / "pinned.safetensors"
     repo_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "PYTHONPATH": repo_root}
+    pythonpath = os.pathsep.join([repo_root, os.path.dirname(os.path.abspath(__file__))])
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "PYTHONPATH": pythonpath}
     script = _PINNED_SCRIPT.format(names=INTERMEDIATES)
     done = subprocess.run(
         [sys.executable, "-c", script, str(result_path)], cwd=repo_root, env=env, capture_output=True, text=True

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from networks_golden import filled, load_golden
 from torch import nn
 
 from models.networks import (
@@ -18,7 +19,6 @@ from models.networks import (
     render_loop_with_network,
 )
 from models.networks.inference import nearest_valid_size
-from tests.unit.networks_golden import filled, load_golden
 
 
 class _ConstantTextNet(TextFlowNet):
@@ -91,6 +91,21 @@ def test_text_flow_input_errors():
         predict_text_flow(network, image * float("nan"), mask, torch.zeros(1, 77, 768))
     with pytest.raises(TypeError, match="TextFlowNet"):
         predict_text_flow(nn.Identity(), image, mask, torch.zeros(1, 77, 768))
+
+
+def test_non_finite_text_context_and_network_output_are_named():
+    network, image, mask = _ConstantTextNet(), torch.rand(1, 3, 64, 64), torch.ones(1, 1, 64, 64)
+    context = torch.zeros(1, 77, 768)
+    context[0, 3, 5] = float("nan")
+    with pytest.raises(ValueError, match="CLIP text encoder produced invalid values"):
+        predict_text_flow(network, image, mask, context)
+
+    class _Overflowing(_ConstantTextNet):
+        def forward(self, input, context):
+            return super().forward(input, context) * float("inf")
+
+    with pytest.raises(ValueError, match="flow network produced NaN/inf"):
+        predict_text_flow(_Overflowing(), image, mask, torch.zeros(1, 77, 768))
 
 
 def test_hint_flow_reproduces_the_official_directional_inference():

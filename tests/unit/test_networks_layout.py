@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from networks_golden import manifest
 
 from models.networks import HintFlowNet, SplatVideoNet, TextFlowNet
-from tests.unit.networks_golden import manifest
 
 NETWORKS = [(TextFlowNet, "spadexattnunetsd"), (HintFlowNet, "spadeunet"), (SplatVideoNet, "spadeunet4softmaxsplating")]
 

@@ -3,17 +3,17 @@
 import pytest
 import torch
 import torch.nn.functional as F
-
-from models.euler import euler_integrate, loop_displacements
-from models.networks import SplatVideoNet
-from models.networks.splat_video import parse_index
-from tests.unit.networks_golden import (
+from networks_golden import (
     assert_matches_fill_check,
     capture_outputs,
     filled,
     load_golden,
     max_error,
 )
+
+from models.euler import euler_integrate, loop_displacements
+from models.networks import SplatVideoNet
+from models.networks.splat_video import parse_index
 
 OFFICIAL = "spadeunet4softmaxsplating"
 ATOL = 1e-5

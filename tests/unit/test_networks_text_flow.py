@@ -8,15 +8,15 @@ import gc
 
 import pytest
 import torch
-
-from models.networks import TextFlowNet
-from tests.unit.networks_golden import (
+from networks_golden import (
     assert_matches_fill_check,
     capture_outputs,
     filled,
     load_golden,
     max_error,
 )
+
+from models.networks import TextFlowNet
 
 OFFICIAL = "spadexattnunetsd"
 INTERMEDIATES = [
