@@ -7,7 +7,7 @@ cancelled encode never leaves a half-written file under the final name.
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +43,12 @@ def write_loop(frames: np.ndarray, path: str | os.PathLike, fmt: str, fps: float
         raise ValueError(f"fps must be positive, got {fps}")
     if frames.dtype != np.uint8:
         raise TypeError("write_loop takes uint8 frames; convert with frames_to_uint8 first")
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
+        raise ValueError(f"frames must be [T, H, W, 3] RGB with T ≥ 1, got shape {tuple(frames.shape)}")
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=".partial-", suffix=EXTENSIONS[fmt], dir=path.parent)
-    os.close(fd)
+    # Not mkstemp: its 0600 mode would make results private; 0666 here is narrowed by the umask like any file.
+    tmp_name = str(path.parent / f".partial-{uuid.uuid4().hex}{EXTENSIONS[fmt]}")
+    os.close(os.open(tmp_name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         {"mp4": _write_mp4, "gif": _write_gif, "webp": _write_webp}[fmt](frames, tmp_name, fps, quality)
         os.replace(tmp_name, path)

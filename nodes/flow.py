@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import torch
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from ..models import direction, flow_engine, flow_viz, hints, networks
 from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw, mask_to_b1hw
@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 AUTO, CUSTOM = "auto (from text)", "custom angle"
 DIRECTIONS = [AUTO, *direction.OFFICIAL_DIRECTIONS, CUSTOM]
 SD1_CONTEXT = (77, 768)
+EDITOR_IMAGE_KEY = "t2c_editor_image"
+"""UI output key under which T2C_TextFlow sends its input picture to the motion editor (web/js/motion_editor.js).
+Not ``images``: the frontend would also draw that as a second preview under the editor."""
 
 
 def chosen_angle(choice: str, angle: float, text: str) -> float | None:
@@ -48,6 +51,13 @@ def flow_preview(image: torch.Tensor, flow: torch.Tensor, motion_hints: hints.Mo
     if motion_hints is not None and not motion_hints.is_empty:
         preview = flow_viz.draw_motion_hints(preview, motion_hints)
     return preview
+
+
+def editor_image_ui(image: torch.Tensor) -> dict:
+    """The first input picture as a temp PNG, for the motion editor to draw arrows on after a run."""
+    saved = ui.ImageSaveHelper.save_images(image[:1], filename_prefix="t2c_flow_input", folder_type=io.FolderType.temp,
+                                           cls=None, compress_level=1)
+    return {EDITOR_IMAGE_KEY: saved}
 
 
 class TextFlow(io.ComfyNode):
@@ -120,7 +130,7 @@ class TextFlow(io.ComfyNode):
         for note in notes[1:]:
             log.warning("T2C_TextFlow: %s", note)
         preview = flow_preview(picture, flow, motion_hints)
-        return io.NodeOutput(flow, bchw_to_image(preview), "\n".join(notes))
+        return io.NodeOutput(flow, bchw_to_image(preview), "\n".join(notes), ui=editor_image_ui(image))
 
     @staticmethod
     def _network_flow(flow_model, picture, region, text, angle_deg, motion_hints, hint_px, conditioning):

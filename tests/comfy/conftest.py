@@ -51,3 +51,12 @@ def comfy_output_dir(tmp_path):
     folder_paths.set_output_directory(str(tmp_path))
     yield tmp_path
     folder_paths.set_output_directory(previous)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def comfy_temp_dir(tmp_path_factory):
+    """Nodes that send previews to the UI (T2C_TextFlow's editor image) write temp PNGs: keep them out of .comfyui/."""
+    previous = folder_paths.get_temp_directory()
+    folder_paths.set_temp_directory(str(tmp_path_factory.mktemp("comfy-temp")))
+    yield folder_paths.get_temp_directory()
+    folder_paths.set_temp_directory(previous)

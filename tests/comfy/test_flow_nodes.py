@@ -68,6 +68,19 @@ def test_text_flow_arrows_steer_and_bad_json_is_a_validation_error(t2c_nodes, bl
     assert t2c_nodes["T2C_TextFlow"].validate_inputs(arrows="") is True
 
 
+def test_text_flow_sends_its_input_picture_to_the_motion_editor(t2c_nodes, blob, comfy_temp_dir):
+    image, mask = blob
+    batch = torch.cat([image, 1 - image])
+    output = t2c_nodes["T2C_TextFlow"].execute(image=batch, mask=mask, text="", direction="auto (from text)",
+                                               angle=270.0, strength=0.0, seed=0, arrows="", hint_px_per_frame=64.0)
+    assert len(output.result) == 3
+    assert set(output.ui) == {"t2c_editor_image"}, "not `images`: the frontend would draw a second preview"
+    (saved,) = output.ui["t2c_editor_image"]  # the first picture of the batch only
+    assert saved["type"] == "temp" and saved["filename"].endswith(".png")
+    png = np.asarray(Image.open(f"{comfy_temp_dir}/{saved['subfolder']}/{saved['filename']}").convert("RGB"))
+    assert np.abs(png.astype(np.float32) - (image[0].numpy() * 255).round()).max() <= 1
+
+
 def test_text_flow_empty_mask_gives_zero_flow_and_a_warning(t2c_nodes, blob):
     image, _ = blob
     flow, _, info = _text_flow(t2c_nodes, image=image, mask=torch.zeros(1, 64, 96), text="waterfall")

@@ -1,0 +1,239 @@
+"""The motion editor on T2C_TextFlow in the real frontend: drawing with the mouse writes the `arrows` JSON, the
+drawing reaches the prompt, and the cinemagraph queued from the page moves the way the drawn arrow points. The
+Save Cinemagraph node then shows its result as a playing, looping video."""
+
+import json
+import shutil
+import time
+
+import cv2
+import imageio.v3 as iio
+import numpy as np
+from comfy_server import REPO_ROOT
+from PIL import Image
+
+WORKFLOW = REPO_ROOT / "workflows" / "animate_painting.json"
+PAINTING = REPO_ROOT / "assets" / "sample_painting.png"
+ARROW_SPAN_FRAMES = 60  # models/hints.py: an arrow is the path a point covers in 60 frames
+TOLERANCE = 0.01  # of the image size: mouse positions land on whole screen pixels
+EDITOR = '[data-t2c="motion-editor"]'
+
+
+def _water_mask() -> np.ndarray:
+    """The sample painting's water (transparent pixels = LoadImage's MASK)."""
+    return np.asarray(Image.open(PAINTING).convert("RGBA"))[..., 3] < 128
+
+
+def _drawing_targets():
+    """A rightward arrow across the lake (the widest row of the water, in its lower half) and an anchor further on."""
+    mask = _water_mask()
+    height, width = mask.shape
+    row = height // 2 + int(np.argmax(mask[height // 2:].sum(axis=1)))
+    columns = np.flatnonzero(mask[row])
+    x0, x1, xa = (np.percentile(columns, q) / width for q in (20, 45, 80))
+    y = row / height
+    return (x0, y, x1, y), (xa, y)
+
+
+def _load_and_focus(page, workflow):
+    """Load the workflow and pan the graph so the Text Flow node (and its editor) is fully on screen."""
+    page.evaluate("async (wf) => { await app.loadGraphData(wf); }", workflow)
+    node_id = page.evaluate("""() => {
+        const node = app.graph.nodes.find((n) => n.type === 'T2C_TextFlow');
+        const ds = app.canvas.ds;
+        ds.scale = 0.9;
+        ds.offset = [420 / ds.scale - node.pos[0], 110 / ds.scale - node.pos[1]];
+        app.canvas.setDirty(true, true);
+        return node.id;
+    }""")
+    editor = f'{EDITOR}[data-node-id="{node_id}"]'
+    page.wait_for_selector(f'{editor}[data-image-loaded="true"]', timeout=30_000)
+    page.wait_for_timeout(300)  # DOM widgets follow the pan on the next frames
+    return node_id, editor
+
+
+def _arrows_value(page, node_id) -> str:
+    return page.evaluate("(id) => app.graph.getNodeById(id).widgets.find((w) => w.name === 'arrows').value", node_id)
+
+
+def _hints(page, node_id) -> dict:
+    text = _arrows_value(page, node_id)
+    return json.loads(text) if text else {"arrows": [], "anchors": []}
+
+
+def _screen(page, editor):
+    """Image fraction (x, y) → page coordinates over the editor canvas (it covers exactly the picture)."""
+    box = page.locator(f"{editor} canvas").bounding_box()
+    return box, lambda fx, fy: (box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+
+
+def _draw(page, at, arrow, anchor):
+    page.mouse.move(*at(arrow[0], arrow[1]))
+    page.mouse.down()
+    page.mouse.move(*at((arrow[0] + arrow[2]) / 2, (arrow[1] + arrow[3]) / 2), steps=6)
+    page.mouse.move(*at(arrow[2], arrow[3]), steps=6)
+    page.mouse.up()
+    page.mouse.click(*at(*anchor))
+
+
+def _close(actual, expected):
+    return len(actual) == len(expected) and all(abs(a - e) <= TOLERANCE for a, e in zip(actual, expected, strict=True))
+
+
+def _wait_for_run(comfy_server, before: set, timeout=300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        history = comfy_server.get("/history")
+        done = [entry for key, entry in history.items()
+                if key not in before and entry.get("status", {}).get("completed") is not None]
+        if done:
+            status = done[0]["status"]
+            assert status.get("status_str") == "success", json.dumps(status.get("messages"))[-3000:]
+            return done[0]
+        time.sleep(0.5)
+    raise AssertionError(f"the queued prompt did not finish in {timeout} s:\n{comfy_server.log()[-3000:]}")
+
+
+def _mean_motion(video: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean optical flow (px/frame, x right, y down) inside the water, over consecutive frame pairs."""
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    gray = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in video]
+    motion = [cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)[inner].mean(axis=0)
+              for a, b in zip(gray[:-1], gray[1:], strict=True)]
+    return np.mean(motion, axis=0)
+
+
+def test_drawn_arrow_steers_the_cinemagraph_queued_from_the_page(comfy_page, comfy_server, artifacts_dir):
+    page = comfy_page
+    shutil.copy(PAINTING, comfy_server.input_dir / "sample_painting.png")
+    workflow = json.loads(WORKFLOW.read_text())
+    node_id, editor = _load_and_focus(page, workflow)
+    original = _hints(page, node_id)
+    assert page.get_attribute(editor, "data-source") == "upstream", "the picture comes from the Load Image node"
+    box, at = _screen(page, editor)
+    assert abs(box["width"] / box["height"] - 768 / 512) < 0.02, "the editor keeps the picture's aspect ratio"
+    page.screenshot(path=str(artifacts_dir / "motion_editor_before.png"))
+
+    # Drawing appends to what the workflow had: one arrow (drag) and one anchor (click).
+    arrow, anchor = _drawing_targets()
+    _draw(page, at, arrow, anchor)
+    text = _arrows_value(page, node_id)
+    hints = json.loads(text)
+    assert hints["version"] == 1
+    assert hints["arrows"][:-1] == original["arrows"] and _close(hints["arrows"][-1], arrow)
+    assert hints["anchors"][:-1] == original["anchors"] and _close(hints["anchors"][-1], anchor)
+    assert all(round(v, 4) == v for item in hints["arrows"] + hints["anchors"] for v in item), "4 decimals"
+    drawn = hints["arrows"][-1]
+    assert drawn[2] - drawn[0] > 0.1 and abs(drawn[3] - drawn[1]) <= TOLERANCE, "the arrow points +x"
+    prompt = page.evaluate("async () => (await app.graphToPrompt()).output")
+    assert prompt[str(node_id)]["inputs"]["arrows"] == text, "the drawing reaches the prompt"
+    assert "motion_editor" not in prompt[str(node_id)]["inputs"]
+    assert page.evaluate("(id) => app.graph.getNodeById(id).serialize().widgets_values", node_id)[-2:] == [
+        text, workflow["nodes"][1]["widgets_values"][-1]], "the workflow keeps the JSON; the editor adds no value"
+
+    # Undo button removes the anchor (the last item), right-click the arrow; Clear empties the widget.
+    page.click(f'{editor} [data-t2c="motion-undo"]')
+    assert _hints(page, node_id)["anchors"] == original["anchors"]
+    page.mouse.click(*at(0.5, 0.5), button="right")
+    assert _hints(page, node_id)["arrows"] == original["arrows"]
+    page.click(f'{editor} [data-t2c="motion-clear"]')
+    assert _arrows_value(page, node_id) == ""
+    assert page.text_content(f'{editor} [data-t2c="motion-status"]') == "0 arrows · 0 anchors"
+
+    # Only the drawn arrow and anchor drive the run (the text still says "waterfall", which would flow down).
+    _draw(page, at, arrow, anchor)
+    hints = _hints(page, node_id)
+    assert len(hints["arrows"]) == 1 and len(hints["anchors"]) == 1
+    (drawn,) = hints["arrows"]
+    page.wait_for_timeout(200)
+    page.screenshot(path=str(artifacts_dir / "motion_editor.png"))
+
+    page.evaluate("""() => {  // a 1-s loop instead of 2 s keeps the run short
+        const animate = app.graph.nodes.find((n) => n.type === 'T2C_Animate');
+        animate.widgets.find((w) => w.name === 'frames').value = 30;
+    }""")
+    before = set(comfy_server.get("/history"))
+    page.evaluate("async () => { await app.queuePrompt(0, 1); }")
+    entry = _wait_for_run(comfy_server, before)
+    (video_path,) = [path for path in comfy_server.output_files(entry) if path.suffix == ".mp4"]
+    video = iio.imread(video_path, plugin="pyav")
+    assert video.shape == (30, 512, 768, 3)
+
+    # The water moves the way the arrow points, at about the arrow's speed (length / 60 frames).
+    vx, vy = _mean_motion(video, _water_mask())
+    expected = (drawn[2] - drawn[0]) * 768 / ARROW_SPAN_FRAMES
+    assert 0.6 * expected < vx < 1.25 * expected, (vx, vy, expected)
+    assert abs(vy) < 0.15 * vx, (vx, vy)
+
+    # The save node shows the new file as a playing, looping, muted video.
+    player = page.wait_for_selector(f'video[data-t2c="save-preview"][src*="{video_path.name}"]', timeout=30_000)
+    assert player.evaluate("(v) => v.loop && v.muted && v.autoplay")
+    start = player.evaluate("(v) => v.currentTime")
+    page.wait_for_timeout(700)
+    assert player.evaluate("(v) => !v.paused && v.readyState >= 2")
+    assert player.evaluate("(v) => v.currentTime") != start, "the preview plays"
+    page.evaluate("""() => {
+        const save = app.graph.nodes.find((n) => n.type === 'T2C_SaveCinemagraph');
+        const ds = app.canvas.ds;
+        ds.offset = [560 / ds.scale - save.pos[0], 110 / ds.scale - save.pos[1]];
+        app.canvas.setDirty(true, true);
+    }""")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(artifacts_dir / "save_preview.png"))
+
+    # Without the Load Image link the editor falls back to the picture of the last run (sent by T2C_TextFlow).
+    page.evaluate("(id) => app.graph.getNodeById(id).disconnectInput(0)", node_id)
+    page.wait_for_selector(f'{editor}[data-source="last-run"][data-image-loaded="true"]', timeout=10_000)
+    assert _hints(page, node_id)["arrows"] == [drawn]
+    assert not page.t2c_errors
+
+
+def _pixel(page, editor, fx, fy):
+    return page.evaluate("""([selector, fx, fy]) => {
+        const canvas = document.querySelector(selector + ' canvas');
+        const x = Math.round(fx * (canvas.width - 1)), y = Math.round(fy * (canvas.height - 1));
+        return [...canvas.getContext('2d').getImageData(x, y, 1, 1).data];
+    }""", [editor, fx, fy])
+
+
+def _is_arrow_yellow(rgba):
+    red, green, blue, _ = rgba
+    return red > 200 and green > 170 and blue < 120
+
+
+def test_editor_redraws_when_the_widget_changes_and_sizes_itself(comfy_page, comfy_server):
+    page = comfy_page
+    shutil.copy(PAINTING, comfy_server.input_dir / "sample_painting.png")
+    workflow = json.loads(WORKFLOW.read_text())
+    flow_node = next(node for node in workflow["nodes"] if node["type"] == "T2C_TextFlow")
+    flow_node["widgets_values"][6] = json.dumps({"version": 1, "arrows": [[0.1, 0.2, 0.9, 0.2]], "anchors": []})
+    node_id, editor = _load_and_focus(page, workflow)  # a loaded workflow is drawn
+    assert page.text_content(f'{editor} [data-t2c="motion-status"]') == "1 arrow · 0 anchors"
+    assert _is_arrow_yellow(_pixel(page, editor, 0.5, 0.2))
+
+    # Typing into the `arrows` text widget redraws the editor too.
+    arrows_input = page.evaluate_handle(
+        "(id) => app.graph.getNodeById(id).widgets.find((w) => w.name === 'arrows').element", node_id)
+    arrows_input.as_element().fill(json.dumps({"arrows": [[0.5, 0.9, 0.5, 0.6]], "anchors": [[0.2, 0.5]]}))
+    page.wait_for_function(f"""() => document.querySelector('{editor} [data-t2c="motion-status"]').textContent
+                               === '1 arrow · 1 anchor'""", timeout=5_000)
+    assert not _is_arrow_yellow(_pixel(page, editor, 0.5, 0.2))
+    assert _is_arrow_yellow(_pixel(page, editor, 0.5, 0.75))
+    arrows_input.as_element().fill("{not json")
+    page.wait_for_function(f"""() => document.querySelector('{editor} [data-t2c="motion-status"]').textContent
+                               .includes('not valid JSON')""", timeout=5_000)
+
+    # A fresh node without a picture: a placeholder of sensible size; the editor never enters the prompt.
+    sizes = page.evaluate("""() => {
+        app.graph.clear();
+        const node = LiteGraph.createNode('T2C_TextFlow');
+        node.pos = [200, 150];
+        app.graph.add(node);
+        app.canvas.setDirty(true, true);
+        const editor = node.widgets.find((w) => w.name === 'motion_editor');
+        return {node: [...node.size], min: editor.computeLayoutSize(node).minHeight, id: node.id};
+    }""")
+    fresh = f'{EDITOR}[data-node-id="{sizes["id"]}"]'
+    page.wait_for_selector(f'{fresh}[data-source="none"]', timeout=5_000)
+    assert 150 <= sizes["min"] <= 600 and sizes["node"][1] >= sizes["min"], sizes
+    assert not page.t2c_errors

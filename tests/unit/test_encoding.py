@@ -1,0 +1,56 @@
+"""models.encoding: atomic writes with ordinary file permissions, clear errors, seamless pingpong."""
+
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from models import encoding
+from models.encoding import frames_to_uint8, pingpong, write_loop
+
+
+def _frames(t=4):
+    return np.random.default_rng(0).integers(0, 255, size=(t, 16, 24, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("fmt", ["gif", "webp", "mp4"])
+def test_written_file_has_the_umask_mode_and_no_partial_is_left(tmp_path, fmt):
+    previous = os.umask(0o022)
+    try:
+        path = write_loop(_frames(), tmp_path / f"loop.{fmt}", fmt, fps=24)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == [f"loop.{fmt}"]
+
+
+def test_failed_encode_leaves_nothing_behind(tmp_path, monkeypatch):
+    with pytest.raises(TypeError, match="uint8"):
+        write_loop(_frames().astype(np.float32), tmp_path / "x.gif", "gif", fps=24)
+    with pytest.raises(ValueError, match="frames must be"):
+        write_loop(np.zeros((2, 8, 8), np.uint8), tmp_path / "x.gif", "gif", fps=24)
+
+    def half_written_then_cancelled(frames, path, fps, quality):
+        with open(path, "wb") as file:
+            file.write(b"GIF89a")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(encoding, "_write_gif", half_written_then_cancelled)
+    with pytest.raises(KeyboardInterrupt):
+        write_loop(_frames(), tmp_path / "x.gif", "gif", fps=24)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_format_fps_and_nan_are_named(tmp_path):
+    with pytest.raises(ValueError, match="unknown format"):
+        write_loop(_frames(), tmp_path / "x.avi", "avi", fps=24)
+    with pytest.raises(ValueError, match="fps must be positive"):
+        write_loop(_frames(), tmp_path / "x.gif", "gif", fps=0)
+    with pytest.raises(ValueError, match="NaN"):
+        frames_to_uint8(np.full((1, 2, 2, 3), np.nan))
+
+
+def test_pingpong_does_not_repeat_the_turning_frames():
+    frames = np.arange(5)[:, None, None, None] * np.ones((1, 1, 1, 3), np.uint8)
+    assert pingpong(frames)[:, 0, 0, 0].tolist() == [0, 1, 2, 3, 4, 3, 2, 1]

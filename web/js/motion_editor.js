@@ -1,0 +1,443 @@
+// Motion editor on every T2C_TextFlow node: draw arrows (drag) and still anchors (click) on the input picture.
+// The drawing lives in the node's `arrows` STRING widget as JSON (format version 1, see models/hints.py):
+//   {"version": 1, "arrows": [[x0, y0, x1, y1], ...], "anchors": [[x, y], ...]}
+// with coordinates as fractions 0..1 of the image (x right, y down); an arrow's length is the speed.
+import { app } from "../../../scripts/app.js";
+import { chainCallback, parseAnnotatedName, upstreamNode, viewUrl } from "./t2c_common.js";
+
+const NODE_TYPE = "T2C_TextFlow";
+const ARROWS_WIDGET = "arrows";
+const EDITOR_IMAGE_KEY = "t2c_editor_image"; // nodes/flow.py EDITOR_IMAGE_KEY
+const FORMAT_VERSION = 1;
+const MAX_ITEMS = 128; // models/hints.py MAX_ARROWS / MAX_ANCHORS
+const CLICK_SLOP_PX = 5; // a press that moves less than this (screen px) is a click: an anchor
+const TOOLBAR_PX = 28;
+const DEFAULT_ASPECT = 4 / 3; // width / height while there is no picture
+const MIN_CANVAS_PX = 120;
+const MAX_CANVAS_PX = 560;
+
+const round4 = (v) => Math.round(Math.min(1, Math.max(0, v)) * 1e4) / 1e4;
+const isPoint = (item, arity) =>
+    Array.isArray(item) && item.length === arity && item.every((v) => typeof v === "number" && v >= 0 && v <= 1);
+
+/** Read the widget's JSON like models/hints.py parse_arrows (lenient: a bad text gives an error message). */
+export function parseHints(text) {
+    const empty = { arrows: [], anchors: [], error: null };
+    if (typeof text !== "string" || !text.trim()) return empty;
+    let data;
+    try {
+        data = JSON.parse(text);
+    } catch {
+        return { ...empty, error: "arrows: not valid JSON" };
+    }
+    const arrows = Array.isArray(data) ? data : data?.arrows ?? [];
+    const anchors = Array.isArray(data) ? [] : data?.anchors ?? [];
+    if (!Array.isArray(arrows) || !Array.isArray(anchors) || !arrows.every((a) => isPoint(a, 4))
+        || !anchors.every((a) => isPoint(a, 2))) {
+        return { ...empty, error: "arrows: unexpected JSON (expected 0..1 coordinates)" };
+    }
+    return { arrows: arrows.map((a) => [...a]), anchors: anchors.map((a) => [...a]), error: null };
+}
+
+/** The widget text for a drawing (version 1, coordinates rounded to 4 decimals); "" when empty. */
+export function formatHints({ arrows, anchors }) {
+    if (!arrows.length && !anchors.length) return "";
+    return JSON.stringify({ version: FORMAT_VERSION, arrows: arrows.map((a) => a.map(round4)),
+                            anchors: anchors.map((a) => a.map(round4)) });
+}
+
+const editors = new Set();
+let syncTimer = null;
+
+class MotionEditor {
+    constructor(node) {
+        this.node = node;
+        this.arrows = [];
+        this.anchors = [];
+        this.history = []; // kinds added in this session, newest last, for "remove last"
+        this.error = null;
+        this.lastText = null;
+        this.drag = null;
+        this.image = null;
+        this.imageUrl = null;
+        this.source = "none";
+        this.lastRunUrl = null;
+
+        this.root = document.createElement("div");
+        this.root.className = "t2c-motion-editor";
+        this.root.dataset.t2c = "motion-editor";
+        this.root.dataset.source = "none"; // where the picture comes from: upstream | last-run | none
+        this.root.dataset.imageLoaded = "false";
+        Object.assign(this.root.style, { display: "flex", flexDirection: "column", boxSizing: "border-box",
+                                         userSelect: "none", minHeight: "0" });
+
+        const toolbar = document.createElement("div");
+        Object.assign(toolbar.style, { display: "flex", alignItems: "center", gap: "4px", height: `${TOOLBAR_PX}px`,
+                                       flex: "0 0 auto", font: "11px sans-serif", color: "#bbb" });
+        this.undoButton = this.button("↶ Undo", "undo", "Remove the last arrow or anchor (or right-click the picture)",
+                                      () => this.removeLast());
+        this.clearButton = this.button("Clear", "clear", "Remove all arrows and anchors", () => this.clear());
+        this.status = document.createElement("span");
+        this.status.dataset.t2c = "motion-status";
+        Object.assign(this.status.style, { marginLeft: "4px", overflow: "hidden", whiteSpace: "nowrap",
+                                           textOverflow: "ellipsis" });
+        toolbar.append(this.undoButton, this.clearButton, this.status);
+
+        this.stage = document.createElement("div");
+        Object.assign(this.stage.style, { flex: "1 1 auto", minHeight: "0", display: "flex", alignItems: "center",
+                                          justifyContent: "center", overflow: "hidden", background: "#1a1a1a",
+                                          borderRadius: "4px" });
+        this.canvas = document.createElement("canvas");
+        this.canvas.dataset.t2c = "motion-canvas";
+        this.canvas.title = "Drag: arrow (direction and speed of the motion under it). Click: anchor (stays still). "
+            + "Right-click: remove the last one.";
+        Object.assign(this.canvas.style, { display: "block", touchAction: "none", cursor: "crosshair" });
+        this.stage.append(this.canvas);
+        this.root.append(toolbar, this.stage);
+
+        this.canvas.addEventListener("pointerdown", (e) => this.onPointerDown(e));
+        this.canvas.addEventListener("pointermove", (e) => this.onPointerMove(e));
+        this.canvas.addEventListener("pointerup", (e) => this.onPointerUp(e));
+        this.canvas.addEventListener("pointercancel", () => this.cancelDrag());
+        this.canvas.addEventListener("contextmenu", (e) => {
+            e.preventDefault();
+            e.stopPropagation();
+            this.removeLast();
+        });
+        this.root.addEventListener("pointerenter", () => this.sync());
+        this.root.addEventListener("wheel", (e) => this.forwardWheel(e), { passive: false });
+        new ResizeObserver(() => this.layout()).observe(this.stage);
+    }
+
+    button(label, name, title, onClick) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = label;
+        button.title = title;
+        button.dataset.t2c = `motion-${name}`;
+        Object.assign(button.style, { font: "11px sans-serif", padding: "2px 8px", cursor: "pointer", color: "#ddd",
+                                      background: "#333", border: "1px solid #555", borderRadius: "4px" });
+        button.addEventListener("click", (e) => {
+            e.stopPropagation();
+            onClick();
+        });
+        return button;
+    }
+
+    get widget() {
+        return this.node.widgets?.find((w) => w.name === ARROWS_WIDGET);
+    }
+
+    get linked() { // `arrows` fed by a link: the widget value is not what runs
+        return this.node.inputs?.some((i) => i.name === ARROWS_WIDGET && i.link != null) ?? false;
+    }
+
+    get aspect() {
+        return this.image ? this.image.naturalWidth / this.image.naturalHeight : DEFAULT_ASPECT;
+    }
+
+    /** Height the DOM widget asks for: the picture at the node's width (clamped), plus the toolbar. */
+    minHeight() {
+        const width = Math.max(100, (this.node.size?.[0] ?? 400) - 20);
+        return TOOLBAR_PX + Math.round(Math.min(MAX_CANVAS_PX, Math.max(MIN_CANVAS_PX, width / this.aspect)));
+    }
+
+    // ---- state ------------------------------------------------------------------------------------------------
+
+    /** Pick up external changes: the widget text (typed, loaded workflow) and the picture to draw on. */
+    sync() {
+        if (this.node.id != null) this.root.dataset.nodeId = String(this.node.id);
+        const text = this.widget?.value ?? "";
+        if (text !== this.lastText) {
+            const parsed = parseHints(text);
+            Object.assign(this, { arrows: parsed.arrows, anchors: parsed.anchors, error: parsed.error });
+            this.lastText = text;
+            this.history = [];
+            this.draw();
+        }
+        const { url, source } = this.pictureSource();
+        if (url !== this.imageUrl) this.loadImage(url, source);
+        this.fitMode();
+    }
+
+    pictureSource() {
+        const upstream = upstreamNode(this.node, "image");
+        if (upstream) {
+            const shown = upstream.imgs?.[upstream.imageIndex ?? 0] ?? upstream.imgs?.[0];
+            if (shown?.src) return { url: shown.src, source: "upstream" };
+            const imageWidget = upstream.widgets?.find((w) => w.name === "image");
+            if (typeof imageWidget?.value === "string" && imageWidget.value && /^Load ?Image/i.test(upstream.type)) {
+                return { url: viewUrl(parseAnnotatedName(imageWidget.value)), source: "upstream" };
+            }
+        }
+        return this.lastRunUrl ? { url: this.lastRunUrl, source: "last-run" } : { url: null, source: "none" };
+    }
+
+    loadImage(url, source) {
+        this.imageUrl = url;
+        this.source = source;
+        this.root.dataset.source = source;
+        this.root.dataset.imageLoaded = "false";
+        if (!url) {
+            this.image = null;
+            this.layout();
+            return;
+        }
+        const image = new Image();
+        image.onload = () => {
+            if (this.imageUrl !== url) return;
+            this.image = image;
+            this.root.dataset.imageLoaded = "true";
+            this.layout();
+            this.node.setDirtyCanvas?.(true, true); // the node may need to grow for the picture's aspect
+        };
+        image.onerror = () => {
+            if (this.imageUrl !== url) return;
+            this.image = null;
+            this.layout();
+        };
+        image.src = url;
+    }
+
+    setLastRun(output) {
+        const saved = output?.[EDITOR_IMAGE_KEY]?.[0];
+        if (!saved?.filename) return;
+        this.lastRunUrl = `${viewUrl(saved)}${app.getRandParam?.() ?? ""}`;
+        this.sync();
+    }
+
+    write() {
+        const text = formatHints(this);
+        this.lastText = text;
+        const widget = this.widget;
+        if (widget) {
+            widget.value = text;
+            widget.callback?.(widget.value);
+        }
+        this.node.setDirtyCanvas?.(true, true);
+        this.draw();
+    }
+
+    add(kind, item) {
+        const list = kind === "arrow" ? this.arrows : this.anchors;
+        if (list.length >= MAX_ITEMS) {
+            this.flash(`at most ${MAX_ITEMS} ${kind}s`);
+            return;
+        }
+        list.push(item.map(round4));
+        this.history.push(kind);
+        this.write();
+    }
+
+    removeLast() {
+        if (this.linked) return;
+        let kind = this.history.pop();
+        if (kind === "arrow" ? !this.arrows.length : kind === "anchor" ? !this.anchors.length : true) {
+            kind = this.arrows.length ? "arrow" : "anchor";
+        }
+        const list = kind === "arrow" ? this.arrows : this.anchors;
+        if (!list.length) return;
+        list.pop();
+        this.write();
+    }
+
+    clear() {
+        if (this.linked) return;
+        this.arrows = [];
+        this.anchors = [];
+        this.history = [];
+        this.error = null;
+        this.write();
+    }
+
+    flash(message) {
+        this.note = message;
+        this.draw();
+        setTimeout(() => {
+            this.note = null;
+            this.draw();
+        }, 2000);
+    }
+
+    // ---- pointer ----------------------------------------------------------------------------------------------
+
+    fraction(event) {
+        const rect = this.canvas.getBoundingClientRect();
+        return [Math.min(1, Math.max(0, (event.clientX - rect.left) / rect.width)),
+                Math.min(1, Math.max(0, (event.clientY - rect.top) / rect.height))];
+    }
+
+    onPointerDown(event) {
+        if (event.button !== 0 || this.linked) return;
+        // No preventDefault: the compatibility mouseup must still reach the frontend's change tracker.
+        event.stopPropagation();
+        this.canvas.setPointerCapture?.(event.pointerId);
+        const start = this.fraction(event);
+        this.drag = { id: event.pointerId, start, end: start, x: event.clientX, y: event.clientY, moved: false };
+    }
+
+    onPointerMove(event) {
+        if (!this.drag || event.pointerId !== this.drag.id) return;
+        this.drag.end = this.fraction(event);
+        this.drag.moved ||= Math.hypot(event.clientX - this.drag.x, event.clientY - this.drag.y) >= CLICK_SLOP_PX;
+        this.draw();
+    }
+
+    onPointerUp(event) {
+        if (!this.drag || event.pointerId !== this.drag.id) return;
+        event.stopPropagation();
+        this.drag.end = this.fraction(event);
+        this.drag.moved ||= Math.hypot(event.clientX - this.drag.x, event.clientY - this.drag.y) >= CLICK_SLOP_PX;
+        const { start, end, moved } = this.drag;
+        this.drag = null;
+        this.canvas.releasePointerCapture?.(event.pointerId);
+        const arrow = [...start, ...end].map(round4);
+        if (moved && (arrow[0] !== arrow[2] || arrow[1] !== arrow[3])) this.add("arrow", arrow);
+        else this.add("anchor", start);
+    }
+
+    cancelDrag() {
+        this.drag = null;
+        this.draw();
+    }
+
+    forwardWheel(event) { // zoom the graph over the editor like over any other part of the node
+        const target = app.canvas?.canvas;
+        if (!target) return;
+        event.preventDefault();
+        event.stopPropagation();
+        const { clientX, clientY, deltaX, deltaY, deltaMode, ctrlKey, metaKey, shiftKey } = event;
+        target.dispatchEvent(new WheelEvent("wheel", { clientX, clientY, deltaX, deltaY, deltaMode, ctrlKey, metaKey,
+                                                      shiftKey, bubbles: true, cancelable: true }));
+    }
+
+    // ---- drawing ----------------------------------------------------------------------------------------------
+
+    /** Classic canvas: the frontend sizes the DOM widget (getMinHeight) and the stage fills it. Vue node renderer:
+     * the element sits in a plain block, so the stage takes its height from the picture's aspect ratio. */
+    fitMode() {
+        const sized = this.root.parentElement?.classList.contains("dom-widget") ?? true;
+        const style = sized ? { flex: "1 1 auto", aspectRatio: "auto", maxHeight: "none" }
+            : { flex: "0 0 auto", aspectRatio: String(this.aspect), maxHeight: `${MAX_CANVAS_PX}px` };
+        if (this.stage.style.aspectRatio !== style.aspectRatio || this.stage.style.flex !== style.flex) {
+            Object.assign(this.stage.style, style);
+        }
+    }
+
+    /** Fit the canvas to the picture's aspect inside the stage, at device resolution. */
+    layout() {
+        this.fitMode();
+        const width = this.stage.clientWidth;
+        const height = this.stage.clientHeight;
+        if (!width || !height) return;
+        const aspect = this.aspect;
+        const cssWidth = Math.max(1, Math.floor(Math.min(width, height * aspect)));
+        const cssHeight = Math.max(1, Math.floor(Math.min(height, width / aspect)));
+        const ratio = window.devicePixelRatio || 1;
+        this.canvas.style.width = `${cssWidth}px`;
+        this.canvas.style.height = `${cssHeight}px`;
+        this.canvas.width = Math.round(cssWidth * ratio);
+        this.canvas.height = Math.round(cssHeight * ratio);
+        this.draw();
+    }
+
+    draw() {
+        const count = `${this.arrows.length} arrow${this.arrows.length === 1 ? "" : "s"} · ${this.anchors.length} `
+            + `anchor${this.anchors.length === 1 ? "" : "s"}`;
+        this.status.textContent = this.note ?? (this.linked ? "arrows come from a link" : this.error ?? count);
+        this.status.style.color = this.error || this.note ? "#f88" : "#bbb";
+        this.undoButton.disabled = this.clearButton.disabled = this.linked;
+
+        const ctx = this.canvas.getContext("2d");
+        const { width, height } = this.canvas;
+        if (!width || !height) return;
+        const unit = width / (this.canvas.clientWidth || width); // device px per CSS px
+        ctx.clearRect(0, 0, width, height);
+        if (this.image) {
+            ctx.drawImage(this.image, 0, 0, width, height);
+        } else {
+            ctx.fillStyle = "#2a2a2a";
+            ctx.fillRect(0, 0, width, height);
+            ctx.fillStyle = "#888";
+            ctx.font = `${12 * unit}px sans-serif`;
+            ctx.textAlign = "center";
+            ctx.fillText("Connect an image (Load Image) or run once", width / 2, height / 2 - 8 * unit);
+            ctx.fillText("to draw on it. Drag = arrow, click = anchor.", width / 2, height / 2 + 10 * unit);
+        }
+        for (const arrow of this.arrows) this.drawArrow(ctx, arrow, unit, "#ffd43b");
+        for (const anchor of this.anchors) this.drawAnchor(ctx, anchor, unit);
+        if (this.drag?.moved) this.drawArrow(ctx, [...this.drag.start, ...this.drag.end], unit, "#74c0fc");
+    }
+
+    drawArrow(ctx, [x0, y0, x1, y1], unit, colour) {
+        const { width, height } = this.canvas;
+        const [ax, ay, bx, by] = [x0 * width, y0 * height, x1 * width, y1 * height];
+        const angle = Math.atan2(by - ay, bx - ax);
+        const head = Math.min(10 * unit, Math.hypot(bx - ax, by - ay) * 0.6);
+        const path = new Path2D();
+        path.moveTo(ax, ay);
+        path.lineTo(bx, by);
+        path.moveTo(bx - head * Math.cos(angle - 0.45), by - head * Math.sin(angle - 0.45));
+        path.lineTo(bx, by);
+        path.lineTo(bx - head * Math.cos(angle + 0.45), by - head * Math.sin(angle + 0.45));
+        ctx.lineCap = ctx.lineJoin = "round";
+        ctx.strokeStyle = "rgba(0, 0, 0, 0.75)";
+        ctx.lineWidth = 4.5 * unit;
+        ctx.stroke(path);
+        ctx.strokeStyle = colour;
+        ctx.lineWidth = 2 * unit;
+        ctx.stroke(path);
+    }
+
+    drawAnchor(ctx, [x, y], unit) {
+        const cx = x * this.canvas.width;
+        const cy = y * this.canvas.height;
+        ctx.beginPath();
+        ctx.arc(cx, cy, 5 * unit, 0, 2 * Math.PI);
+        ctx.fillStyle = "#ff6b6b";
+        ctx.fill();
+        ctx.lineWidth = 2 * unit;
+        ctx.strokeStyle = "#fff";
+        ctx.stroke();
+    }
+}
+
+function syncAll() {
+    for (const editor of editors) editor.sync();
+}
+
+app.registerExtension({
+    name: "Text2Cinemagraph.motionEditor",
+    async beforeRegisterNodeDef(nodeType, nodeData) {
+        if (nodeData?.name !== NODE_TYPE) return;
+
+        chainCallback(nodeType.prototype, "onNodeCreated", function () {
+            const editor = new MotionEditor(this);
+            this.t2cMotionEditor = editor;
+            const widget = this.addDOMWidget("motion_editor", "t2c_motion_editor", editor.root, {
+                serialize: false,
+                hideOnZoom: true,
+                getValue: () => undefined,
+                setValue: () => {},
+                getMinHeight: () => editor.minHeight(),
+                onDraw: () => editor.sync(),
+            });
+            widget.serialize = false; // not in widgets_values, not in the prompt: the `arrows` widget carries the drawing
+            editors.add(editor);
+            syncTimer ??= setInterval(syncAll, 700);
+            editor.sync();
+        });
+        chainCallback(nodeType.prototype, "onConfigure", function () {
+            this.t2cMotionEditor?.sync();
+        });
+        chainCallback(nodeType.prototype, "onConnectionsChange", function () {
+            this.t2cMotionEditor?.sync();
+        });
+        chainCallback(nodeType.prototype, "onExecuted", function (output) {
+            this.t2cMotionEditor?.setLastRun(output);
+        });
+        chainCallback(nodeType.prototype, "onRemoved", function () {
+            editors.delete(this.t2cMotionEditor);
+        });
+    },
+});
