@@ -3,6 +3,7 @@ bundled sample painting in a real ComfyUI server, with no downloaded weights, an
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
@@ -37,5 +38,27 @@ def main(workdir: Path = REPO_ROOT / "demo-output") -> Path:
     return files[0]
 
 
+def write_readme_gif(video: Path, gif: Path, width: int = 360) -> None:
+    """The README's looping GIF: the demo's loop, downscaled (a full-size GIF would be ~5 MB)."""
+    sys.path.insert(0, str(REPO_ROOT))
+    import imageio.v3 as iio
+    import torch.nn.functional as F
+    from torch import from_numpy
+
+    from models.encoding import frames_to_uint8, write_loop
+
+    frames = from_numpy(iio.imread(video, plugin="pyav")).permute(0, 3, 1, 2).float() / 255
+    height = round(frames.shape[-2] * width / frames.shape[-1])
+    small = F.interpolate(frames, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    write_loop(frames_to_uint8(small.clamp(0, 1).permute(0, 2, 3, 1)), gif, "gif", fps=30)
+    print(f"[demo] README GIF written to: {gif}")
+
+
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--readme-gif", type=Path, metavar="PATH",
+                        help="also write a downscaled looping GIF of the result (assets/sample_cinemagraph.gif)")
+    args = parser.parse_args()
+    result = main()
+    if args.readme_gif:
+        write_readme_gif(result, args.readme_gif)

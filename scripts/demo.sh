@@ -4,4 +4,4 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
-exec "$ROOT/.venv/bin/python" "$ROOT/scripts/demo.py"
+exec "$ROOT/.venv/bin/python" "$ROOT/scripts/demo.py" "$@"

@@ -24,7 +24,6 @@ SHORE_Y = 345.0
 LIP_Y = 188.0
 PLATEAU_Y = 164.0
 SUN = (560.0, 186.0)
-PREVIEW_QUALITY = 80  # about 100 KB for the README
 
 # Region labels: strokes never cross from one region's layer into another's, which keeps silhouettes crisp
 # and makes the water mask follow the painted water edges exactly.
@@ -388,8 +387,6 @@ def write_outputs(image: np.ndarray, water: np.ndarray, out_dir: Path) -> None:
     rgba = np.dstack([image, 255 - mask])
     Image.fromarray(rgba, "RGBA").save(out_dir / "sample_painting.png", optimize=True)
     Image.fromarray(mask, "L").save(out_dir / "sample_painting_mask.png", optimize=True)
-    Image.fromarray(image, "RGB").save(out_dir / "sample_painting_preview.jpg", quality=PREVIEW_QUALITY,
-                                       optimize=True)
     reloaded = np.asarray(Image.open(out_dir / "sample_painting.png"))
     if not np.array_equal(reloaded[..., :3], image) or not np.array_equal(reloaded[..., 3], 255 - mask):
         raise RuntimeError("sample_painting.png did not round-trip: RGB under alpha 0 must be kept")
