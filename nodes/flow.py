@@ -8,6 +8,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..models import direction, flow_engine, flow_viz, hints, networks
+from .animate import OFFICIAL_VIDEO_CLAMP
 from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw, mask_to_b1hw
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,11 @@ class TextFlow(io.ComfyNode):
         else:
             flow, notes = cls._network_flow(flow_model, picture, region, text, angle_deg, motion_hints,
                                             hint_px_per_frame, conditioning)
+            peak = float(flow.abs().amax()) if flow.numel() else 0.0
+            if peak > OFFICIAL_VIDEO_CLAMP:
+                notes[0] += (f"; peaks at {peak:.1f} px/frame — the official pipeline animates it clamped to "
+                             f"{OFFICIAL_VIDEO_CLAMP:g} px/frame: the video network does so by default, for the pixel "
+                             f"engine set Animate's max_px_per_frame to {OFFICIAL_VIDEO_CLAMP:g}")
         for note in notes[1:]:
             log.warning("T2C_TextFlow: %s", note)
         preview = flow_preview(picture, flow, motion_hints)

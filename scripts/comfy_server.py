@@ -61,6 +61,11 @@ class ComfyServer:
         return self.workdir / "output"
 
     @property
+    def temp_dir(self) -> Path:
+        """Where previews go: ComfyUI puts its temp folder *inside* ``--temp-directory``."""
+        return self.workdir / "temp" / "temp"
+
+    @property
     def models_dir(self) -> Path:
         return self.workdir / "models"
 
@@ -130,7 +135,7 @@ class ComfyServer:
         files = []
         for node_output in history_entry.get("outputs", {}).values():
             for item in node_output.get("images", []) + node_output.get("gifs", []):
-                base = self.output_dir if item.get("type") == "output" else self.workdir / item.get("type")
+                base = {"output": self.output_dir, "temp": self.temp_dir}.get(item.get("type"), self.input_dir)
                 files.append(base / item.get("subfolder", "") / item["filename"])
         return files
 

@@ -1,5 +1,6 @@
 """Shared test set-up: the repository root on sys.path (so ``import models`` works) and common paths."""
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -50,3 +51,6 @@ def comfy_server(tmp_path_factory):
         log = server.log()
         (ARTIFACTS_DIR / "server.log").parent.mkdir(exist_ok=True)
         (ARTIFACTS_DIR / "server.log").write_text(log)
+        # The stand-in weights (a 2 GB SD1.5 checkpoint, the official networks) would otherwise pile up in
+        # the three pytest temp folders pytest keeps; outputs and logs stay for inspection.
+        shutil.rmtree(server.models_dir, ignore_errors=True)

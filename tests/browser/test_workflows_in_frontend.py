@@ -6,6 +6,7 @@ import shutil
 import time
 
 import pytest
+from build_workflows import WORKFLOWS as GENERATED
 from comfy_server import REPO_ROOT
 from workflow_api import to_api
 
@@ -33,6 +34,22 @@ def test_workflow_loads_without_missing_nodes_and_matches_our_converter(comfy_pa
     assert frontend_prompt == to_api(workflow, comfy_server.get("/object_info"))
     comfy_page.screenshot(path=str(artifacts_dir / f"workflow_{path.stem}.png"))
     assert not comfy_page.t2c_errors
+
+
+def _without_sizes(nodes: list[dict]) -> list[dict]:
+    return sorted(({key: value for key, value in node.items() if key != "size"} for node in nodes),
+                  key=lambda node: node["id"])
+
+
+@pytest.mark.parametrize("name", sorted(GENERATED))
+def test_generated_workflow_is_what_the_frontend_saves(comfy_page, name):
+    """scripts/build_workflows.py writes the frontend's own format: loaded and serialised again, every node, link
+    and group comes back unchanged (sizes aside: the frontend grows a node to fit its widgets)."""
+    workflow = json.loads((REPO_ROOT / "workflows" / f"{name}.json").read_text())
+    _load(comfy_page, workflow)
+    saved = comfy_page.evaluate("JSON.parse(JSON.stringify(app.graph.serialize()))")
+    assert _without_sizes(saved["nodes"]) == _without_sizes(workflow["nodes"])
+    assert saved["links"] == workflow["links"] and saved["groups"] == workflow["groups"]
 
 
 def test_animate_painting_queued_from_the_page_writes_a_file(comfy_page, comfy_server):

@@ -53,6 +53,9 @@ def test_hint_network_drives_text_flow(t2c_nodes, model_folder):
     assert flow.shape == (1, 2, 256, 256) and torch.isfinite(flow).all()
     assert torch.count_nonzero(flow[:, :, mask[0] < 0.5]) == 0 and flow.abs().max() > 0
     assert "direction-hint network" in info and "hint at 0.0°" in info
+    peak = float(flow.abs().max())
+    assert peak > 1.0, "golden-filled weights saturate the tanh: the flow peaks near 64 px/frame"
+    assert f"peaks at {peak:.1f} px/frame" in info and "max_px_per_frame to 1" in info
     assert preview.shape == (1, 256, 256, 3)
 
 

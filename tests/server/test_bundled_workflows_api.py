@@ -5,6 +5,7 @@ import shutil
 
 import imageio.v3 as iio
 import pytest
+from build_workflows import build_all
 from comfy_server import REPO_ROOT
 from workflow_api import to_api
 
@@ -40,3 +41,10 @@ def test_workflow_nodes_exist_on_the_server(comfy_server, path):
     frontend_only = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
     types = {node["type"] for node in json.loads(path.read_text())["nodes"]}
     assert types - frontend_only <= set(known), f"unknown node types: {types - frontend_only - set(known)}"
+
+
+def test_generated_workflows_are_current(comfy_server):
+    """text_to_cinemagraph, text_direction and painting_with_twin are generated from the node schemas."""
+    for name, text in build_all(comfy_server.get("/object_info")).items():
+        assert (REPO_ROOT / "workflows" / name).read_text() == text, (
+            f"workflows/{name} is stale: run `.venv/bin/python scripts/build_workflows.py`")

@@ -5,37 +5,14 @@ import shutil
 
 import imageio.v3 as iio
 import pytest
-import torch
 from comfy_server import REPO_ROOT
-from safetensors.torch import save_file
-
-from models.networks import HintFlowNet, SplatVideoNet, TextFlowNet, golden_fill_
-
-
-def _random_clip_l(path):
-    """An SD1.x CLIP-L text encoder (HF layout, random weights) that ComfyUI's CLIPLoader accepts."""
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    torch.manual_seed(0)
-    config = CLIPTextConfig(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                            num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu")
-    state = CLIPTextModel(config).half().state_dict()
-    # transformers 5 dropped the "text_model." prefix that ComfyUI's SD1 CLIP detection looks for.
-    state = {k if k.startswith("text_model.") else f"text_model.{k}": v.contiguous() for k, v in state.items()}
-    save_file(state, str(path))
+from standin_weights import NETWORK_FILES
 
 
 @pytest.fixture(scope="module")
-def network_files(comfy_server):
-    folder = comfy_server.models_dir / "text2cinemagraph"
-    for name, network in (("motion.safetensors", TextFlowNet), ("direction.safetensors", HintFlowNet),
-                          ("video.safetensors", SplatVideoNet)):
-        state = golden_fill_(network()).state_dict()
-        save_file({k: v.contiguous() for k, v in state.items()}, str(folder / name))
-        del state
-    _random_clip_l(comfy_server.models_dir / "text_encoders" / "clip_l_random.safetensors")
+def network_files(comfy_server, official_networks, clip_l_encoder):
     shutil.copy(REPO_ROOT / "assets" / "sample_painting.png", comfy_server.input_dir / "sample_painting.png")
-    return folder
+    return official_networks
 
 
 def _flow_branch(prefix, loader, text_flow_extra, save_prefix):
@@ -54,17 +31,17 @@ def _flow_branch(prefix, loader, text_flow_extra, save_prefix):
     }
 
 
-def test_three_networks_in_one_workflow(comfy_server, network_files):
+def test_three_networks_in_one_workflow(comfy_server, network_files, clip_l_encoder):
     prompt = {
         "load": {"class_type": "LoadImage", "inputs": {"image": "sample_painting.png"}},
         "scaled": {"class_type": "ImageScale", "inputs": {"image": ["load", 0], "upscale_method": "bilinear",
                                                           "width": 256, "height": 256, "crop": "center"}},
-        "clip": {"class_type": "CLIPLoader", "inputs": {"clip_name": "clip_l_random.safetensors",
+        "clip": {"class_type": "CLIPLoader", "inputs": {"clip_name": clip_l_encoder.name,
                                                         "type": "stable_diffusion"}},
         "encode": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["clip", 0], "text": "a waterfall"}},
-        "video": {"class_type": "T2C_VideoModelLoader", "inputs": {"weights": "video.safetensors"}},
-        **_flow_branch("text_", "motion.safetensors", {"conditioning": ["encode", 0]}, "networks/text"),
-        **_flow_branch("hint_", "direction.safetensors", {}, "networks/hint"),
+        "video": {"class_type": "T2C_VideoModelLoader", "inputs": {"weights": NETWORK_FILES["splat_video"]}},
+        **_flow_branch("text_", NETWORK_FILES["text_flow"], {"conditioning": ["encode", 0]}, "networks/text"),
+        **_flow_branch("hint_", NETWORK_FILES["hint_flow"], {}, "networks/hint"),
     }
     entry = comfy_server.run_prompt(prompt, timeout=900)
     files = sorted(comfy_server.output_files(entry))

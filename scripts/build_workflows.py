@@ -1,0 +1,434 @@
+"""Generate the bundled text-to-cinemagraph workflows in ``workflows/`` (UI format, as the frontend saves them).
+
+    .venv/bin/python scripts/build_workflows.py           # start a ComfyUI, read /object_info, write the files
+    .venv/bin/python scripts/build_workflows.py --check   # exit 1 if a file differs from what would be written
+
+Each workflow is described below as nodes placed in columns (left to right) and wired by output name; the node
+schemas (input order, which inputs are widgets, output names) come from the server's ``/object_info``, so the
+files follow the nodes. ``animate_painting.json`` is hand-made and not touched. Edit this script, not the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from comfy_server import REPO_ROOT, ComfyServer
+
+WORKFLOW_DIR = REPO_ROOT / "workflows"
+CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
+TEXT_FLOW_WEIGHTS = "motion-pretrained/latest_net_G.pth"
+HINT_FLOW_WEIGHTS = "motion-direction-pretrained/latest_net_G.pth"
+VIDEO_WEIGHTS = "video-pretrained/latest_net_G.pth"
+
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
+FRONTEND_ONLY = {"Note": ["text"]}
+"""Nodes that exist only in the frontend: their widgets (they have no /object_info entry)."""
+
+SIZES = {  # the frontend's default sizes, previews enlarged to show their image
+    "CheckpointLoaderSimple": (320, 98), "T2C_TwinPrompt": (400, 200), "CLIPTextEncode": (400, 120),
+    "EmptyLatentImage": (320, 106), "StringConcatenate": (400, 170), "T2C_TwinSampler": (360, 448),
+    "VAEDecode": (200, 46), "VAEEncode": (200, 46), "PreviewImage": (360, 380), "T2C_RegionMask": (340, 266),
+    "T2C_TextFlow": (400, 663), "T2C_FlowModelLoader": (400, 58), "T2C_VideoModelLoader": (400, 58),
+    "T2C_Animate": (340, 190), "T2C_SaveCinemagraph": (360, 420), "LoadImage": (360, 420),
+}
+COLUMN_GAP, ROW_GAP, TITLE_HEIGHT = 80, 40, 30
+NOTE_COLOURS = {"color": "#432", "bgcolor": "#653"}
+PROMPT_COLOURS = {"color": "#232", "bgcolor": "#353"}
+EMPTY_COLOURS = {"color": "#322", "bgcolor": "#533"}
+
+
+# ------------------------------------------------------------------------------------------------ graph model
+
+
+@dataclass(frozen=True)
+class Output:
+    node: Node
+    slot: int
+    type: str
+
+
+@dataclass(eq=False)
+class Node:
+    id: int
+    type: str
+    column: int
+    width: int
+    height: int
+    values: dict
+    links: dict = field(default_factory=dict)  # input name → Output
+    title: str | None = None
+    colours: dict = field(default_factory=dict)
+    outputs: list = field(default_factory=list)  # [(name, type)]
+    pos: tuple[int, int] = (0, 0)
+
+    def __getitem__(self, name: str) -> Output:
+        for slot, (output, kind) in enumerate(self.outputs):
+            if output == name:
+                return Output(self, slot, kind)
+        raise KeyError(f"{self.type} has no output {name!r}; it has {[n for n, _ in self.outputs]}")
+
+
+def _options(spec) -> dict:
+    return (spec[1] if len(spec) > 1 else {}) or {}
+
+
+def _is_widget(spec) -> bool:
+    return not _options(spec).get("forceInput") and (isinstance(spec[0], list) or spec[0] in WIDGET_TYPES)
+
+
+def _widget_type(spec) -> str:
+    return "COMBO" if isinstance(spec[0], list) else spec[0]
+
+
+class Workflow:
+    """Nodes in columns, links by output name; ``to_json`` lays them out and writes the UI format."""
+
+    def __init__(self, object_info: dict):
+        self.info = object_info
+        self.nodes: list[Node] = []
+
+    def _inputs(self, node_type: str) -> list[tuple[str, list, bool]]:
+        """(name, spec, optional) in the order the frontend creates the node's inputs."""
+        info = self.info[node_type]["input"]
+        return [(name, spec, section == "optional") for section in ("required", "optional")
+                for name, spec in info.get(section, {}).items()]
+
+    def add(self, node_type: str, column: int, *, title: str | None = None, colours: dict | None = None,
+            **inputs) -> Node:
+        """A node; each keyword is an input: an Output links it, anything else is its widget value."""
+        if node_type not in self.info:
+            raise KeyError(f"{node_type} is not a node of this ComfyUI")
+        known = {name for name, _, _ in self._inputs(node_type)}
+        if unknown := set(inputs) - known:
+            raise KeyError(f"{node_type} has no input {sorted(unknown)}; it has {sorted(known)}")
+        values = {k: v for k, v in inputs.items() if not isinstance(v, Output)}
+        links = {k: v for k, v in inputs.items() if isinstance(v, Output)}
+        width, height = SIZES.get(node_type, (320, 120))
+        info = self.info[node_type]
+        node = Node(len(self.nodes) + 1, node_type, column, width, height, values, links,
+                    title, dict(colours or {}), list(zip(info["output_name"], info["output"], strict=True)))
+        self.nodes.append(node)
+        return node
+
+    def note(self, column: int, text: str, *, title: str | None = None, width: int = 400) -> Node:
+        lines = sum(max(1, math.ceil(len(line) / (width / 7.2))) for line in text.split("\n"))
+        node = Node(len(self.nodes) + 1, "Note", column, width, 24 + 17 * lines, {"text": text}, title=title,
+                    colours=dict(NOTE_COLOURS))
+        self.nodes.append(node)
+        return node
+
+    # -------------------------------------------------------------------------------------------- serialisation
+
+    def _layout(self) -> None:
+        columns = sorted({node.column for node in self.nodes})
+        x = 0.0
+        for column in columns:
+            members = [node for node in self.nodes if node.column == column]
+            y = 0.0
+            for node in members:
+                node.pos = (round(x), round(y))
+                y += node.height + TITLE_HEIGHT + ROW_GAP
+            x += max(node.width for node in members) + COLUMN_GAP
+
+    def _widget_values(self, node: Node) -> list:
+        if node.type in FRONTEND_ONLY:
+            return [node.values[name] for name in FRONTEND_ONLY[node.type]]
+        values = []
+        for name, spec, _ in self._inputs(node.type):
+            if not _is_widget(spec):
+                continue
+            options = _options(spec)
+            if name in node.values:
+                value = node.values[name]
+            elif "default" in options:
+                value = options["default"]
+            elif node.links.get(name) is not None:
+                value = ""
+            else:
+                raise ValueError(f"{node.type}.{name} has no default: give its value")
+            values.append(int(value) if isinstance(value, float) and value.is_integer() else value)  # as JS writes
+            if options.get("control_after_generate") or name in ("seed", "noise_seed"):
+                values.append("fixed")  # the frontend's control_after_generate widget; fixed = reproducible
+            if any(options.get(flag) for flag in UPLOAD_FLAGS):
+                values.append("image")  # the upload button's value, as the frontend saves it
+        return values
+
+    def _order(self, links: list[list]) -> dict[int, int]:
+        """Execution order as LiteGraph computes it on load: nodes without linked inputs in id order, then a
+        first-in-first-out walk along each output's links."""
+        remaining = {node.id: len(node.links) for node in self.nodes}
+        queue = [node.id for node in self.nodes if not node.links]
+        targets: dict[int, list[int]] = {}
+        for _, origin, _, target, _, _ in sorted(links, key=lambda link: (link[1], link[2], link[0])):
+            targets.setdefault(origin, []).append(target)
+        order: dict[int, int] = {}
+        while queue:
+            node_id = queue.pop(0)
+            order[node_id] = len(order)
+            for target in targets.get(node_id, []):
+                remaining[target] -= 1
+                if remaining[target] == 0:
+                    queue.append(target)
+        if len(order) != len(self.nodes):
+            raise ValueError("the workflow has a cycle")
+        return order
+
+    def to_json(self, scale: float = 0.65) -> dict:
+        self._layout()
+        links, nodes = [], []
+        outgoing: dict[tuple[int, int], list[int]] = {}
+        for node in self.nodes:
+            inputs = []
+            if node.type not in FRONTEND_ONLY:
+                specs = self._inputs(node.type)
+                sockets = [(n, s, o) for n, s, o in specs if not _is_widget(s)]
+                widgets = [(n, s, o) for n, s, o in specs if _is_widget(s)]
+                for name, spec, optional in sockets + widgets:
+                    entry = {"localized_name": name, "name": name}
+                    if optional:
+                        entry["shape"] = 7  # the frontend's hollow "optional" socket
+                    entry["type"] = _widget_type(spec) if _is_widget(spec) else spec[0]
+                    if _is_widget(spec):
+                        entry["widget"] = {"name": name}
+                    source = node.links.get(name)
+                    if source is not None:
+                        links.append([len(links) + 1, source.node.id, source.slot, node.id, len(inputs),
+                                      source.type])
+                        outgoing.setdefault((source.node.id, source.slot), []).append(len(links))
+                    entry["link"] = links[-1][0] if source is not None else None
+                    inputs.append(entry)
+                    if _is_widget(spec) and any(_options(spec).get(flag) for flag in UPLOAD_FLAGS):
+                        inputs.append({"localized_name": "choose file to upload", "name": "upload",
+                                       "type": "IMAGEUPLOAD", "widget": {"name": "upload"}, "link": None})
+            nodes.append((node, inputs))
+        serial, order = [], self._order(links)
+        for node, inputs in nodes:
+            entry = {"id": node.id, "type": node.type, "pos": list(node.pos), "size": [node.width, node.height],
+                     "flags": {}, "order": order[node.id], "mode": 0, "inputs": inputs,
+                     "outputs": [{"localized_name": name, "name": name, "type": kind,
+                                  "links": outgoing.get((node.id, slot))}
+                                 for slot, (name, kind) in enumerate(node.outputs)]}
+            if node.title:
+                entry["title"] = node.title
+            entry["properties"] = {} if node.type in FRONTEND_ONLY else {"Node name for S&R": node.type}
+            entry["widgets_values"] = self._widget_values(node)
+            entry.update(node.colours)
+            serial.append(entry)
+        return {
+            "last_node_id": len(self.nodes), "last_link_id": len(links), "nodes": serial, "links": links,
+            "groups": [],
+            "config": {}, "extra": {"ds": {"scale": scale, "offset": [150, 250]}}, "version": 0.4,
+        }
+
+
+# ------------------------------------------------------------------------------------------------ the workflows
+
+CHECKPOINT_NOTE = (
+    "Checkpoint: any Stable Diffusion 1.x model (SD 1.4, SD 1.5 or a fine-tune) in ComfyUI/models/checkpoints/, "
+    f"e.g. {CHECKPOINT}. SDXL, SD2 and later models do not work here: the twin sampler copies features "
+    "between SD1.x UNet blocks."
+)
+SAMPLER_NOTE = (
+    "Twin Sampler: the artistic image and its realistic twin from the same noise, in one pass. The official "
+    "settings are 50 DDIM steps, cfg 5 (artistic) and 7.5 (twin). Fewer steps (20-30) are faster and usually "
+    "fine. Change the seed for another picture (it is fixed so a re-run gives the same loop)."
+)
+MASK_NOTE = (
+    "Region Mask: finds what moves from the words (what the prompt calls the water, clouds, smoke ...) and the "
+    "sampler's attention, which is why its prompt input is wired. Empty mask or the wrong part? Edit the words, "
+    "or put CLIP weights in ComfyUI/models/text2cinemagraph/clip/ (backend auto then uses them). To decide "
+    "yourself: save the twin, open it in a Load Image node, paint the moving part in the mask editor "
+    "(right-click → Open in MaskEditor) and connect that node's MASK to Region Mask's mask input."
+)
+PAINTING_SAMPLER_NOTE = (
+    "Twin Sampler with a reference: the painting (VAE Encode) is inverted with the empty prompt, then the twin "
+    "is sampled from it while the painting's features steer its layout; the artistic output is the painting "
+    "itself. Inversion and sampling each take the set steps (50 = official), so this is about twice the work "
+    "of a text prompt. The seed does not matter here: the inversion is deterministic."
+)
+ANIMATE_NOTE = (
+    "Animate: frames = loop length (60 = 2 s at 30 fps, 120 for large, slow water). Lower speed if the moving "
+    "part smears or shows holes. Save writes an endlessly looping mp4, gif or webp to ComfyUI/output/cinemagraph/."
+)
+
+
+def _text_to_image(wf: Workflow, prompt: str, seed: int, *, painting: Node | None = None,
+                   clusters: tuple[int, str, int] = (5, "spectral", 0)):
+    """The shared front half: checkpoint → prompts → twin sampler → twin image, attention and mask."""
+    checkpoint = wf.add("CheckpointLoaderSimple", 0, ckpt_name=CHECKPOINT)
+    wf.note(0, CHECKPOINT_NOTE, title="Note: checkpoint")
+    prompts = wf.add("T2C_TwinPrompt", 0, prompt=prompt, twin_prompt="")
+    if painting is None:
+        latent = wf.add("EmptyLatentImage", 0, width=512, height=512, batch_size=1)["LATENT"]
+    else:
+        latent = wf.add("VAEEncode", 0, pixels=painting["IMAGE"], vae=checkpoint["VAE"])["LATENT"]
+    clip = checkpoint["CLIP"]
+    artistic = wf.add("CLIPTextEncode", 1, title="Artistic prompt", colours=PROMPT_COLOURS, clip=clip,
+                      text=prompts["artistic"])
+    twin = wf.add("CLIPTextEncode", 1, title="Twin prompt (realistic)", colours=PROMPT_COLOURS, clip=clip,
+                  text=prompts["twin"])
+    empty = wf.add("CLIPTextEncode", 1, title="Empty prompt (unconditional)", colours=EMPTY_COLOURS, clip=clip,
+                   text="")
+    motion_text = wf.add("StringConcatenate", 1, title="Motion text (twin words + direction)",
+                         string_a=prompts["twin"], string_b=prompts["direction"], delimiter=", ")
+    sampler = wf.add("T2C_TwinSampler", 2, model=checkpoint["MODEL"], positive=artistic["CONDITIONING"],
+                     twin_positive=twin["CONDITIONING"], unconditional=empty["CONDITIONING"], latent=latent,
+                     seed=seed, prompt=prompts["artistic"],
+                     **({"reference": latent} if painting is not None else {}))
+    wf.note(2, SAMPLER_NOTE if painting is None else PAINTING_SAMPLER_NOTE, title="Note: sampler", width=360)
+    decode_twin = wf.add("VAEDecode", 3, title="Decode twin", samples=sampler["twin"], vae=checkpoint["VAE"])
+    decoded_artistic = None
+    if painting is None:
+        decoded_artistic = wf.add("VAEDecode", 3, title="Decode artistic", samples=sampler["artistic"],
+                                  vae=checkpoint["VAE"])
+        wf.add("PreviewImage", 3, title="Artistic image", images=decoded_artistic["IMAGE"])
+    wf.add("PreviewImage", 3, title="Realistic twin", images=decode_twin["IMAGE"])
+    n_clusters, cluster_type, erosion = clusters
+    region = wf.add("T2C_RegionMask", 4, image=decode_twin["IMAGE"], attention=sampler["attention"],
+                    n_clusters=n_clusters, cluster_type=cluster_type, erosion_iterations=erosion)
+    wf.add("PreviewImage", 4, title="Mask preview", images=region["preview"])
+    wf.note(4, MASK_NOTE, title="Note: mask", width=340)
+    return {"checkpoint": checkpoint, "prompts": prompts, "artistic_encode": artistic, "sampler": sampler,
+            "twin": decode_twin, "artistic": decoded_artistic, "region": region, "motion_text": motion_text}
+
+
+def _flow_and_loop(wf: Workflow, parts: dict, picture: Output, prefix: str, *, flow_model: Output | None,
+                   frames: int = 60, speed: float = 1.0, max_px: float = 0.0) -> tuple[Node, Node]:
+    """The shared back half: Text Flow on the twin → Animate ``picture`` → Save, with their previews."""
+    flow = wf.add("T2C_TextFlow", 5, image=parts["twin"]["IMAGE"], mask=parts["region"]["mask"],
+                  text=parts["motion_text"]["STRING"], conditioning=parts["artistic_encode"]["CONDITIONING"],
+                  **({"flow_model": flow_model} if flow_model is not None else {}))
+    wf.add("PreviewImage", 5, title="Flow preview", images=flow["preview"])
+    animate = wf.add("T2C_Animate", 6, image=picture, flow=flow["flow"], mask=parts["region"]["mask"],
+                     frames=frames, speed=speed, max_px_per_frame=max_px)
+    wf.note(6, ANIMATE_NOTE, title="Note: animate", width=340)
+    wf.add("T2C_SaveCinemagraph", 6, frames=animate["frames"], filename_prefix=f"cinemagraph/{prefix}")
+    return flow, animate
+
+
+def text_to_cinemagraph(info: dict) -> dict:
+    wf = Workflow(info)
+    wf.note(0, (
+        "Text → cinemagraph (Text2Cinemagraph). Write the prompt in Twin Prompt and press Queue: the twin sampler "
+        "makes the artistic image and a realistic twin with the same layout; Region Mask finds the water (or "
+        "clouds, smoke ...) on the twin; Text Flow decides how it moves; Animate loops the artistic image along "
+        "that flow.\n"
+        "Direction: write it in the prompt (\"in downwards direction\", \"flowing to the left\", \"at 30 "
+        "degrees\"), pick it in Text Flow's direction, or draw arrows in its motion editor. Otherwise it follows "
+        "what the prompt names (waterfall → down, clouds → sideways, smoke → up).\n"
+        "No extra weights are needed: flow and animation are learning-free by default."), title="Read me", width=400)
+    parts = _text_to_image(wf, "a large waterfall falling from hills during sunset in the style of Leonid Afremov",
+                           seed=23)
+    wf.add("T2C_FlowModelLoader", 5, title="Load Flow Model (optional, not connected)", weights=TEXT_FLOW_WEIGHTS)
+    wf.note(5, (
+        "Optional official flow network: put motion-pretrained/latest_net_G.pth (from the official "
+        "checkpoints.tar) in ComfyUI/models/text2cinemagraph/, pick it above and connect flow_model to Text "
+        "Flow's flow_model. It reads the artistic prompt (conditioning is already wired). Its flow can be fast: "
+        "set Animate's max_px_per_frame to 1 (the official clamp). The direction-hint network "
+        "(motion-direction-pretrained) is shown in the text_direction workflow."), title="Note: flow network",
+        width=400)
+    _flow_and_loop(wf, parts, parts["artistic"]["IMAGE"], "text", flow_model=None)
+    _video_loader(wf)
+    return wf.to_json()
+
+
+def _video_loader(wf: Workflow) -> None:
+    wf.add("T2C_VideoModelLoader", 7, title="Load Video Model (optional, not connected)", weights=VIDEO_WEIGHTS)
+    wf.note(7, (
+        "Optional official video network: put video-pretrained/latest_net_G.pth in "
+        "ComfyUI/models/text2cinemagraph/, pick it above and connect video_model to Animate's video_model. It "
+        "clamps the flow to 1 px/frame (official) and renders 512-ish images; without it the learning-free pixel "
+        "engine runs at any size. Official speed with it: 0.5 (0.3 for directional prompts)."),
+        title="Note: video network", width=400)
+
+
+def text_direction(info: dict) -> dict:
+    wf = Workflow(info)
+    wf.note(0, (
+        "Text → cinemagraph with a direction in the prompt, using the official direction-hint flow network.\n"
+        "The direction phrase (here \"in downwards direction\"; also \"in right to left, upwards direction\", "
+        "\"flowing to the left\", \"at 30 degrees\" ...) is taken out of the prompt before sampling (official) "
+        "and handed to Text Flow, which turns it into the network's hint.\n"
+        "Needs ComfyUI/models/text2cinemagraph/motion-direction-pretrained/latest_net_G.pth from the official "
+        "checkpoints.tar. No weights? Delete the Load Flow Model node: Text Flow then runs its learning-free "
+        "engine with the same direction (set Animate's speed to 1 and max_px_per_frame to 0 for its usual "
+        "pace)."), title="Read me", width=400)
+    parts = _text_to_image(wf, "a large waterfall flowing in downwards direction from hills during sunset in the "
+                               "style of Leonid Afremov", seed=100, clusters=(10, "kmeans", 2))
+    loader = wf.add("T2C_FlowModelLoader", 5, title="Load Flow Model (direction hint)", weights=HINT_FLOW_WEIGHTS)
+    wf.note(5, (
+        "The direction-hint network predicts the flow from the twin, the mask and the direction (combo, arrows or "
+        "the prompt's phrase). hint_px_per_frame 64 is the official hint. Its flow is clamped to ±1 px/frame in "
+        "Animate (max_px_per_frame 1, official) and slowed by speed 0.3 over 120 frames (official directional "
+        "settings); raise speed for faster water."), title="Note: direction network", width=400)
+    _flow_and_loop(wf, parts, parts["artistic"]["IMAGE"], "direction", flow_model=loader["flow_model"],
+                   frames=120, speed=0.3, max_px=1.0)
+    _video_loader(wf)
+    return wf.to_json()
+
+
+def painting_with_twin(info: dict) -> dict:
+    wf = Workflow(info)
+    wf.note(0, (
+        "Painting → cinemagraph. The painting is inverted with the SD1.x model and a realistic twin is sampled "
+        "from it (same layout, real-looking water), because masks and flow are found far more reliably on a "
+        "photo-like image. The loop animates the ORIGINAL painting at its own size.\n"
+        "1. Load Image: your painting (sizes that are multiples of 8 avoid a crop).\n"
+        "2. Twin Prompt: describe the painting; the twin prompt is derived from the words that move (waterfall, "
+        "river, clouds, smoke ...).\n"
+        "3. Region Mask and Text Flow: as in text_to_cinemagraph. Your painting already has a painted mask? "
+        "Connect Load Image's MASK to Region Mask's mask."), title="Read me", width=400)
+    painting = wf.add("LoadImage", 0, image="sample_painting.png")
+    parts = _text_to_image(wf, "a waterfall falling into a lake at sunset, oil painting",
+                           seed=0, painting=painting)
+    _flow_and_loop(wf, parts, painting["IMAGE"], "painting_twin", flow_model=None)
+    return wf.to_json()
+
+
+WORKFLOWS = {"text_to_cinemagraph": text_to_cinemagraph, "text_direction": text_direction,
+             "painting_with_twin": painting_with_twin}
+
+
+def build_all(object_info: dict) -> dict[str, str]:
+    """file name → JSON text for every generated workflow."""
+    return {f"{name}.json": json.dumps(build(object_info), indent=1) + "\n" for name, build in WORKFLOWS.items()}
+
+
+def server_object_info() -> dict:
+    with tempfile.TemporaryDirectory() as workdir:
+        server = ComfyServer(Path(workdir)).start()
+        try:
+            return server.get("/object_info")
+        finally:
+            server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only compare with the files in workflows/")
+    parser.add_argument("--object-info", type=Path, help="a saved /object_info JSON instead of starting ComfyUI")
+    args = parser.parse_args(argv)
+    info = json.loads(args.object_info.read_text()) if args.object_info else server_object_info()
+    stale = []
+    for name, text in build_all(info).items():
+        path = WORKFLOW_DIR / name
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+            print(f"wrote {path.relative_to(REPO_ROOT)}")
+    if stale:
+        print(f"out of date: {', '.join(stale)}; run .venv/bin/python scripts/build_workflows.py", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
