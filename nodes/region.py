@@ -123,7 +123,8 @@ class RegionMask(io.ComfyNode):
                 io.Float.Input("threshold", default=0.7, min=0.0, max=1.0, step=0.05,
                                tooltip="Keep a segment when at least this fraction of it lies in the coarse mask."),
                 io.Int.Input("erosion_ksize", default=5, min=1, max=63, step=2,
-                             tooltip="Erosion kernel side in pixels (odd)."),
+                             tooltip="Erosion kernel side in output pixels (odd). The official 5 is meant for 512² "
+                                     "images: scale it with the image size."),
                 io.Int.Input("erosion_iterations", default=0, min=0, max=20,
                              tooltip="Erosion passes; 0 keeps the mask as selected (official default)."),
                 Attention.Input("attention", optional=True,

@@ -285,3 +285,16 @@ def test_bad_inputs_raise_clear_errors(kwargs, error, match):
 def test_render_frame_rejects_out_of_range_index():
     with pytest.raises(ValueError, match="index"):
         render_frame(torch.zeros(1, 3, 4, 4), torch.zeros(1, 2, 4, 4), 5, 4)
+
+
+def test_2k_frame_with_a_local_region_renders_and_keeps_the_rest_exact():
+    """A 2K (2048×1080) picture with motion in one band: bounded work, the still part untouched."""
+    gen = torch.Generator().manual_seed(2048)
+    image = torch.rand(1, 3, 1080, 2048, generator=gen)
+    flow = torch.zeros(1, 2, 1080, 2048)
+    flow[:, 0, 700:900, 300:1700] = 1.5
+    frames = render_loop(image, flow, 3)
+    assert frames.shape == (1, 3, 1080, 2048, 3)
+    still = image.permute(0, 2, 3, 1)[:, :600]
+    assert all(torch.equal(frames[:, i, :600], still) for i in range(3))
+    assert not torch.equal(frames[:, 1, 700:900], frames[:, 0, 700:900])
