@@ -15,10 +15,10 @@ Run: ``.venv/bin/python benchmarks/networks.py`` (``--quick``: A and B at 256²,
   "Δ" its growth over the moment the weights were ready (activations and working buffers). On CUDA
   the figure is torch.cuda.max_memory_allocated.
 
-Expected duration of the default run on the 2-core development VM: ≈ 35 minutes when measured while
-the VM was shared with other jobs (load ≈ 4): A 4.3 s and B 2.4 s per 512² forward; the 60-frame 512²
-loop 10.0 s/frame per-loop vs 22.7 s/frame official structure (2.26×, frames identical); expect roughly a
-third of that on an idle machine. ``--quick`` takes a few minutes (1.97× measured at 128² under load).
+Expected duration of the default run on the 2-core development VM: ≈ 12 minutes when idle (A 4.3 s and B
+0.36 s per 512² forward; the 60-frame 512² loop 3.50 s/frame per-loop vs 6.73 s/frame official structure,
+1.92×, frames identical), ≈ 35 minutes while shared with other jobs (load ≈ 4). ``--quick`` takes a few
+minutes (1.97× measured at 128² under load).
 """
 
 from __future__ import annotations
