@@ -14,7 +14,7 @@ Each run is its own subprocess, so peak memory is comparable: CPU "Δ peak" is t
 peak RSS over the moment the model was ready; CUDA is torch.cuda.max_memory_allocated over the model's size.
 Target: twin Δ ≤ plain Δ · 1.1 + the capture buffer (printed).
 
-Expected duration on 2 shared CPU cores: about 3–4 minutes by default (mostly 512²), about a minute with --quick.
+Expected duration on the 2-core VM: about 9 minutes by default when idle (mostly 512²), about 2 minutes with --quick.
 """
 
 from __future__ import annotations
