@@ -48,8 +48,20 @@ def _load_and_focus(page, workflow):
     }""")
     editor = f'{EDITOR}[data-node-id="{node_id}"]'
     page.wait_for_selector(f'{editor}[data-image-loaded="true"]', timeout=30_000)
-    page.wait_for_timeout(300)  # DOM widgets follow the pan on the next frames
+    _wait_until_still(page, f"{editor} canvas")  # DOM widgets follow the pan over the next frames
     return node_id, editor
+
+
+def _wait_until_still(page, selector, timeout_s=20.0):
+    """Wait until the element's box is the same in two reads 150 ms apart (slow frames on a busy machine)."""
+    deadline, previous = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        box = page.locator(selector).bounding_box()
+        if box is not None and box == previous:
+            return
+        previous = box
+        page.wait_for_timeout(150)
+    raise AssertionError(f"{selector} kept moving for {timeout_s} s")
 
 
 def _arrows_value(page, node_id) -> str:
@@ -169,9 +181,9 @@ def test_drawn_arrow_steers_the_cinemagraph_queued_from_the_page(comfy_page, com
     player = page.wait_for_selector(f'video[data-t2c="save-preview"][src*="{video_path.name}"]', timeout=30_000)
     assert player.evaluate("(v) => v.loop && v.muted && v.autoplay")
     start = player.evaluate("(v) => v.currentTime")
-    page.wait_for_timeout(700)
-    assert player.evaluate("(v) => !v.paused && v.readyState >= 2")
-    assert player.evaluate("(v) => v.currentTime") != start, "the preview plays"
+    # Loading and starting the video can take seconds on a busy machine: wait for it to play, then advance.
+    page.wait_for_function("([v, start]) => !v.paused && v.readyState >= 2 && v.currentTime !== start",
+                           arg=[player, start], timeout=20_000)
     page.evaluate("""() => {
         const save = app.graph.nodes.find((n) => n.type === 'T2C_SaveCinemagraph');
         const ds = app.canvas.ds;
