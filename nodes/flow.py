@@ -128,7 +128,7 @@ class TextFlow(io.ComfyNode):
         else:
             flow, notes = cls._network_flow(flow_model, picture, region, text, angle_deg, motion_hints,
                                             hint_px_per_frame, conditioning)
-            peak = float(flow.abs().amax()) if flow.numel() else 0.0
+            peak = float(flow.abs().amax())
             if peak > OFFICIAL_VIDEO_CLAMP:
                 notes[0] += (f"; peaks at {peak:.1f} px/frame — the official pipeline animates it clamped to "
                              f"{OFFICIAL_VIDEO_CLAMP:g} px/frame: the video network does so by default, for the pixel "

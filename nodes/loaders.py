@@ -15,13 +15,7 @@ from ..models import networks
 from .paths import MODEL_FOLDER
 from .types import CATEGORY, FlowModel, VideoModel
 
-KIND_NAMES = {"text_flow": "text flow network (motion-pretrained)",
-              "hint_flow": "direction-hint flow network (motion-direction-pretrained)",
-              "splat_video": "video network (video-pretrained)"}
-
-
-_KIND_OF = {networks.TextFlowNet: "text_flow", networks.HintFlowNet: "hint_flow",
-            networks.SplatVideoNet: "splat_video"}
+_KIND_OF = {network_class: kind for kind, network_class in networks.NETWORKS.items()}
 
 
 class _Holder(torch.nn.Module):

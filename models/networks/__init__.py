@@ -10,6 +10,7 @@ official pre- and post-processing. Architecture notes: shared/reference/NETWORKS
 """
 
 from .checkpoints import (
+    NETWORKS,
     convert_to_safetensors,
     detect_network,
     load_flow_network,
@@ -33,6 +34,7 @@ from .text_flow import TextFlowNet
 
 __all__ = [
     "MOTION_NORM",
+    "NETWORKS",
     "OFFICIAL_HINT_PX_PER_FRAME",
     "EncodedPair",
     "HintFlowNet",

@@ -62,14 +62,13 @@ def write_random_clip_l(path: Path, seed: int = 0) -> Path:
 
 def write_official_networks(folder: Path, kinds: tuple[str, ...] = tuple(NETWORK_FILES)) -> dict[str, Path]:
     """Golden-filled official networks as ``<folder>/<network>-pretrained/latest_net_G.pth`` (plain state dicts)."""
-    from models.networks import HintFlowNet, SplatVideoNet, TextFlowNet, golden_fill_
+    from models.networks import NETWORKS, golden_fill_
 
-    classes = {"text_flow": TextFlowNet, "hint_flow": HintFlowNet, "splat_video": SplatVideoNet}
     written = {}
     for kind in kinds:
         path = Path(folder) / NETWORK_FILES[kind]
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(golden_fill_(classes[kind]()).state_dict(), path)
+        torch.save(golden_fill_(NETWORKS[kind]()).state_dict(), path)
         written[kind] = path
     return written
 
