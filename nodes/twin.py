@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import uuid
+from dataclasses import dataclass
 
 import comfy.model_management
 import comfy.sample
@@ -24,7 +26,17 @@ import torch
 from comfy_api.latest import io
 
 from ..models.twin_prompt import split_prompt
-from .twin_patches import AttentionRecorder, TwinSchedule, TwinState, patch_twin_model
+from .twin_patches import (
+    ARTISTIC,
+    COND,
+    IMAGES_KEY,
+    TWIN,
+    UNCOND,
+    AttentionRecorder,
+    TwinSchedule,
+    TwinState,
+    patch_twin_model,
+)
 from .types import CATEGORY, Attention
 
 log = logging.getLogger(__name__)
@@ -75,8 +87,13 @@ def check_sd1(model) -> None:
                          f"fine-tunes); this model is {name}. Load an SD1.x checkpoint.")
 
 
-def single_context(conditioning, name: str, context_dim: int) -> tuple[torch.Tensor, dict]:
-    """The [b, tokens, dim] embeddings and the options of a one-prompt CONDITIONING, or a clear error."""
+UNSUPPORTED_OPTIONS = {"control": "ControlNet", "hooks": "hooks", "area": "areas", "mask": "masks",
+                       "gligen": "GLIGEN"}
+"""Conditioning extras the twin sampler's own UNet calls do not apply: refused rather than silently dropped."""
+
+
+def single_context(conditioning, name: str, context_dim: int) -> torch.Tensor:
+    """The [1, tokens, dim] embeddings of a one-prompt CONDITIONING, or a clear error."""
     if not isinstance(conditioning, list) or not conditioning:
         raise ValueError(f"{name} is empty: connect a CLIPTextEncode")
     if len(conditioning) != 1:
@@ -87,15 +104,18 @@ def single_context(conditioning, name: str, context_dim: int) -> tuple[torch.Ten
         shape = tuple(context.shape) if isinstance(context, torch.Tensor) else type(context).__name__
         raise ValueError(f"{name} must be SD1.x text embeddings [1, 77·k, {context_dim}], got {shape}: encode "
                          "it with the same checkpoint's CLIP")
-    return context, options
+    extras = [label for key, label in UNSUPPORTED_OPTIONS.items() if options.get(key) is not None]
+    if extras:
+        raise ValueError(f"{name} carries {', '.join(extras)}, which T2C_TwinSampler does not apply (the twin "
+                         "must follow the artistic image's own layout): connect the plain CLIPTextEncode output")
+    return context
 
 
-def per_sample_conditioning(contexts: list[torch.Tensor], batch: int, options: dict) -> list:
-    """One CONDITIONING whose rows give each latent its own prompt: every context repeated to ``batch`` rows, all
-    brought to a common token length by repeating whole prompts (exact for attention, as ComfyUI's batching)."""
+def stack_contexts(contexts: list[torch.Tensor]) -> torch.Tensor:
+    """Several prompts' embeddings as one batch, brought to a common token length by repeating whole prompts
+    (exact for attention; ComfyUI batches prompts of different lengths the same way)."""
     length = math.lcm(*(c.shape[1] for c in contexts))
-    rows = [comfy.utils.repeat_to_batch_size(c.repeat(1, length // c.shape[1], 1), batch) for c in contexts]
-    return [[torch.cat(rows), dict(options)]]
+    return torch.cat([c.repeat(1, length // c.shape[1], 1) for c in contexts])
 
 
 @functools.lru_cache(maxsize=1)
@@ -175,43 +195,92 @@ def invert(model, samples: torch.Tensor, unconditional: list, sigmas: torch.Tens
     return x_t, Trajectory([s for s, _ in points], [x for _, x in points])
 
 
+@dataclass(frozen=True)
+class Group:
+    """B rows of a UNet call: which latent (image), which CFG branch, which prompt."""
+
+    image: int
+    branch: int
+    prompt: str
+
+
+ARTISTIC_COND = Group(ARTISTIC, COND, "artistic")
+TWIN_COND = Group(TWIN, COND, "twin")
+ARTISTIC_UNCOND = Group(ARTISTIC, UNCOND, "unconditional")
+TWIN_UNCOND = Group(TWIN, UNCOND, "unconditional")
+TWIN_NEGATIVE = Group(TWIN, UNCOND, "negative")
+
+
 class TwinGuider(comfy.samplers.CFGGuider):
-    """CFG for the batch [artistic ×B, twin ×B]. Artistic: u + cfg·(c − u). Twin: ẽ = α_i·u + (1−α_i)·n with n
-    from an extra call on the twin rows only, then ẽ + twin_cfg·(c − ẽ). With a reference trajectory the
+    """CFG for the batch [artistic ×B, twin ×B]. Artistic: u + cfg·(c − u). Twin: ẽ = α_i·u + (1−α_i)·n, then
+    ẽ + twin_cfg·(c − ẽ). Each step is ONE UNet call on the groups it needs (twin_patches.py), the twin's negative
+    prompt included; it is split by CFG branch only when memory is short. With a reference trajectory the
     artistic rows are put back on it before every call, so its features drive the twin."""
 
-    def __init__(self, model, state: TwinState, cfg: float, twin_cfg: float, trajectory: Trajectory | None):
+    def __init__(self, model, state: TwinState, cfg: float, twin_cfg: float, trajectory: Trajectory | None,
+                 prompts: dict[str, torch.Tensor]):
         super().__init__(model)
-        self.state, self.twin_cfg, self.trajectory = state, twin_cfg, trajectory
+        self.state, self.twin_cfg, self.trajectory, self.prompts = state, twin_cfg, trajectory, prompts
+        self.uuids = {name: uuid.uuid4() for name in prompts}
         self.set_cfg(cfg)
 
-    def set_twin_conds(self, positive: list, unconditional: list, negative: list) -> None:
-        self.inner_set_conds({"positive": positive, "negative": unconditional, "twin_negative": negative})
+    def groups_of_step(self, alpha: float, model_options: dict) -> list[Group]:
+        """The groups a step needs: an unconditional prediction only where its guidance is not 1 (ComfyUI's cfg-1
+        shortcut), the twin's negative only while α < 1; the artistic unconditional group is the source of the
+        twin's unconditional-branch features, so it comes whenever any of them does."""
+        cfg1_shortcut = not model_options.get("disable_cfg1_optimization", False)
+        twin_base = not (cfg1_shortcut and math.isclose(self.twin_cfg, 1.0))
+        twin = [group for group, needed in ((TWIN_UNCOND, alpha > 0.0), (TWIN_NEGATIVE, alpha < 1.0))
+                if needed and twin_base]
+        artistic_base = bool(twin) or not (cfg1_shortcut and math.isclose(self.cfg, 1.0))
+        return [ARTISTIC_COND, TWIN_COND] + ([ARTISTIC_UNCOND] if artistic_base else []) + twin
+
+    def unet(self, x: torch.Tensor, timestep: torch.Tensor, model_options: dict, groups: list[Group]) -> dict:
+        """Denoised predictions per group: one call, or one per CFG branch when ComfyUI's memory estimate says
+        the whole stack does not fit (as calc_cond_batch decides)."""
+        batch = self.state.batch
+        shape = [len(groups) * batch, *x.shape[1:]]
+        free = comfy.model_management.get_free_memory(x.device)
+        calls = [groups]
+        if self.inner_model.memory_required(shape) * 1.5 >= free:
+            calls = [[g for g in groups if g.branch == branch] for branch in (COND, UNCOND)]
+        out = {}
+        for call in filter(None, calls):
+            inputs = torch.cat([x[:batch] if g.image == ARTISTIC else x[batch:] for g in call])
+            steps = timestep[:batch].repeat(len(call))
+            options = dict(model_options.get("transformer_options", {}))
+            options.update(cond_or_uncond=[g.branch for g in call], uuids=[self.uuids[g.prompt] for g in call],
+                           sigmas=timestep[:batch], **{IMAGES_KEY: [g.image for g in call]})
+            conds = {"c_crossattn": stack_contexts([self.prompts[g.prompt] for g in call]),
+                     "transformer_options": options}
+            wrapper = model_options.get("model_function_wrapper")
+            if wrapper is None:
+                denoised = self.inner_model.apply_model(inputs, steps, **conds)
+            else:
+                denoised = wrapper(self.inner_model.apply_model, {"input": inputs, "timestep": steps, "c": conds,
+                                                                  "cond_or_uncond": options["cond_or_uncond"]})
+            out.update(zip(call, denoised.chunk(len(call)), strict=True))
+        return out
 
     def predict_noise(self, x, timestep, model_options=None, seed=None):
         model_options = model_options or {}
         state, batch = self.state, self.state.batch
-        step = step_index(model_options["transformer_options"]["sample_sigmas"], timestep[0])
+        state.step = step_index(model_options["transformer_options"]["sample_sigmas"], timestep[0])
         alphas = state.schedule.negative_alphas
-        alpha = alphas[min(step, len(alphas) - 1)] if alphas else 1.0
-        use_negative = alpha < 1.0 and not math.isclose(self.twin_cfg, 1.0)
-        state.start_step(step, keep_for_negative=use_negative)
+        alpha = alphas[min(state.step, len(alphas) - 1)] if alphas else 1.0
         if self.trajectory is not None:
             x = torch.cat([self.trajectory.at(timestep[0]).to(x), x[batch:]])
-        skip_uncond = (math.isclose(self.cfg, 1.0) and math.isclose(self.twin_cfg, 1.0)
-                       and not model_options.get("disable_cfg1_optimization", False))
-        uncond = None if skip_uncond else self.conds.get("negative")
-        cond_pred, uncond_pred = comfy.samplers.calc_cond_batch(
-            self.inner_model, [self.conds["positive"], uncond], x, timestep, model_options)
-        artistic = comfy.samplers.cfg_function(self.inner_model, cond_pred[:batch], uncond_pred[:batch], self.cfg,
-                                               x[:batch], timestep[:batch], model_options=model_options)
-        base = uncond_pred[batch:]
-        if use_negative:
-            with state.negative_branch():
-                negative = comfy.samplers.calc_cond_batch(self.inner_model, [self.conds["twin_negative"]],
-                                                          x[batch:], timestep[batch:], model_options)[0]
-            base = alpha * base + (1.0 - alpha) * negative
-        twin = comfy.samplers.cfg_function(self.inner_model, cond_pred[batch:], base, self.twin_cfg, x[batch:],
+        out = self.unet(x, timestep, model_options, self.groups_of_step(alpha, model_options))
+        cond = out[ARTISTIC_COND]
+        artistic = comfy.samplers.cfg_function(self.inner_model, cond, out.get(ARTISTIC_UNCOND, torch.zeros_like(cond)),
+                                               self.cfg, x[:batch], timestep[:batch], model_options=model_options)
+        cond = out[TWIN_COND]
+        base = torch.zeros_like(cond)  # no baseline at guidance 1, as ComfyUI's cfg-1 shortcut
+        if TWIN_UNCOND in out:
+            base = base + alpha * out[TWIN_UNCOND]
+        if TWIN_NEGATIVE in out:
+            base = base + (1.0 - alpha) * out[TWIN_NEGATIVE]
+        twin = comfy.samplers.cfg_function(self.inner_model, cond, base, self.twin_cfg, x[batch:],
                                            timestep[batch:], model_options=model_options)
         return torch.cat([artistic, twin])
 
@@ -227,7 +296,8 @@ class TwinSampler(io.ComfyNode):
             description="Samples the artistic image and its realistic twin together from the same noise (SD1.x). "
                         "The twin borrows the artistic image's self-attention and features in the early steps, "
                         "so it has the same layout with realistic content, which segmentation and flow "
-                        "prediction understand. Also averages the artistic image's attention for Region Mask.",
+                        "prediction understand. Also averages the artistic image's attention for Region Mask. "
+                        "Takes plain text conditionings (no ControlNet, areas or hooks).",
             inputs=[
                 io.Model.Input("model", tooltip="An SD1.x model (SD1.4/1.5 or a fine-tune)."),
                 io.Conditioning.Input("positive", tooltip="The artistic prompt (Twin Prompt → artistic)."),
@@ -284,13 +354,12 @@ class TwinSampler(io.ComfyNode):
             log.warning("T2C_TwinSampler: the latent's noise mask is ignored (no inpainting in the twin sampler)")
         batch = samples.shape[0]
         context_dim = model.model.model_config.unet_config["context_dim"]
-        art, art_options = single_context(positive, "positive", context_dim)
-        twin, _ = single_context(twin_positive, "twin_positive", context_dim)
-        empty, empty_options = single_context(unconditional, "unconditional", context_dim)
-        neg, neg_options = single_context(negative if negative is not None else positive, "negative", context_dim)
-        tokens = prompt_tokens(prompt, art.shape[1]) if prompt and prompt.strip() else None
-        repeat = math.lcm(art.shape[1], twin.shape[1]) // art.shape[1]
-        state = TwinState(batch, schedule, AttentionRecorder(samples.shape[-2:], tokens, repeat))
+        prompts = {name: single_context(conditioning, label, context_dim) for name, conditioning, label in (
+            ("artistic", positive, "positive"), ("twin", twin_positive, "twin_positive"),
+            ("unconditional", unconditional, "unconditional"),
+            ("negative", negative if negative is not None else positive, "negative"))}
+        tokens = prompt_tokens(prompt, prompts["artistic"].shape[1]) if prompt and prompt.strip() else None
+        state = TwinState(batch, schedule, AttentionRecorder(samples.shape[-2:], tokens))
         patched = patch_twin_model(model, state, cross_capture=tokens is not None)
         sigmas = comfy.samplers.KSampler(model, steps, model.load_device, sampler_name, scheduler, 1.0).sigmas
         try:
@@ -301,10 +370,9 @@ class TwinSampler(io.ComfyNode):
                 trajectory = None
                 once = comfy.sample.prepare_noise(samples, seed, source.get("batch_index"))
                 noise, start = once.repeat(2, 1, 1, 1), samples.repeat(2, 1, 1, 1)
-            guider = TwinGuider(patched, state, cfg, twin_cfg, trajectory)
-            guider.set_twin_conds(per_sample_conditioning([art, twin], batch, art_options),
-                                  per_sample_conditioning([empty], 2 * batch, empty_options),
-                                  per_sample_conditioning([neg], batch, neg_options))
+            guider = TwinGuider(patched, state, cfg, twin_cfg, trajectory,
+                                {name: comfy.utils.repeat_to_batch_size(c, batch) for name, c in prompts.items()})
+            guider.set_conds(positive, unconditional)  # for ComfyUI's memory estimate; the calls use `prompts`
             out = guider.sample(noise, start, comfy.samplers.sampler_object(sampler_name), sigmas,
                                 callback=progress_callback(patched, len(sigmas) - 1),
                                 disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)

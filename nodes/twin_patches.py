@@ -1,19 +1,17 @@
 """The shared-attention patches of T2C_TwinSampler, installed on a clone of the model (PIPELINE.md §1–2, §4).
 
-The UNet batch of every call is ``[artistic…, twin…]`` per CFG chunk (B images each), so the twin's features come
-from the artistic sample *in the same call*: nothing is stored across steps (the official code wrote 7 GB of
-features to disk). Chunks follow ComfyUI's ``cond_or_uncond`` (0 = positive, 1 = unconditional), which may hold
-both branches in one call or one per call; every patch splits by it, so cond gets cond and uncond gets uncond.
-
-The twin's negative-prompt branch runs in an extra call on the twin latents only (saving one artistic
-evaluation). It has no artistic rows, so the artistic *unconditional* branch's q/k and ResBlock features of the
-same step are kept (one step's worth, output blocks 4–11) and injected there — the official mapping (the official
-[neg, uncond] pass gives the negative branch the unconditional source features).
+Every UNet call of the twin sampler is a stack of groups of B rows (B = images per latent batch), each an image
+(artistic or twin) in a CFG branch. ``cond_or_uncond`` labels each group with its branch (0 = positive,
+1 = unconditional or negative), so other patches that split the batch by it keep working, and
+``transformer_options[IMAGES_KEY]`` says which image each group is. A twin group takes its q/k and features from
+the artistic group of its branch *in the same call*: nothing is stored across steps (the official code wrote 7 GB
+of features to disk). The twin's negative-prompt group is a twin group of the unconditional branch, so it gets the
+artistic unconditional features — the official mapping (its [neg, uncond] pass gives the negative branch the
+unconditional source features) — and costs one extra group in the same call, not a call of its own.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
@@ -26,6 +24,10 @@ from ..models.attention_capture import AttentionAccumulator, AttentionCapture
 
 COND, UNCOND = 0, 1
 """ComfyUI's ``cond_or_uncond`` values of the positive and of the unconditional prompt."""
+ARTISTIC, TWIN = 0, 1
+"""The images of :data:`IMAGES_KEY`."""
+IMAGES_KEY = "t2c_images"
+"""transformer_options entry: the image (ARTISTIC or TWIN) of each group of B rows, one per ``cond_or_uncond``."""
 
 ATTENTION_BLOCKS = tuple(("output", i) for i in range(4, 12))
 """Self-attention whose q and k the twin takes from the artistic sample (official: output blocks 4–11)."""
@@ -74,19 +76,41 @@ class TwinSchedule:
                    steps - max(1, steps_of(CAPTURE_FRACTION, steps)), alphas)
 
 
-def split_pairs(x: torch.Tensor, chunks: int, batch: int) -> torch.Tensor:
-    """[chunks·2B, …] → [chunks, 2, B, …] (artistic at index 0, twin at 1), with a clear error otherwise."""
-    if x.shape[0] != chunks * 2 * batch:
-        raise RuntimeError(f"T2C_TwinSampler expected {chunks} chunk(s) of [artistic ×{batch}, twin ×{batch}] "
-                           f"in the UNet batch, got {x.shape[0]} rows; area or multi-entry conditionings "
-                           "are not supported here")
-    return x.reshape(chunks, 2, batch, *x.shape[1:])
+@dataclass(frozen=True)
+class RowLayout:
+    """What the groups of B rows of one UNet call are: their image and their CFG branch."""
 
+    images: tuple[int, ...]
+    branches: tuple[int, ...]
+    batch: int
 
-def artistic_everywhere(x: torch.Tensor, chunks: int, batch: int) -> torch.Tensor:
-    """The batch with each chunk's twin rows replaced by its artistic rows."""
-    pairs = split_pairs(x, chunks, batch)
-    return pairs[:, :1].expand_as(pairs).reshape(x.shape)
+    @classmethod
+    def of_call(cls, options: dict, batch: int) -> RowLayout:
+        images, branches = options.get(IMAGES_KEY), options.get("cond_or_uncond")
+        if images is None or branches is None or len(images) != len(branches):
+            raise RuntimeError("T2C_TwinSampler's patched model was called without its row layout; it can only "
+                               "be sampled by T2C_TwinSampler itself")
+        return cls(tuple(images), tuple(branches), batch)
+
+    def groups(self, x: torch.Tensor) -> torch.Tensor:
+        """[groups·B, …] → [groups, B, …], with a clear error for a batch of another size."""
+        if x.shape[0] != len(self.images) * self.batch:
+            raise RuntimeError(f"T2C_TwinSampler expected {len(self.images)} groups of {self.batch} row(s) in the "
+                               f"UNet batch, got {x.shape[0]} rows")
+        return x.reshape(len(self.images), self.batch, *x.shape[1:])
+
+    def artistic(self) -> list[int]:
+        return [g for g, image in enumerate(self.images) if image == ARTISTIC]
+
+    def sources(self) -> list[int]:
+        """For every group, the group whose q/k and features it uses: a twin takes the artistic of its branch."""
+        by_branch = {self.branches[g]: g for g in self.artistic()}
+        return [g if image == ARTISTIC else by_branch[branch]
+                for g, (image, branch) in enumerate(zip(self.images, self.branches, strict=True))]
+
+    def artistic_everywhere(self, x: torch.Tensor) -> torch.Tensor:
+        """The batch with every twin group replaced by the artistic group of its branch."""
+        return self.groups(x)[self.sources()].reshape(x.shape)
 
 
 def per_head(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -99,12 +123,11 @@ class AttentionRecorder:
     capture holds branches × heads maps (unconditional first, as the official), and per-word cross-attention
     maps of the positive branch when the prompt's token strings are known."""
 
-    def __init__(self, latent_hw: tuple[int, int], tokens: list[str] | None, token_repeat: int = 1):
+    def __init__(self, latent_hw: tuple[int, int], tokens: list[str] | None):
         height, width = int(latent_hw[0]), int(latent_hw[1])
         self.grid = (math.ceil(height / 2), math.ceil(width / 2))
         self.image_size = (8 * height, 8 * width)
         self.tokens = tokens
-        self.token_repeat = token_repeat
         self.branches: dict[int, AttentionAccumulator] = {}
 
     def _accumulator(self, branch: int) -> AttentionAccumulator:
@@ -112,30 +135,31 @@ class AttentionRecorder:
             self.branches[branch] = AttentionAccumulator(self.grid, self.image_size)
         return self.branches[branch]
 
-    def add_self(self, cond_or_uncond: list[int], q: torch.Tensor, k: torch.Tensor, heads: int) -> None:
-        """q, k: [chunks, B, N, heads·d] of the artistic rows."""
-        for chunk, branch in enumerate(cond_or_uncond):
-            self._accumulator(branch).add_qk(per_head(q[chunk], heads), per_head(k[chunk], heads))
+    def add_self(self, layout: RowLayout, q: torch.Tensor, k: torch.Tensor, heads: int) -> None:
+        """q, k: [rows, N, heads·d] of a whole call; the artistic groups are recorded."""
+        q, k = layout.groups(q), layout.groups(k)
+        for group in layout.artistic():
+            self._accumulator(layout.branches[group]).add_qk(per_head(q[group], heads), per_head(k[group], heads))
 
-    def add_cross(self, cond_or_uncond: list[int], q: torch.Tensor, k: torch.Tensor, heads: int) -> None:
-        """q: [chunks, B, N, heads·d], k: [chunks, B, T, heads·d] of the artistic rows; positive branch only."""
-        if self.tokens is None or COND not in cond_or_uncond:
+    def add_cross(self, layout: RowLayout, q: torch.Tensor, k: torch.Tensor, heads: int) -> None:
+        """q: [rows, N, heads·d], k: [rows, r·T, heads·d] of a whole call; the artistic positive group only. A
+        prompt repeated r times (batched with longer prompts) is folded back onto its T tokens."""
+        groups = [g for g in layout.artistic() if layout.branches[g] == COND]
+        if self.tokens is None or not groups:
             return
-        chunk = cond_or_uncond.index(COND)
-        qh, kh = per_head(q[chunk], heads).float(), per_head(k[chunk], heads).float()
+        q, k = layout.groups(q)[groups[0]], layout.groups(k)[groups[0]]
+        qh, kh = per_head(q, heads).float(), per_head(k, heads).float()
         probs = (qh @ kh.transpose(-1, -2) / math.sqrt(qh.shape[-1])).softmax(dim=-1)
-        self._accumulator(COND).add_cross_probs(probs)
+        self._accumulator(COND).add_cross_probs(probs.unflatten(-1, (-1, len(self.tokens))).sum(dim=-2))
 
     def result(self) -> AttentionCapture:
-        """The capture; a prompt repeated to a longer context (batched with a longer one) is folded back."""
+        """The capture of the whole run."""
         branches = [b for b in (UNCOND, COND) if b in self.branches]
         if not branches:
             raise RuntimeError("T2C_TwinSampler captured no attention: the sampler made no UNet call in the "
                                "capture steps")
         captures = {b: self.branches[b].capture(self.tokens if b == COND else None) for b in branches}
         cross = captures[COND].cross_attn if COND in captures else None
-        if cross is not None and self.token_repeat > 1:
-            cross = cross.reshape(cross.shape[0], self.token_repeat, -1, *cross.shape[2:]).sum(dim=1)
         return AttentionCapture(
             self_attn=torch.cat([captures[b].self_attn for b in branches], dim=1),
             grid=self.grid,
@@ -147,37 +171,19 @@ class AttentionRecorder:
 
 
 class TwinState:
-    """What the patches of one run share: the step, the current UNet call's chunks, one step of artistic
-    unconditional features for the negative branch. Inert once closed, so a patch left on the module by an
-    aborted run changes nothing."""
+    """What the patches of one run share: the step and the layout of the current UNet call. Inert once closed, so
+    a patch left on the module by an aborted run changes nothing."""
 
     def __init__(self, batch: int, schedule: TwinSchedule, recorder: AttentionRecorder | None):
         self.batch = batch
         self.schedule = schedule
         self.recorder = recorder
         self.step = 0
-        self.chunks: list[int] = []
-        self.negative_pass = False
-        self.keep_for_negative = False
-        self.bank: dict[object, torch.Tensor] = {}
+        self.layout: RowLayout | None = None
         self.active = True
 
     def __deepcopy__(self, memo) -> TwinState:
         return self  # ModelPatcher.clone() deep-copies model_options; all patches must keep one shared state
-
-    def start_step(self, step: int, keep_for_negative: bool) -> None:
-        self.step = step
-        self.keep_for_negative = keep_for_negative
-        self.bank.clear()
-
-    @contextlib.contextmanager
-    def negative_branch(self):
-        """Marks the twin-only UNet call of the negative prompt."""
-        self.negative_pass = True
-        try:
-            yield
-        finally:
-            self.negative_pass = False
 
     @property
     def inject_attention(self) -> bool:
@@ -189,21 +195,10 @@ class TwinState:
 
     @property
     def capturing(self) -> bool:
-        return (self.active and self.recorder is not None and not self.negative_pass
-                and self.step >= self.schedule.capture_from)
-
-    def share(self, key: object, x: torch.Tensor, chunks: list[int]) -> torch.Tensor:
-        """Main call: keep the artistic unconditional rows if the negative branch needs them, return the batch
-        with the artistic rows in the twin's place. Negative call: return the kept rows."""
-        if self.negative_pass:
-            return self.bank[key].expand(x.shape[0] // self.batch, *self.bank[key].shape).reshape(x.shape)
-        if self.keep_for_negative and UNCOND in chunks:
-            self.bank[key] = split_pairs(x, len(chunks), self.batch)[chunks.index(UNCOND), 0].clone()
-        return artistic_everywhere(x, len(chunks), self.batch)
+        return self.active and self.recorder is not None and self.step >= self.schedule.capture_from
 
     def close(self) -> None:
         self.active = False
-        self.bank.clear()
 
 
 class SharedSelfAttention:
@@ -215,13 +210,12 @@ class SharedSelfAttention:
 
     def __call__(self, q, k, v, extra_options):
         state, heads = self.state, extra_options["n_heads"]
-        chunks = list(extra_options["cond_or_uncond"])
-        if self.capture and state.capturing:
-            state.recorder.add_self(chunks, split_pairs(q, len(chunks), state.batch)[:, 0],
-                                    split_pairs(k, len(chunks), state.batch)[:, 0], heads)
-        if self.inject and state.inject_attention:
-            q = state.share((self.block, "q"), q, chunks)
-            k = state.share((self.block, "k"), k, chunks)
+        if state.active:
+            layout = RowLayout.of_call(extra_options, state.batch)
+            if self.capture and state.capturing:
+                state.recorder.add_self(layout, q, k, heads)
+            if self.inject and state.inject_attention:
+                q, k = layout.artistic_everywhere(q), layout.artistic_everywhere(k)
         return optimized_attention(q, k, v, heads, attn_precision=extra_options["attn_precision"],
                                    transformer_options=extra_options)
 
@@ -235,9 +229,7 @@ class CrossAttentionRecorder:
     def __call__(self, q, k, v, extra_options):
         state, heads = self.state, extra_options["n_heads"]
         if state.capturing:
-            chunks = list(extra_options["cond_or_uncond"])
-            state.recorder.add_cross(chunks, split_pairs(q, len(chunks), state.batch)[:, 0],
-                                     split_pairs(k, len(chunks), state.batch)[:, 0], heads)
+            state.recorder.add_cross(RowLayout.of_call(extra_options, state.batch), q, k, heads)
         return optimized_attention(q, k, v, heads, attn_precision=extra_options["attn_precision"],
                                    transformer_options=extra_options)
 
@@ -253,18 +245,19 @@ class SharedResidual:
         h = self.original(h)
         if not self.state.inject_features:
             return h
-        return self.state.share(FEATURE_BLOCK, h, self.state.chunks)
+        return self.state.layout.artistic_everywhere(h)
 
 
-class ChunkTracker:
-    """APPLY_MODEL wrapper: tells the ResBlock patch (which sees no transformer_options) the call's chunks."""
+class LayoutTracker:
+    """APPLY_MODEL wrapper: tells the ResBlock patch (which sees no transformer_options) the call's row layout."""
 
     def __init__(self, state: TwinState):
         self.state = state
 
     def __call__(self, executor, *args, **kwargs):
         options = kwargs.get("transformer_options", args[5] if len(args) > 5 else {})
-        self.state.chunks = list(options.get("cond_or_uncond", []))
+        if self.state.active:
+            self.state.layout = RowLayout.of_call(options, self.state.batch)
         return executor(*args, **kwargs)
 
 
@@ -281,5 +274,5 @@ def patch_twin_model(model: comfy.model_patcher.ModelPatcher, state: TwinState,
             patched.set_model_attn2_replace(CrossAttentionRecorder(state), kind, index)
     forward = f"{FEATURE_BLOCK}.forward"
     patched.add_object_patch(forward, SharedResidual(state, patched.get_model_object(forward)))
-    patched.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, WRAPPER_KEY, ChunkTracker(state))
+    patched.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, WRAPPER_KEY, LayoutTracker(state))
     return patched

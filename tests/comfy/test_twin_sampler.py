@@ -107,23 +107,26 @@ def test_shared_self_attention_gives_each_twin_row_its_branch_artistic_map(t2c_n
     state = patches.TwinState(batch=1, schedule=schedule, recorder=None)
     attention = patches.SharedSelfAttention(state, ("output", 5), inject=True, capture=False)
     gen = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(4, 6, 16, generator=gen) for _ in range(3))  # [uncond art, uncond twin, cond art, twin]
-    options = {"n_heads": 2, "attn_precision": None, "cond_or_uncond": [1, 0]}
+    q, k, v = (torch.randn(5, 6, 16, generator=gen) for _ in range(3))
+    # uncond artistic, uncond twin, cond artistic, cond twin, the twin's negative prompt (unconditional branch)
+    art, twin = patches.ARTISTIC, patches.TWIN
+    options = {"n_heads": 2, "attn_precision": None, "cond_or_uncond": [1, 1, 0, 0, 1],
+               patches.IMAGES_KEY: [art, twin, art, twin, twin]}
 
     def reference(qi, ki, vi):
         heads = [((qh @ kh.T) / 8 ** 0.5).softmax(-1) @ vh for qh, kh, vh in
                  zip(qi.chunk(2, -1), ki.chunk(2, -1), vi.chunk(2, -1), strict=True)]
         return torch.cat(heads, -1)
 
-    state.start_step(2, keep_for_negative=True)
+    state.step = 2
     out = attention(q, k, v, options)
-    for row, source in ((0, 0), (1, 0), (2, 2), (3, 2)):  # twin rows use their own branch's artistic q, k
+    for row, source in ((0, 0), (1, 0), (2, 2), (3, 2), (4, 0)):  # twin rows use their branch's artistic q, k
         assert torch.allclose(out[row], reference(q[source], k[source], v[row]), atol=1e-5)
-    with state.negative_branch():  # the twin-only negative call gets the artistic unconditional q, k
-        negative = attention(q[3:], k[3:], v[3:], {**options, "cond_or_uncond": [0]})
-    assert torch.allclose(negative[0], reference(q[0], k[0], v[3]), atol=1e-5)
-    state.start_step(5, keep_for_negative=False)  # past the injection steps: plain attention
+    state.step = 5  # past the injection steps: plain attention
     assert torch.allclose(attention(q, k, v, options)[1], reference(q[1], k[1], v[1]), atol=1e-5)
+    with pytest.raises(RuntimeError, match="expected 5 groups of 1 row"):
+        state.step = 2
+        attention(q[:4], k[:4], v[:4], options)
 
 
 def recording(model):
@@ -138,13 +141,23 @@ def recording(model):
     return clone, calls
 
 
+def test_each_step_is_one_unet_call_with_the_negative_prompt_as_an_unconditional_group(t2c_nodes, model):
+    recorded, calls = recording(model)
+    run_twin(t2c_nodes, recorded, steps=3, negative_alpha=0.75)  # α: 0.75, 0.375, 0
+    assert calls == [[0, 0, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 1, 1]]  # α = 0 needs no twin unconditional group
+    calls.clear()
+    run_twin(t2c_nodes, recorded, steps=2, negative_alpha=1.0)
+    assert calls == [[0, 0, 1, 1]] * 2
+
+
 def test_cond_and_uncond_in_separate_calls_give_the_same_images(t2c_nodes, model, monkeypatch):
     joint_model, joint_calls = recording(model)
     together = run_twin(t2c_nodes, joint_model, attention_injection=1.0)
-    monkeypatch.setattr(model.model, "memory_required", lambda *a, **k: 1e30)  # ComfyUI: one chunk per call
+    monkeypatch.setattr(model.model, "memory_required", lambda *a, **k: 1e30)  # short of memory: split by branch
     split_model, split_calls = recording(model)
     apart = run_twin(t2c_nodes, split_model, attention_injection=1.0)
-    assert [1, 0] in joint_calls and all(len(chunks) == 1 for chunks in split_calls)
+    assert all(len(set(chunks)) == 2 for chunks in joint_calls)
+    assert all(len(set(chunks)) == 1 for chunks in split_calls) and len(split_calls) == 2 * len(joint_calls)
     for joint, split in zip(together[:2], apart[:2], strict=True):
         assert_close(split["samples"], joint["samples"])
     assert torch.allclose(apart[2].self_attn, together[2].self_attn, atol=1e-5)
@@ -160,6 +173,10 @@ def test_attention_capture(t2c_nodes, model):
     assert capture.cross_attn.shape == (1, 77, 8, 8)
     assert torch.allclose(capture.cross_attn.sum(1), torch.ones(1, 8, 8), atol=1e-4)
     assert capture.tokens[:4] == ["<|startoftext|>", "a</w>", "large</w>", "waterfall</w>"]
+    # a longer twin prompt makes every call's context 154 tokens; the word maps fold back onto the 77
+    _, _, longer = run_twin(t2c_nodes, model, prompt=PROMPT, twin_positive=tiny_sd.conditioning(2, tokens=154))
+    assert longer.cross_attn.shape == (1, 77, 8, 8)
+    assert torch.allclose(longer.cross_attn.sum(1), torch.ones(1, 8, 8), atol=1e-4)
 
 
 def test_capture_without_prompt_has_no_word_maps_and_mismatched_prompt_is_refused(t2c_nodes, model):
@@ -214,5 +231,7 @@ def test_bad_conditioning_and_fractions_raise_clear_errors(t2c_nodes, model):
         run_twin(t2c_nodes, model, twin_positive=TWIN + EMPTY)
     with pytest.raises(ValueError, match=r"\[1, 77·k, 64\]"):
         run_twin(t2c_nodes, model, unconditional=tiny_sd.conditioning(3, context_dim=32))
+    with pytest.raises(ValueError, match="positive carries ControlNet, which T2C_TwinSampler does not apply"):
+        run_twin(t2c_nodes, model, positive=[[ART[0][0], {"control": object()}]])
     with pytest.raises(ValueError, match="attention_injection must be a fraction"):
         run_twin(t2c_nodes, model, attention_injection=1.5)
