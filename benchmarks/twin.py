@@ -18,7 +18,7 @@ buffer. "Δ peak" is the part that sampling adds once the model is ready (activa
 ComfyUI's attention score matrices, which the twin sampler evaluates one CFG branch at a time (twin_patches.py),
 so its Δ can be below the plain sampler's even with the extra row, and its attention a little faster.
 
-Expected duration on the 2-core VM: about 9 minutes by default when idle (mostly 512²), about 2 minutes with --quick.
+Expected duration on the 2-core VM: about 15 minutes by default when idle (mostly 512²), about 2 minutes with --quick.
 """
 
 from __future__ import annotations

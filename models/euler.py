@@ -47,6 +47,19 @@ def scatter_to_grid(compact: torch.Tensor, sources: torch.Tensor, size: tuple[in
     return full.view(compact.shape[0], 2, height, width)
 
 
+class _Scratch:
+    """Temporaries of one Euler step, allocated once per state."""
+
+    def __init__(self, pos: torch.Tensor) -> None:
+        batch, _, count = pos.shape
+        self.work = torch.empty_like(pos)
+        self.velocity = torch.empty_like(pos)
+        self.nearest = torch.empty(pos.shape, dtype=torch.long, device=pos.device)
+        self.index = torch.empty(batch, count, dtype=torch.long, device=pos.device)
+        self.lowest = torch.empty(batch, count, dtype=pos.dtype, device=pos.device)
+        self.outside = torch.empty(batch, count, dtype=torch.bool, device=pos.device)
+
+
 class EulerState:
     """Positions of the tracked pixels after ``steps`` Euler steps of ``flow``; :meth:`step` adds one.
 
@@ -73,15 +86,21 @@ class EulerState:
         self._invalid = torch.zeros(batch, self.sources.numel(), dtype=torch.bool, device=flow.device)
         self._sentinel = float(max(height, width) + 1)
         self._upper = torch.tensor([width - 1, height - 1], dtype=flow.dtype, device=flow.device).view(1, 2, 1)
+        self._scratch = _Scratch(self._pos)
 
     def _gather(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         index = (y * self.size[1] + x).unsqueeze(1).expand(-1, 2, -1)
         return torch.gather(self._flow, 2, index)
 
     def _velocity(self) -> torch.Tensor:
+        scratch = self._scratch
         if self.integration == "round":
-            nearest = torch.round(self._pos).long()
-            return self._gather(nearest[:, 0], nearest[:, 1])
+            # Nearest lookup without temporaries: the loop's hot path (allocations cost page faults per frame).
+            torch.round(self._pos, out=scratch.work)
+            scratch.nearest.copy_(scratch.work)
+            torch.mul(scratch.nearest[:, 1], self.size[1], out=scratch.index)
+            scratch.index.add_(scratch.nearest[:, 0])
+            return torch.gather(self._flow, 2, scratch.index.unsqueeze(1).expand(-1, 2, -1), out=scratch.velocity)
         x, y = self._pos[:, 0], self._pos[:, 1]
         height, width = self.size
         x0, y0 = torch.floor(x), torch.floor(y)
@@ -93,24 +112,31 @@ class EulerState:
         return top * (1 - fy) + bottom * fy
 
     def step(self) -> None:
-        """Advance every tracked pixel by one frame."""
-        pos = self._pos + self._velocity()
+        """Advance every tracked pixel by one frame (in place)."""
+        pos, scratch = self._pos, self._scratch
+        pos.add_(self._velocity())
         # Outside [0, W−1] × [0, H−1] ⇔ the smaller distance to the low and high bounds is negative.
-        self._invalid |= torch.minimum(pos, self._upper - pos).amin(dim=1) < 0
-        self._pos = torch.where(self._invalid.unsqueeze(1), self._start, pos)
+        torch.sub(self._upper, pos, out=scratch.work)
+        torch.minimum(pos, scratch.work, out=scratch.work)
+        torch.amin(scratch.work, dim=1, out=scratch.lowest)
+        torch.lt(scratch.lowest, 0, out=scratch.outside)
+        self._invalid.logical_or_(scratch.outside)
+        torch.where(self._invalid.unsqueeze(1), self._start, pos, out=pos)
         self.steps += 1
 
-    def compact_displacement(self) -> torch.Tensor:
-        """Displacement [B, 2, M] of ``sources``; invalid pixels get max(H, W) + 1 so splatting drops them."""
-        disp = self._pos - self._start
-        return disp.masked_fill(self._invalid.unsqueeze(1), self._sentinel)
+    def compact_displacement(self, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Displacement [B, 2, M] of ``sources`` (into ``out`` if given); invalid pixels get max(H, W) + 1 so
+        splatting drops them."""
+        out = torch.sub(self._pos, self._start, out=out) if out is not None else self._pos - self._start
+        return out.masked_fill_(self._invalid.unsqueeze(1), self._sentinel)
 
     def displacement(self) -> torch.Tensor:
         """Full displacement field [B, 2, H, W] (0 for untracked pixels)."""
         return scatter_to_grid(self.compact_displacement(), self.sources, self.size)
 
     def copy(self) -> EulerState:
-        """Independent snapshot (shares the read-only flow and start positions)."""
+        """Independent snapshot (shares the read-only flow, the start positions and the step scratch: states are
+        stepped one at a time)."""
         clone = copy.copy(self)
         clone._pos = self._pos.clone()
         clone._invalid = self._invalid.clone()
@@ -130,7 +156,8 @@ def _countdown(state: EulerState, total: int) -> Iterator[torch.Tensor]:
     """Yield the compact displacement after total, total−1, …, 1 steps from ``state`` (at step 0).
 
     Checkpoints every K = ⌈√total⌉ steps; each chunk is recomputed from its checkpoint and served in
-    reverse: about 2·total steps, ⌈total/K⌉ checkpoints + K fields in memory.
+    reverse: about 2·total steps, ⌈total/K⌉ checkpoints + K fields in memory. The K field buffers are reused
+    by every chunk, so a yielded field is valid until the next chunk starts.
     """
     chunk = math.isqrt(total - 1) + 1
     checkpoints = []
@@ -139,14 +166,17 @@ def _countdown(state: EulerState, total: int) -> Iterator[torch.Tensor]:
         for _ in range(chunk):
             state.step()
     checkpoints.append(state)
+    fields: list[torch.Tensor] = []
     while checkpoints:
         current = checkpoints.pop()
-        stop = min(total, current.steps + chunk)
-        fields = []
-        while current.steps < stop:
+        count = min(total, current.steps + chunk) - current.steps
+        for slot in range(count):
             current.step()
-            fields.append(current.compact_displacement())
-        yield from reversed(fields)
+            if slot < len(fields):
+                current.compact_displacement(out=fields[slot])
+            else:
+                fields.append(current.compact_displacement())
+        yield from reversed(fields[:count])
 
 
 def loop_compact_displacements(
@@ -155,7 +185,8 @@ def loop_compact_displacements(
     """Yield ``(i, forward, backward)`` for frames i = 0 … N−1 of a symmetric loop, in frame order.
 
     ``forward`` = displacement after i steps of +flow, ``backward`` = after N − i steps of −flow, both
-    compact [B, 2, M] over ``tracked_pixels(flow)``. O(N) steps in total and O(√N) stored fields.
+    compact [B, 2, M] over ``tracked_pixels(flow)``. O(N) steps in total and O(√N) stored fields. The fields
+    are reused buffers (the loop allocates nothing per frame): use or copy them before the next item.
     """
     _check_count(n_frames, "n_frames", 1)
     forward = EulerState(flow, integration)
@@ -166,10 +197,12 @@ def loop_compact_displacements(
 def _symmetric(
     forward: EulerState, backward: EulerState, n_frames: int
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    forward_disp = None
     for i, backward_disp in enumerate(_countdown(backward, n_frames)):
         if i > 0:
             forward.step()
-        yield i, forward.compact_displacement(), backward_disp
+        forward_disp = forward.compact_displacement(out=forward_disp)
+        yield i, forward_disp, backward_disp
 
 
 def loop_displacements(

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from .euler import INTEGRATIONS, EulerState, loop_compact_displacements, tracked_pixels
 from .flow_ops import validate_flow, validate_nchw
-from .splatting import splat_points
+from .splatting import Workspace, splat_points
 
 DEFAULT_SHARPNESS = 4.0
 
@@ -139,26 +139,40 @@ class _Blender:
         self.moving = moving[:, :, self.rows, self.cols]
         static_weight = (weight * ~moving)[:, :, self.rows, self.cols].expand(batch, -1, -1, -1)
         self.base = torch.cat((crop * static_weight, static_weight), dim=1)
+        self.workspace = Workspace()
 
     def render(
         self, i: int, n_frames: int, forward: torch.Tensor, backward: torch.Tensor, dest: torch.Tensor
     ) -> None:
-        """Write frame i into ``dest`` [B, H, W, 3] from compact forward (i) and backward (N − i) displacements."""
+        """Write frame i into ``dest`` [B, H, W, 3] from compact forward (i) and backward (N − i) displacements.
+
+        Every temporary lives in the workspace, so a frame allocates nothing (see :class:`Workspace`)."""
         dest.copy_(self.image_last)
         if i % n_frames == 0 or self.sources.numel() == 0:
             # At i = 0 (and N) the blend is the identity splat: the input itself closes the loop exactly.
             return
+        work, count = self.workspace, forward.shape[-1]
         alpha = 1.0 - i / n_frames
-        pos = torch.cat((forward, backward), dim=2) + self.start
-        scale = torch.where(self.is_forward, alpha, 1.0 - alpha)
-        moving_sum = splat_points(self.values, pos[:, 0], pos[:, 1], self.size, scale=scale)
-        affected = (moving_sum[:, -1:] > 0) | self.moving
-        total = moving_sum + self.base
+        pos = work.get("pos", (forward.shape[0], 2, 2 * count), forward)
+        pos[:, :, :count].copy_(forward)
+        pos[:, :, count:].copy_(backward)
+        pos.add_(self.start)
+        scale = work.get("scale", (2 * count,), forward)
+        scale[:count].fill_(alpha)
+        scale[count:].fill_(1.0 - alpha)
+        moving_sum = splat_points(self.values, pos[:, 0], pos[:, 1], self.size, scale=scale, workspace=work)
+        total = torch.add(moving_sum, self.base, out=work.get("total", self.base.shape, self.base))
         numerator, denominator = total[:, :-1], total[:, -1:]
-        empty = denominator == 0
-        holes = affected & empty
-        # Holes start as the input, which is what stays if nothing at all is left to fill them from.
-        frame = torch.where(affected & ~empty, numerator / torch.where(empty, 1.0, denominator), self.crop)
+        flags = (denominator.shape, self.base, torch.bool)
+        affected = torch.gt(moving_sum[:, -1:], 0, out=work.get("affected", *flags)).logical_or_(self.moving)
+        empty = torch.eq(denominator, 0, out=work.get("empty", *flags))
+        holes = torch.logical_and(affected, empty, out=work.get("holes", *flags))
+        # Where nothing moves or nothing landed, the input; holes start as the input too, which is what stays if
+        # nothing at all is left to fill them from.
+        keep_input = torch.logical_not(affected, out=affected).logical_or_(empty)
+        ratio = torch.div(numerator, denominator.masked_fill_(empty, 1.0), out=work.get("ratio", self.crop.shape,
+                                                                                          self.crop))
+        frame = torch.where(keep_input, self.crop, ratio, out=ratio)
         if bool(holes.any()):
             frame = fill_holes(frame, holes)
         dest[:, self.rows, self.cols].copy_(frame.permute(0, 2, 3, 1))

@@ -4,7 +4,7 @@ Every source pixel (x, y) is sent to (x + dx, y + dy) and added to its four bili
 (x0 = floor, fractional weights); taps outside the frame are dropped (NETWORKS.md §5.4). Implemented
 as one ``scatter_add_`` per tap on a channel-first [B, C, pixels] buffer with the index expanded over C,
 the fastest CPU layout measured in PEERS.md §6; on CUDA ``scatter_add_`` is deterministic under
-``torch.use_deterministic_algorithms(True)``.
+``torch.use_deterministic_algorithms(True)``. Loops pass a :class:`Workspace` so a splat allocates nothing.
 """
 
 from __future__ import annotations
@@ -14,37 +14,65 @@ import torch
 from .flow_ops import validate_flow, validate_nchw
 
 
+class Workspace:
+    """Named scratch tensors, allocated on first use and again only when a shape changes. Hot loops (the animator
+    splats every frame) reuse them: fresh megabyte-sized temporaries per call cost page faults that rival the
+    arithmetic on a CPU."""
+
+    def __init__(self) -> None:
+        self._tensors: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], like: torch.Tensor, dtype: torch.dtype | None = None):
+        dtype = like.dtype if dtype is None else dtype
+        tensor = self._tensors.get(name)
+        if tensor is None or tensor.shape != shape or tensor.dtype != dtype or tensor.device != like.device:
+            tensor = self._tensors[name] = torch.empty(shape, dtype=dtype, device=like.device)
+        return tensor
+
+
 def splat_points(
     values: torch.Tensor,
     x: torch.Tensor,
     y: torch.Tensor,
     size: tuple[int, int],
     scale: torch.Tensor | None = None,
+    workspace: Workspace | None = None,
 ) -> torch.Tensor:
     """Summation-splat points with ``values`` [B|1, C, M] at float positions ``x``, ``y`` [B|1, M].
 
     ``scale`` [B|1, M] optionally multiplies each point (cheaper than scaling all C channels). Returns
     a [B, C, H, W] view. Low-level: inputs are not validated, callers guarantee finite values and
-    matching devices; positions may lie anywhere (far-away ones are simply dropped).
+    matching devices; positions may lie anywhere (far-away ones are simply dropped). With a ``workspace``
+    nothing is allocated and the result is a view into it, valid until the workspace's next splat.
     """
+    work = Workspace() if workspace is None else workspace
     height, width = size
-    batch, channels = max(values.shape[0], x.shape[0]), values.shape[1]
+    batch, channels, count = max(values.shape[0], x.shape[0]), values.shape[1], values.shape[2]
+    points = (x.shape[0], count)
+
+    def buffer(name: str, dtype: torch.dtype | None = None, shape: tuple[int, ...] = points) -> torch.Tensor:
+        return work.get(name, shape, x, dtype)
+
     # Splat into a frame padded by 1 (left/top) and 2 (right/bottom) and crop it: positions clamped to
     # [-1, W] × [-1, H] put every tap that falls outside the frame on the border, with exactly zero weight
     # on the inner neighbour, so no per-tap bounds checks are needed.
     padded_width = width + 3
-    x = x.clamp(-1, width)
-    y = y.clamp(-1, height)
-    x0, y0 = torch.floor(x), torch.floor(y)
-    fx, fy = x - x0, y - y0
-    gx, gy = 1 - fx, 1 - fy
+    cx, cy = torch.clamp(x, -1, width, out=buffer("x")), torch.clamp(y, -1, height, out=buffer("y"))
+    x0, y0 = torch.floor(cx, out=buffer("x0")), torch.floor(cy, out=buffer("y0"))
+    fx, fy = torch.sub(cx, x0, out=cx), torch.sub(cy, y0, out=cy)
+    gx, gy = torch.sub(1, fx, out=buffer("gx")), torch.sub(1, fy, out=buffer("gy"))
     if scale is not None:
-        fy, gy = fy * scale, gy * scale
-    corner = (y0.long() + 1) * padded_width + (x0.long() + 1)
-    out = values.new_zeros(batch, channels, (height + 3) * padded_width)
+        fy.mul_(scale)
+        gy.mul_(scale)
+    corner = buffer("corner", torch.long).copy_(y0).add_(1).mul_(padded_width)
+    corner.add_(buffer("index", torch.long).copy_(x0)).add_(1)
+    out = buffer("out", values.dtype, (batch, channels, (height + 3) * padded_width)).zero_()
+    weight, weighted = buffer("weight"), buffer("weighted", values.dtype, (batch, channels, count))
+    index = buffer("index", torch.long)
     for offset, wx, wy in ((0, gx, gy), (1, fx, gy), (padded_width, gx, fy), (padded_width + 1, fx, fy)):
-        index = (corner + offset if offset else corner).unsqueeze(1).expand(batch, channels, -1)
-        out.scatter_add_(2, index, values * (wx * wy).unsqueeze(1))
+        torch.add(corner, offset, out=index)
+        torch.mul(values, torch.mul(wx, wy, out=weight).unsqueeze(1), out=weighted)
+        out.scatter_add_(2, index.unsqueeze(1).expand(batch, channels, -1), weighted)
     return out.view(batch, channels, height + 3, padded_width)[:, :, 1 : height + 1, 1 : width + 1]
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from models.splatting import softsplat, splat_points, splat_with_weights
+from models.splatting import Workspace, softsplat, splat_points, splat_with_weights
 
 
 def reference_splat(x: torch.Tensor, disp: torch.Tensor) -> torch.Tensor:
@@ -116,6 +116,19 @@ def test_splat_points_scales_points_and_drops_far_and_border_taps():
     # 1 → (0, 0); 2 splits between (1, 0) and (2, 0); 4 · 0.5 keeps only its inner half on (0, 1).
     assert out.shape == (1, 1, 2, 3)
     assert out[0, 0].tolist() == [[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]]
+
+
+def test_splat_points_in_a_workspace_reuses_its_buffers_and_gives_the_same_result():
+    gen = torch.Generator().manual_seed(9)
+    values, scale = torch.rand(2, 4, 500, generator=gen), torch.rand(500, generator=gen)
+    workspace, results = Workspace(), []
+    for _ in range(2):
+        x, y = torch.rand(2, 500, generator=gen) * 40 - 5, torch.rand(2, 500, generator=gen) * 30 - 5
+        reused = splat_points(values, x, y, (24, 32), scale=scale, workspace=workspace)
+        assert torch.equal(reused, splat_points(values, x, y, (24, 32), scale=scale))
+        results.append(reused)
+    assert results[0].data_ptr() == results[1].data_ptr()  # the second splat allocated no new output
+    assert x.min() < 0 and y.min() < 0  # the caller's positions are not clamped in place
 
 
 @pytest.mark.parametrize(
