@@ -163,10 +163,13 @@ class _Blender:
         moving_sum = splat_points(self.values, pos[:, 0], pos[:, 1], self.size, scale=scale, workspace=work)
         total = torch.add(moving_sum, self.base, out=work.get("total", self.base.shape, self.base))
         numerator, denominator = total[:, :-1], total[:, -1:]
-        flags = (denominator.shape, self.base, torch.bool)
-        affected = torch.gt(moving_sum[:, -1:], 0, out=work.get("affected", *flags)).logical_or_(self.moving)
-        empty = torch.eq(denominator, 0, out=work.get("empty", *flags))
-        holes = torch.logical_and(affected, empty, out=work.get("holes", *flags))
+
+        def flags(name: str) -> torch.Tensor:
+            return work.get(name, denominator.shape, denominator, torch.bool)
+
+        affected = torch.gt(moving_sum[:, -1:], 0, out=flags("affected")).logical_or_(self.moving)
+        empty = torch.eq(denominator, 0, out=flags("empty"))
+        holes = torch.logical_and(affected, empty, out=flags("holes"))
         # Where nothing moves or nothing landed, the input; holes start as the input too, which is what stays if
         # nothing at all is left to fill them from.
         keep_input = torch.logical_not(affected, out=affected).logical_or_(empty)
