@@ -40,7 +40,7 @@ def splat_points(
 ) -> torch.Tensor:
     """Summation-splat points with ``values`` [B|1, C, M] at float positions ``x``, ``y`` [B|1, M].
 
-    ``scale`` [B|1, M] optionally multiplies each point (cheaper than scaling all C channels). Returns
+    ``scale`` [M] or shaped like ``x`` optionally multiplies each point (cheaper than scaling all C channels). Returns
     a [B, C, H, W] view. Low-level: inputs are not validated, callers guarantee finite values and
     matching devices; positions may lie anywhere (far-away ones are simply dropped). With a ``workspace``
     nothing is allocated and the result is a view into it, valid until the workspace's next splat.
