@@ -15,6 +15,7 @@ import math
 import uuid
 from dataclasses import dataclass
 
+import comfy.conds
 import comfy.model_management
 import comfy.sample
 import comfy.samplers
@@ -109,13 +110,6 @@ def single_context(conditioning, name: str, context_dim: int) -> torch.Tensor:
         raise ValueError(f"{name} carries {', '.join(extras)}, which T2C_TwinSampler does not apply (the twin "
                          "must follow the artistic image's own layout): connect the plain CLIPTextEncode output")
     return context
-
-
-def stack_contexts(contexts: list[torch.Tensor]) -> torch.Tensor:
-    """Several prompts' embeddings as one batch, brought to a common token length by repeating whole prompts
-    (exact for attention; ComfyUI batches prompts of different lengths the same way)."""
-    length = math.lcm(*(c.shape[1] for c in contexts))
-    return torch.cat([c.repeat(1, length // c.shape[1], 1) for c in contexts])
 
 
 @functools.lru_cache(maxsize=1)
@@ -251,8 +245,10 @@ class TwinGuider(comfy.samplers.CFGGuider):
             options = dict(model_options.get("transformer_options", {}))
             options.update(cond_or_uncond=[g.branch for g in call], uuids=[self.uuids[g.prompt] for g in call],
                            sigmas=timestep[:batch], **{IMAGES_KEY: [g.image for g in call]})
-            conds = {"c_crossattn": stack_contexts([self.prompts[g.prompt] for g in call]),
-                     "transformer_options": options}
+            # ComfyUI's own batching of prompts: different lengths are brought to a common one by repeating whole
+            # prompts, which leaves attention unchanged.
+            prompts = [comfy.conds.CONDCrossAttn(self.prompts[g.prompt]) for g in call]
+            conds = {"c_crossattn": prompts[0].concat(prompts[1:]), "transformer_options": options}
             wrapper = model_options.get("model_function_wrapper")
             if wrapper is None:
                 denoised = self.inner_model.apply_model(inputs, steps, **conds)
