@@ -126,9 +126,8 @@ class _Blender:
         src_x = self.sources % full_width
         src_y = torch.div(self.sources, full_width, rounding_mode="floor")
         start = torch.stack((src_x - self.cols.start, src_y - self.rows.start)).to(image.dtype)
-        # Forward and backward points are splatted in one call: sources twice, told apart by `is_forward`.
+        # Forward and backward points are splatted in one call: the sources twice, forward ones first.
         self.start = torch.cat((start, start), dim=1).unsqueeze(0)
-        self.is_forward = torch.arange(2 * len(self.sources), device=image.device) < len(self.sources)
 
         weight = torch.exp(importance - importance.max())
         # Per batch item: a pixel tracked for another item may be static in this one.

@@ -22,25 +22,27 @@ BACKENDS = ["auto", "cross-attention", "clip", "odise", "mask"]
 CLIP_MODELS = ["ViT-B-32", "ViT-B-16", "ViT-L-14"]
 
 
+def _clip_source(model_name: str) -> tuple[str, list[str]]:
+    """The pretrained tag of ``model_name`` and the folders its weights are looked for in."""
+    if model_name == region_clip.DEFAULT_MODEL:
+        tag = region_clip.DEFAULT_TAG
+    else:
+        import open_clip
+
+        tags = open_clip.list_pretrained_tags_by_model(model_name)
+        tag = ([t for t in tags if t.startswith("laion2b")] or tags)[0]
+    return tag, [os.path.join(d, "clip") for d in model_dirs()] + model_dirs()
+
+
 @functools.lru_cache(maxsize=1)
 def _clip(model_name: str) -> region_clip.OpenClipEmbedder:
-    search = [os.path.join(d, "clip") for d in model_dirs()] + model_dirs()
-    tag = region_clip.DEFAULT_TAG if model_name == region_clip.DEFAULT_MODEL else _default_tag(model_name)
+    tag, search = _clip_source(model_name)
     return region_clip.load_clip(model_name, tag, search_dirs=search,
                                  device=comfy.model_management.get_torch_device())
 
 
-def _default_tag(model_name: str) -> str:
-    import open_clip
-
-    tags = open_clip.list_pretrained_tags_by_model(model_name)
-    laion = [t for t in tags if t.startswith("laion2b")]
-    return (laion or tags)[0]
-
-
 def _clip_available(model_name: str) -> bool:
-    search = [os.path.join(d, "clip") for d in model_dirs()] + model_dirs()
-    tag = region_clip.DEFAULT_TAG if model_name == region_clip.DEFAULT_MODEL else _default_tag(model_name)
+    tag, search = _clip_source(model_name)
     return region_clip.find_clip_weights(model_name, tag, search) is not None
 
 
@@ -62,7 +64,7 @@ def choose_backend(backend: str, attention: AttentionCapture | None, mask, clip_
 
 
 def _coarse_from_backend(backend, picture, words, capture, index, clip_model, params):
-    """(coarse mask [H, W] or a finished result, proposals labels or None, warnings)."""
+    """(coarse mask [H, W], warnings) from CLIP-labelled proposals or ODISE."""
     if backend == "clip":
         if capture is not None:
             proposals = attention_mask.split_segments(
