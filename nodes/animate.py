@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
-from ..models import flow_ops, pixel_animator
+from ..models.flow import ops as flow_ops
+from ..models.loop import pixel_animator
 from .progress import FrameProgress
 from .types import CATEGORY, Flow, VideoModel, image_to_bchw, mask_to_b1hw
 

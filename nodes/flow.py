@@ -7,7 +7,11 @@ import logging
 import torch
 from comfy_api.latest import io, ui
 
-from ..models import direction, flow_engine, flow_viz, hints, networks
+from ..models import networks
+from ..models.flow import engine as flow_engine
+from ..models.flow import hints
+from ..models.flow import viz as flow_viz
+from ..models.prompt import direction
 from .animate import OFFICIAL_VIDEO_CLAMP
 from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw, mask_to_b1hw
 

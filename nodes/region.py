@@ -10,8 +10,10 @@ import comfy.model_management
 import torch
 from comfy_api.latest import io
 
-from ..models import attention_mask, region_clip, region_odise
-from ..models.attention_capture import AttentionCapture
+from ..models.region import attention_mask
+from ..models.region import clip as region_clip
+from ..models.region import odise as region_odise
+from ..models.region.attention_capture import AttentionCapture
 from .paths import model_dirs
 from .types import CATEGORY, Attention, bchw_to_image, image_to_bchw, mask_to_b1hw
 

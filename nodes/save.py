@@ -5,7 +5,7 @@ from __future__ import annotations
 import folder_paths
 from comfy_api.latest import io, ui
 
-from ..models import encoding
+from ..models.io import encoding
 from .types import CATEGORY
 
 

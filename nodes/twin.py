@@ -26,7 +26,7 @@ import latent_preview
 import torch
 from comfy_api.latest import io
 
-from ..models.twin_prompt import split_prompt
+from ..models.prompt.twin_prompt import split_prompt
 from .twin_patches import (
     ARTISTIC,
     COND,

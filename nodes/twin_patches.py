@@ -20,7 +20,7 @@ import comfy.patcher_extension
 import torch
 from comfy.ldm.modules.attention import optimized_attention
 
-from ..models.attention_capture import AttentionAccumulator, AttentionCapture
+from ..models.region.attention_capture import AttentionAccumulator, AttentionCapture
 
 COND, UNCOND = 0, 1
 """ComfyUI's ``cond_or_uncond`` values of the positive and of the unconditional prompt."""

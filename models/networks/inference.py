@@ -25,8 +25,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ..euler import loop_displacements
-from ..flow_ops import resize_flow, validate_flow, validate_nchw
+from ..flow.ops import resize_flow, validate_flow, validate_nchw
+from ..loop.euler import loop_displacements
 from .hint_flow import HintFlowNet
 from .splat_video import SplatVideoNet
 from .text_flow import TextFlowNet, check_context

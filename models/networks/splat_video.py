@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..euler import euler_integrate
-from ..splatting import splat_with_weights
+from ..loop.euler import euler_integrate
+from ..loop.splatting import splat_with_weights
 from .blocks import InferenceNetwork, check_input
 from .video_blocks import DecoderBlock, EncoderBlock
 

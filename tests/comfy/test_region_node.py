@@ -2,8 +2,9 @@
 
 import pytest
 import torch
+from planted_attention import planted_capture
 
-from models.attention_capture import AttentionCapture, planted_capture
+from models.region.attention_capture import AttentionCapture
 
 
 def _run(nodes, **kwargs):

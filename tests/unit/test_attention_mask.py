@@ -5,9 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from planted_attention import planted_capture
 
-from models.attention_capture import AttentionAccumulator, AttentionCapture, planted_capture
-from models.attention_mask import (
+from models.region.attention_capture import AttentionAccumulator, AttentionCapture
+from models.region.attention_mask import (
     MaskParams,
     cluster_tokens,
     cross_attention_mask,

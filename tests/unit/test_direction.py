@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from models.direction import (
+from models.prompt.direction import (
     OFFICIAL_DIRECTIONS,
     OFFICIAL_SECTORS,
     direction_vector,

@@ -7,8 +7,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-import models.euler as euler
-from models.euler import EulerState, euler_integrate, loop_displacements, tracked_pixels
+import models.loop.euler as euler
+from models.loop.euler import EulerState, euler_integrate, loop_displacements, tracked_pixels
 
 GOLDEN = "spadeunet4softmaxsplating_set_a.safetensors"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.flow_engine import (
+from models.flow.engine import (
     CLASS_PRIORS,
     DEFAULT_STRENGTH_AT_512,
     FlowResult,
@@ -14,7 +14,7 @@ from models.flow_engine import (
     find_prior,
     flow_from_text,
 )
-from models.hints import MotionHints
+from models.flow.hints import MotionHints
 
 
 def image(height=128, width=160, batch=1):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.flow_viz import color_wheel, draw_flow_arrows, draw_motion_hints, flow_to_color, wheel_colors
-from models.hints import MotionHints
+from models.flow.hints import MotionHints
+from models.flow.viz import color_wheel, draw_flow_arrows, draw_motion_hints, flow_to_color, wheel_colors
 
 
 def uniform_flow(u, v, height=8, width=8):

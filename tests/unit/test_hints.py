@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.hints import (
+from models.flow.hints import (
     ARROW_SPAN_FRAMES,
     MAX_ARROWS,
     MotionHints,

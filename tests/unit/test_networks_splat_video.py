@@ -11,7 +11,7 @@ from networks_golden import (
     max_error,
 )
 
-from models.euler import euler_integrate, loop_displacements
+from models.loop.euler import euler_integrate, loop_displacements
 from models.networks import SplatVideoNet
 from models.networks.splat_video import parse_index
 

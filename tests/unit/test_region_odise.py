@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from models import region_odise
-from models.region_odise import available, odise_mask, panoptic_to_mask, parse_vocabulary, require
+from models.region import odise as region_odise
+from models.region.odise import available, odise_mask, panoptic_to_mask, parse_vocabulary, require
 
 
 class StandInPredictor:

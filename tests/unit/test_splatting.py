@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from models.splatting import Workspace, softsplat, splat_points, splat_with_weights
+from models.loop.splatting import Workspace, softsplat, splat_points, splat_with_weights
 
 
 def reference_splat(x: torch.Tensor, disp: torch.Tensor) -> torch.Tensor:

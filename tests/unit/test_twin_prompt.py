@@ -2,7 +2,7 @@
 
 import pytest
 
-from models.twin_prompt import (
+from models.prompt.twin_prompt import (
     OFFICIAL_NOUNS,
     REGION_NOUNS,
     TWIN_SUFFIX,

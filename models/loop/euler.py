@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import torch
 
-from .flow_ops import validate_flow
+from ..flow.ops import validate_flow
 
 INTEGRATIONS = ("round", "bilinear")
 

@@ -167,26 +167,3 @@ class AttentionAccumulator:
             tokens=list(tokens) if tokens is not None else None,
             steps=self._self_count,
         ).validate()
-
-
-def planted_capture(
-    regions: torch.Tensor,
-    image_size: tuple[int, int],
-    rows: int = 16,
-    contrast: float = 3.0,
-    noise: float = 1.5,
-    seed: int = 0,
-) -> AttentionCapture:
-    """Synthetic capture whose attention rows concentrate inside planted regions (tests, benchmarks, demos).
-
-    ``regions`` is an int [gh, gw] map; each token attends with logit ``contrast`` to the tokens of its own region
-    plus Gaussian noise of std ``noise``, independently for each of the ``rows`` maps.
-    """
-    if regions.ndim != 2 or regions.is_floating_point():
-        raise ValueError("regions must be an integer tensor [gh, gw]")
-    flat = regions.reshape(-1)
-    same = (flat[:, None] == flat[None, :]).float()
-    gen = torch.Generator().manual_seed(seed)
-    logits = contrast * same + noise * torch.randn(rows, flat.numel(), flat.numel(), generator=gen)
-    grid = (int(regions.shape[0]), int(regions.shape[1]))
-    return AttentionCapture(logits.softmax(dim=-1)[None], grid, image_size, steps=1).validate()

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import torch
 
-from .flow_ops import validate_flow, validate_nchw
 from .hints import MotionHints
+from .ops import validate_flow, validate_nchw
 
 _WHEEL_RAMPS = (  # (length, start colour, end colour) of each ramp, RGB
     (15, (1.0, 0.0, 0.0), (1.0, 1.0, 0.0)),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .flow_ops import validate_flow, validate_nchw
+from ..flow.ops import validate_flow, validate_nchw
 
 
 class Workspace:

@@ -20,8 +20,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from ..flow.ops import validate_flow, validate_nchw
 from .euler import INTEGRATIONS, EulerState, loop_compact_displacements, tracked_pixels
-from .flow_ops import validate_flow, validate_nchw
 from .splatting import Workspace, splat_points
 
 DEFAULT_SHARPNESS = 4.0

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .direction import parse_direction
+from ..prompt.direction import parse_direction
 from .hints import MotionHints, gaussian_blend, mask_batch, parse_arrows
 from .river_field import river_directions
 
