@@ -1,30 +1,20 @@
-"""Loader nodes for the official networks, wrapped in ComfyUI's ModelPatcher so model_management
-loads and offloads them like any other model."""
+"""Loader nodes for the official networks, held through ComfyUI's ModelPatcher (nodes/holders.py) so
+model_management loads and offloads them like any other model."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import comfy.model_management
 import comfy.model_patcher
 import folder_paths
-import torch
 from comfy_api.latest import io
 
 from ..models import networks
+from .holders import model_patcher, on_device
 from .paths import MODEL_FOLDER
 from .types import CATEGORY, FlowModel, VideoModel
 
 _KIND_OF = {network_class: kind for kind, network_class in networks.NETWORKS.items()}
-
-
-class _Holder(torch.nn.Module):
-    """What ModelPatcher manages: it writes bookkeeping attributes (``device``, memory counters) onto its module,
-    which must not collide with our networks' own properties."""
-
-    def __init__(self, network: torch.nn.Module):
-        super().__init__()
-        self.network = network
 
 
 @dataclass
@@ -37,8 +27,7 @@ class LoadedNetwork:
 
     def network(self):
         """The module on the compute device (ComfyUI evicts other models first if memory is short)."""
-        comfy.model_management.load_models_gpu([self.patcher])
-        return self.patcher.model.network
+        return on_device(self.patcher)
 
     def render_loop(self, image, flow, n_frames, *, out=None, on_frame=None):
         return networks.render_loop_with_network(self.network(), image, flow, n_frames, out=out, on_frame=on_frame)
@@ -47,10 +36,7 @@ class LoadedNetwork:
 def _load(filename: str, kinds: tuple[str, ...]) -> LoadedNetwork:
     path = folder_paths.get_full_path_or_raise(MODEL_FOLDER, filename)
     module = networks.load_network(path, expect=kinds)
-    patcher = comfy.model_patcher.ModelPatcher(
-        _Holder(module), load_device=comfy.model_management.get_torch_device(),
-        offload_device=comfy.model_management.unet_offload_device())
-    return LoadedNetwork(patcher, _KIND_OF[type(module)], filename)
+    return LoadedNetwork(model_patcher(module), _KIND_OF[type(module)], filename)
 
 
 def _weights_input() -> io.Combo.Input:

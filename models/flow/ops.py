@@ -1,57 +1,38 @@
-"""Flow-field preparation shared by the animators: validation, resizing, clamping and masking.
+"""The ``T2C_FLOW`` conventions in code, and the preparation of a flow for animation (docs/flow.md).
 
-A flow is a float tensor [B, 2, H, W] in pixels per frame; channel 0 = x (right), channel 1 = y (down).
+A flow is a float tensor [B, 2, H, W] in pixels per frame; channel 0 = x (right), channel 1 = y (down). Angles
+are degrees counter-clockwise from +x with image y pointing down (up = 90), so θ points along (cos θ, −sin θ):
+:func:`angle_vector` is the one place that says so.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
+from ..checks import InputShapeError, InputValueError, check_nchw, check_number, check_size, check_tensor
+
+validate_nchw = check_nchw
+"""A finite floating-point [B, C, H, W] tensor, or a clear error (:func:`models.checks.check_nchw`)."""
+
 RESIZE_MODES = ("bilinear", "nearest")
+MOTION_NORM = 64.0
+"""px/frame of one unit of the official networks' flow (their flows and hints are divided by it)."""
+OFFICIAL_VIDEO_CLAMP = 1.0
+"""px/frame per component: the official video stage clamps the flow to this before ``speed``."""
 
 
-def validate_nchw(tensor: torch.Tensor, name: str, channels: int | None = None) -> None:
-    """Raise a clear error unless ``tensor`` is a finite floating-point [B, C, H, W] tensor."""
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-    if tensor.dim() != 4:
-        expected = f"[B, {channels}, H, W]" if channels is not None else "[B, C, H, W]"
-        raise ValueError(f"{name} must have shape {expected}, got {list(tensor.shape)}")
-    if channels is not None and tensor.shape[1] != channels:
-        raise ValueError(f"{name} must have {channels} channels (dim 1), got shape {list(tensor.shape)}")
-    if min(tensor.shape) == 0:
-        raise ValueError(f"{name} must not be empty, got shape {list(tensor.shape)}")
-    if not tensor.is_floating_point():
-        raise TypeError(
-            f"{name} must be a floating-point tensor (float32), got {tensor.dtype}; convert with .float()"
-        )
-    finite = torch.isfinite(tensor)
-    if not bool(finite.all()):
-        kinds = []
-        if bool(torch.isnan(tensor).any()):
-            kinds.append("NaN")
-        if bool(torch.isinf(tensor).any()):
-            kinds.append("inf")
-        raise ValueError(
-            f"{name} contains {' and '.join(kinds)} values ({int((~finite).sum())} entries); "
-            "replace them (e.g. torch.nan_to_num) before animating"
-        )
+def angle_vector(angle: float) -> tuple[float, float]:
+    """Unit flow vector (x right, y down) of an angle in degrees counter-clockwise from +x: (cos θ, −sin θ)."""
+    rad = math.radians(check_number(angle, "angle", expected="a finite number of degrees", kind_error=True))
+    return math.cos(rad), -math.sin(rad)
 
 
 def validate_flow(flow: torch.Tensor, name: str = "flow") -> None:
     """Raise a clear error unless ``flow`` is a finite floating-point [B, 2, H, W] tensor."""
     validate_nchw(flow, name, channels=2)
-
-
-def _validate_size(size: tuple[int, int]) -> tuple[int, int]:
-    if (
-        not isinstance(size, (tuple, list))
-        or len(size) != 2
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size)
-    ):
-        raise ValueError(f"size must be a pair of positive ints (H, W), got {size!r}")
-    return int(size[0]), int(size[1])
 
 
 def resize_flow(flow: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
@@ -62,9 +43,9 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int], mode: str = "bilinear
     ``nearest`` is what the official video pipeline uses before its network.
     """
     validate_flow(flow)
-    height, width = _validate_size(size)
+    height, width = check_size(size, "size")
     if mode not in RESIZE_MODES:
-        raise ValueError(f"mode must be one of {RESIZE_MODES}, got {mode!r}")
+        raise InputValueError(f"mode must be one of {RESIZE_MODES}, got {mode!r}")
     src_h, src_w = flow.shape[-2:]
     if (src_h, src_w) == (height, width):
         return flow.clone()
@@ -80,7 +61,7 @@ def clamp_flow(flow: torch.Tensor, max_px: float) -> torch.Tensor:
     """Clamp each component to [-max_px, max_px], as the official pipeline does before applying ``speed``."""
     validate_flow(flow)
     if isinstance(max_px, bool) or not isinstance(max_px, (int, float)) or not max_px >= 0:
-        raise ValueError(f"max_px must be a number >= 0, got {max_px!r}")
+        raise InputValueError(f"max_px must be a number >= 0, got {max_px!r}")
     return flow.clamp(-float(max_px), float(max_px))
 
 
@@ -91,14 +72,35 @@ def mask_flow(flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     stopping abruptly.
     """
     validate_flow(flow)
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
+    check_tensor(mask, "mask")
     if mask.dim() == 3:
         mask = mask.unsqueeze(1)
     validate_nchw(mask, "mask", channels=1)
     if mask.shape[0] not in (1, flow.shape[0]) and flow.shape[0] != 1:
-        raise ValueError(f"mask batch ({mask.shape[0]}) must be 1 or match the flow batch ({flow.shape[0]})")
+        raise InputShapeError(f"mask batch ({mask.shape[0]}) must be 1 or match the flow batch ({flow.shape[0]})")
     mask = mask.to(device=flow.device, dtype=flow.dtype)
     if mask.shape[-2:] != flow.shape[-2:]:
         mask = F.interpolate(mask, size=tuple(flow.shape[-2:]), mode="bilinear", align_corners=False)
     return flow * mask
+
+
+def prepare_flow(flow: torch.Tensor, size: tuple[int, int], batch: int, mask: torch.Tensor | None, speed: float,
+                 max_px_per_frame: float, video_network: bool = False) -> torch.Tensor:
+    """Fit a flow to ``batch`` images of ``size`` for animation: resize it (vectors scaled with it), clamp each
+    component to ±``max_px_per_frame`` as the official pipeline does (0 = the engine's default: no clamp for the
+    pixel engine, :data:`OFFICIAL_VIDEO_CLAMP` for the video network), multiply by ``speed``, then by the 0..1
+    ``mask`` [B|1, 1, h, w] if given."""
+    if flow.ndim != 4 or flow.shape[1] != 2:
+        raise InputShapeError(f"flow must be a T2C_FLOW [B,2,H,W], got shape {tuple(flow.shape)}")
+    if flow.shape[0] not in (1, batch):
+        raise InputShapeError(f"{flow.shape[0]} flows for {batch} images: give one flow, or one per image")
+    validate_flow(flow)
+    if video_network and not max_px_per_frame:
+        max_px_per_frame = OFFICIAL_VIDEO_CLAMP
+    flow = resize_flow(flow.float(), size)
+    if max_px_per_frame > 0:
+        flow = clamp_flow(flow, max_px_per_frame)
+    flow = flow * speed
+    if mask is not None:
+        flow = mask_flow(flow, mask)
+    return flow

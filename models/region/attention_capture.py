@@ -1,4 +1,4 @@
-"""The ``T2C_ATTENTION`` data contract: diffusion attention captured during sampling (PIPELINE.md §4, §11).
+"""The ``T2C_ATTENTION`` data contract: diffusion attention captured during sampling (docs/pipeline.md#3-region-mask).
 
 The official code saved q/k of every step to disk (7 GB) and recomputed the attention afterwards. Here the
 sampler feeds an :class:`AttentionAccumulator` while it samples, which keeps only a running mean in O(N²)
@@ -15,13 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-
-def _check_hw(value: object, what: str) -> tuple[int, int]:
-    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value)):
-        raise TypeError(f"{what} must be a pair of ints (height, width), got {value!r}")
-    if value[0] <= 0 or value[1] <= 0:
-        raise ValueError(f"{what} must be positive, got {tuple(value)}")
-    return int(value[0]), int(value[1])
+from ..checks import check_size
 
 
 def aspect_matches(src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> bool:
@@ -58,8 +52,8 @@ class AttentionCapture:
 
     def validate(self) -> AttentionCapture:
         """Raise a clear error for any inconsistency; return self so calls can be chained."""
-        gh, gw = _check_hw(self.grid, "AttentionCapture.grid")
-        height, width = _check_hw(self.image_size, "AttentionCapture.image_size")
+        gh, gw = check_size(self.grid, "AttentionCapture.grid")
+        height, width = check_size(self.image_size, "AttentionCapture.image_size")
         attn = self.self_attn
         if not isinstance(attn, torch.Tensor) or attn.dtype != torch.float32 or attn.ndim != 4:
             raise TypeError("AttentionCapture.self_attn must be a float32 tensor [B, R, N, N], got "
@@ -97,13 +91,14 @@ class AttentionAccumulator:
 
     Feed either (q, k) with :meth:`add_qk` or probabilities with :meth:`add_probs`; accepted shapes are
     [B, R, N, ·] or [R, N, ·] (B = 1). Sums are kept in float32 on the device of the first input.
-    Official sources (PIPELINE.md §4.1): the artistic pass, both CFG branches, the 28 least-noisy of 50 steps
-    (t ≤ 541), self-attention of input blocks 4, 5 and output blocks 6, 7, 8 (all 32×32 at 512²).
+    Official sources (docs/pipeline.md#attention-capture): the artistic pass, both CFG branches, the 28
+    least-noisy of 50 steps (t ≤ 541), self-attention of input blocks 4, 5 and output blocks 6, 7, 8 (all 32×32
+    at 512²).
     """
 
     def __init__(self, grid: tuple[int, int], image_size: tuple[int, int]) -> None:
-        self.grid = _check_hw(grid, "grid")
-        self.image_size = _check_hw(image_size, "image_size")
+        self.grid = check_size(grid, "grid")
+        self.image_size = check_size(image_size, "image_size")
         self._self_sum: torch.Tensor | None = None
         self._self_count = 0
         self._cross_sum: torch.Tensor | None = None

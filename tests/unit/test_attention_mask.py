@@ -16,7 +16,6 @@ from models.region.attention_mask import (
     mask_from_attention,
     mask_from_words,
     match_tokens,
-    parse_words,
     preview_overlay,
     principal_coordinates,
     refine_external_mask,
@@ -25,6 +24,7 @@ from models.region.attention_mask import (
     split_segments,
     upsample_labels,
 )
+from models.region.words import parse_words
 
 
 def planted_regions(gh: int, gw: int) -> torch.Tensor:

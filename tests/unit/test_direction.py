@@ -4,10 +4,10 @@ import math
 
 import pytest
 
+from models.flow.ops import angle_vector as direction_vector  # the one home of (cos θ, −sin θ)
 from models.prompt.direction import (
     OFFICIAL_DIRECTIONS,
     OFFICIAL_SECTORS,
-    direction_vector,
     parse_direction,
     sector_angle,
 )

@@ -7,14 +7,13 @@ import pytest
 import torch
 
 from models.flow.engine import (
-    CLASS_PRIORS,
     DEFAULT_STRENGTH_AT_512,
     FlowResult,
     default_strength,
-    find_prior,
     flow_from_text,
 )
 from models.flow.hints import MotionHints
+from models.prompt.vocabulary import CLASS_PRIORS, find_prior
 
 
 def image(height=128, width=160, batch=1):

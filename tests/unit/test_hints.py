@@ -1,5 +1,6 @@
 """Hint maps with the official semantics (PIPELINE.md §5.5–5.6) and the arrow JSON format."""
 
+import functools
 import json
 import math
 
@@ -12,11 +13,14 @@ from models.flow.hints import (
     MAX_ARROWS,
     MotionHints,
     blend_hint_map,
-    direction_hint_map,
+    direction_hint,
     gaussian_blend,
     mask_batch,
     parse_arrows,
 )
+
+# The official single hint at unit magnitude (one home since the hint map for the networks is the same map).
+direction_hint_map = functools.partial(direction_hint, px_per_frame=1.0)
 
 
 def rect_mask(height=64, width=80, box=(10, 50, 20, 70)):

@@ -15,9 +15,9 @@ from models.region.clip import (
     image_proposals,
     label_regions,
     load_clip,
-    parse_phrases,
     proposal_crops,
 )
+from models.region.words import parse_phrases
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from models.region import odise as region_odise
-from models.region.odise import available, odise_mask, panoptic_to_mask, parse_vocabulary, require
+from models.region.odise import available, odise_mask, panoptic_to_mask, require
+from models.region.words import parse_vocabulary
 
 
 class StandInPredictor:

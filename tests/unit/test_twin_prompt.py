@@ -3,13 +3,12 @@
 import pytest
 
 from models.prompt.twin_prompt import (
-    OFFICIAL_NOUNS,
-    REGION_NOUNS,
     TWIN_SUFFIX,
     region_nouns,
     split_prompt,
     twin_prompt,
 )
+from models.prompt.vocabulary import OFFICIAL_NOUNS, REGION_NOUNS
 
 DEFAULT_PROMPT = "a large waterfall falling from hills during sunset in the style of Leonid Afremov"
 DIRECTIONAL_PROMPT = ("a large river flowing in right to left, upwards direction in front of a mountain "
