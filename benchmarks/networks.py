@@ -38,7 +38,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "fixtures")]  # models/, and the golden fill (a test fixture)
 
 from golden_fill import golden_fill_  # noqa: E402
-
 from models.loop.euler import loop_displacements  # noqa: E402
 from models.networks import HintFlowNet, SplatVideoNet, TextFlowNet  # noqa: E402
 

@@ -4,9 +4,9 @@ model folder load strictly, drive Text Flow and Animate, and wrong files give cl
 import folder_paths
 import pytest
 import torch
-from golden_fill import golden_fill_
 from safetensors.torch import save_file
 
+from golden_fill import golden_fill_
 from models.networks import HintFlowNet, SplatVideoNet, TextFlowNet
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from planted_attention import planted_capture
 
 from models.region.attention_capture import AttentionCapture
+from planted_attention import planted_capture
 
 
 def _run(nodes, **kwargs):

@@ -63,7 +63,6 @@ def write_random_clip_l(path: Path, seed: int = 0) -> Path:
 def write_official_networks(folder: Path, kinds: tuple[str, ...] = tuple(NETWORK_FILES)) -> dict[str, Path]:
     """Golden-filled official networks as ``<folder>/<network>-pretrained/latest_net_G.pth`` (plain state dicts)."""
     from golden_fill import golden_fill_
-
     from models.networks import NETWORKS
 
     written = {}

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import torch
-from golden_fill import golden_fill_
 from safetensors.torch import load_file
+
+from golden_fill import golden_fill_
 
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
 

@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from planted_attention import planted_capture
 
 from models.region.attention_capture import AttentionAccumulator, AttentionCapture
 from models.region.attention_mask import (
@@ -25,6 +24,7 @@ from models.region.attention_mask import (
     upsample_labels,
 )
 from models.region.words import parse_words
+from planted_attention import planted_capture
 
 
 def planted_regions(gh: int, gw: int) -> torch.Tensor:
