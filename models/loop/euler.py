@@ -1,11 +1,11 @@
-"""Euler integration of an Eulerian flow into per-frame displacements (NETWORKS.md §5.3).
+"""Euler integration of an Eulerian flow into per-frame displacements (docs/networks.md#euler-integration).
 
 The official code re-integrates from scratch for every frame (O(N²) steps per clip). Here an
 :class:`EulerState` advances one step at a time, and :func:`loop_compact_displacements` serves the
 symmetric loop (i forward steps of +flow, N − i backward steps of −flow) in O(N) steps with O(√N)
 stored fields.
 
-Only pixels with a nonzero flow vector are tracked: under §5.3 a pixel whose own flow is zero looks
+Only pixels with a nonzero flow vector are tracked: under the official rule a pixel whose own flow is zero looks
 itself up forever and never moves, so its displacement is always 0.
 """
 
@@ -139,7 +139,8 @@ class EulerState:
 
 
 def euler_integrate(flow: torch.Tensor, steps: int, integration: str = "round") -> torch.Tensor:
-    """Displacement [B, 2, H, W] after ``steps`` Euler steps of ``flow`` (NETWORKS.md §5.3); 0 → zeros."""
+    """Displacement [B, 2, H, W] after ``steps`` Euler steps of ``flow`` (docs/networks.md#euler-integration); 0 →
+    zeros."""
     check_int(steps, "steps", 0)
     state = EulerState(flow, integration)
     for _ in range(steps):

@@ -3,7 +3,7 @@
 Frame i of N blends the image splatted forward by i Euler steps of +flow (weight α = 1 − i/N) with the
 same image splatted backward by N − i steps of −flow (weight 1 − α), each also weighted by a softmax
 importance exp(Z − max Z) and normalised by the splatted weights: the official symmetric softmax
-splatting (NETWORKS.md §5.4) done on RGB pixels instead of learned features. At i = 0 the result is
+splatting (docs/networks.md#softmax-splatting) done on RGB pixels instead of learned features. At i = 0 the result is
 the input, and frame N would be the input again, so the loop closes seamlessly.
 
 Static pixels (zero flow) never move, so only moving pixels are integrated and splatted; a static pixel

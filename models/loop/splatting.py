@@ -1,9 +1,10 @@
 """Summation (forward) splatting in pure PyTorch, device-agnostic (CPU and CUDA).
 
 Every source pixel (x, y) is sent to (x + dx, y + dy) and added to its four bilinear neighbours
-(x0 = floor, fractional weights); taps outside the frame are dropped (NETWORKS.md §5.4). Implemented
+(x0 = floor, fractional weights); taps outside the frame are dropped (docs/networks.md#softmax-splatting). Implemented
 as one ``scatter_add_`` per tap on a channel-first [B, C, pixels] buffer with the index expanded over C,
-the fastest CPU layout measured in PEERS.md §6; on CUDA ``scatter_add_`` is deterministic under
+the fastest CPU layout measured in docs/networks.md#splatting-speed-on-a-cpu; on CUDA ``scatter_add_`` is
+deterministic under
 ``torch.use_deterministic_algorithms(True)``. Loops pass a :class:`Workspace` so a splat allocates nothing.
 """
 

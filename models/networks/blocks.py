@@ -18,7 +18,7 @@ def split_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
     The official code resizes the SPADE condition this way (RGB and hint bilinear, mask nearest), and
     network B's decoder applies the same rule to its *feature maps* (a leftover of the input layout that
-    changes the numbers, NETWORKS.md §4.2 / §9.5). Bilinear is align_corners=False without antialias.
+    changes the numbers, docs/networks.md#network-b-hint-flow). Bilinear is align_corners=False without antialias.
     """
     size = (int(size[0]), int(size[1]))
     if tuple(x.shape[-2:]) == size:
@@ -29,7 +29,7 @@ def split_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def upsample2(x: torch.Tensor) -> torch.Tensor:
-    """Bilinear ×2 (align_corners=False), the ``up2`` of NETWORKS.md."""
+    """Bilinear ×2 (align_corners=False), the ``up2`` of docs/networks.md#conventions."""
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
@@ -51,7 +51,7 @@ class ConditionPyramid:
 
 
 class SPADE(nn.Module):
-    """Spatially-adaptive normalisation: InstanceNorm(x)·(1 + γ(seg)) + β(seg) (NETWORKS.md §2.1)."""
+    """Spatially-adaptive normalisation: InstanceNorm(x)·(1 + γ(seg)) + β(seg) (docs/networks.md#spade)."""
 
     HIDDEN = 128
 
@@ -71,7 +71,7 @@ class InferenceNetwork(nn.Module):
     """Base of the three generators: always in eval mode.
 
     In train mode the official layers would run a spectral-norm power iteration and batch statistics that
-    overwrite the loaded ``weight_u``/``weight_v``/``stored_*`` tensors (NETWORKS.md §9.1); this
+    overwrite the loaded ``weight_u``/``weight_v``/``stored_*`` tensors (docs/networks.md#numerical-pitfalls); this
     reimplementation has no training behaviour, so asking for it is an error rather than a silent no-op.
     """
 

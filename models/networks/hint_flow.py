@@ -1,4 +1,4 @@
-"""Network B, ``spadeunet``: flow predictor steered by a direction hint (NETWORKS.md §4).
+"""Network B, ``spadeunet``: flow predictor steered by a direction hint (docs/networks.md#network-b-hint-flow).
 
 A spectrally-normalised SPADE U-Net (base width 32, eight stride-2 convolutions). Input [B, 6, H, W] =
 RGB in [-1, 1], binary mask, 2-channel hint flow in units of 64 px; H and W multiples of 256. Output

@@ -95,7 +95,7 @@ def predict_text_flow(
     """Flow [B, 2, H, W] in px/frame predicted by network A from the image, the mask and the prompt.
 
     ``context`` [B|1, 77, 768] is the last hidden state of the SD-1.4 CLIP text encoder for the prompt
-    (NETWORKS.md §2.2). The flow is zero outside the binary mask, on the image's device.
+    (docs/networks.md#spatial-transformer). The flow is zero outside the binary mask, on the image's device.
     """
     if not isinstance(network, TextFlowNet):
         raise TypeError(f"network must be a TextFlowNet, got {type(network).__name__}")

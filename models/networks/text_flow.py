@@ -1,4 +1,4 @@
-"""Network A, ``spadexattnunetsd``: text-conditioned Eulerian flow predictor (NETWORKS.md §3).
+"""Network A, ``spadexattnunetsd``: text-conditioned Eulerian flow predictor (docs/networks.md#network-a-text-flow).
 
 A SPADE U-Net with 320/640/1280 channels and nine Stable-Diffusion-style cross-attention blocks that read
 the CLIP text tokens. Input [B, 4, H, W] (RGB in [-1, 1] + binary mask), H and W multiples of 64; context

@@ -1,4 +1,4 @@
-"""Region mask from diffusion self-attention clusters, filtered by a coarse mask (PIPELINE.md §4).
+"""Region mask from diffusion self-attention clusters, filtered by a coarse mask (docs/pipeline.md#3-region-mask).
 
 The official `generate_attn_mask` procedure, with each of its quirks decided on purpose:
 
@@ -73,7 +73,7 @@ def _check_erosion(kernel_size: int, iterations: int) -> None:
 
 @dataclass(frozen=True)
 class MaskParams:
-    """Knobs of the procedure; defaults are the official configs/inference.yaml values (PIPELINE.md D17, D18)."""
+    """Knobs of the procedure; defaults are the official configs/inference.yaml values (docs/pipeline.md#defaults)."""
 
     n_clusters: int = 5
     method: Method = "spectral"

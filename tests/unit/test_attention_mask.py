@@ -1,4 +1,4 @@
-"""Attention capture contract and the self-attention region-mask procedure (PIPELINE.md §4)."""
+"""Attention capture contract and the self-attention region-mask procedure (docs/pipeline.md#3-region-mask)."""
 
 import math
 

@@ -1,4 +1,5 @@
-"""Euler integration (NETWORKS.md §5.3): golden vectors, hand-computed cases, the O(N) symmetric loop."""
+"""Euler integration (docs/networks.md#euler-integration): golden vectors, hand-computed cases, the O(N) symmetric
+loop."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Hint maps with the official semantics (PIPELINE.md §5.5–5.6) and the arrow JSON format."""
+"""Hint maps with the official semantics (docs/pipeline.md#hint-maps) and the arrow JSON format."""
 
 import functools
 import json
@@ -136,7 +136,7 @@ def test_direction_hint_is_mask_times_unit_vector(angle):
 
 
 def test_single_blended_hint_equals_the_direction_hint():
-    """With k = 1 the Gaussian weights cancel (PIPELINE.md §5.5): the blend is exactly mask × u."""
+    """With k = 1 the Gaussian weights cancel (docs/pipeline.md#hint-maps): the blend is exactly mask × u."""
     mask = rect_mask()
     ys, xs = torch.nonzero(mask[0, 0], as_tuple=True)
     centroid = [[int(xs.float().mean()), int(ys.float().mean())]]

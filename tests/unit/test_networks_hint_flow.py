@@ -1,4 +1,5 @@
-"""Network B (HintFlowNet, ``spadeunet``) against the official golden vectors (NETWORKS.md §4, §8)."""
+"""Network B (HintFlowNet, ``spadeunet``) against the official golden vectors
+(docs/networks.md#network-b-hint-flow, docs/networks.md#golden-files)."""
 
 import os
 import subprocess

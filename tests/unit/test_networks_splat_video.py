@@ -1,4 +1,5 @@
-"""Network C (SplatVideoNet, ``spadeunet4softmaxsplating``) against the official golden vectors (§5, §8)."""
+"""Network C (SplatVideoNet, ``spadeunet4softmaxsplating``) against the official golden vectors
+(docs/networks.md#network-c-splat-video, docs/networks.md#golden-files)."""
 
 import pytest
 import torch

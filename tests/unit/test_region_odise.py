@@ -1,4 +1,5 @@
-"""ODISE coarse-mask contract (PIPELINE.md §3.4–3.5) with a stand-in predictor; ODISE itself is not installed."""
+"""ODISE coarse-mask contract (docs/pipeline.md#coarse-masks) with a stand-in predictor; ODISE itself is not
+installed."""
 
 import importlib.util
 

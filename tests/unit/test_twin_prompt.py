@@ -1,4 +1,4 @@
-"""Realistic twin prompt from the artistic prompt (PIPELINE.md §2.2, with the official nouns bug fixed)."""
+"""Realistic twin prompt from the artistic prompt (docs/pipeline.md#twin-prompt, with the official nouns bug fixed)."""
 
 import pytest
 
