@@ -106,3 +106,14 @@ def check_nchw(tensor: torch.Tensor, name: str, channels: int | None = None) -> 
             "replace them (e.g. torch.nan_to_num) before animating"
         )
     return tensor
+
+
+def check_companion(tensor: torch.Tensor, name: str, reference: torch.Tensor, channels: int) -> torch.Tensor:
+    """A [B|1, ``channels``, H, W] tensor that goes with ``reference`` [B, ·, H, W]: the same size, and batch 1 or
+    the reference's."""
+    check_nchw(tensor, name, channels=channels)
+    batch, _, height, width = reference.shape
+    if tensor.shape[-2:] != reference.shape[-2:] or tensor.shape[0] not in (1, batch):
+        raise InputShapeError(f"{name} must have shape [B|1, {channels}, H, W] = {batch}|1, {channels}, {height}, "
+                              f"{width} matching the image; got {list(tensor.shape)}")
+    return tensor

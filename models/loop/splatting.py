@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from ..checks import check_companion
 from ..flow.ops import validate_flow, validate_nchw
 
 
@@ -93,12 +94,7 @@ def _validate(x: torch.Tensor, disp: torch.Tensor, weight: torch.Tensor | None) 
     if disp.shape[0] not in (1, x.shape[0]):
         raise ValueError(f"disp batch ({disp.shape[0]}) must be 1 or match x batch ({x.shape[0]})")
     if weight is not None:
-        validate_nchw(weight, "weight", channels=1)
-        if weight.shape[-2:] != x.shape[-2:] or weight.shape[0] not in (1, x.shape[0]):
-            raise ValueError(
-                f"weight must have shape [B|1, 1, H, W] = {x.shape[0]}|1, 1, "
-                f"{x.shape[2]}, {x.shape[3]}; got {list(weight.shape)}"
-            )
+        check_companion(weight, "weight", x, channels=1)
     devices = {t.device for t in (x, disp, weight) if t is not None}
     if len(devices) > 1:
         raise ValueError(f"x, disp and weight must be on the same device, got {sorted(map(str, devices))}")

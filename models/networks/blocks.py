@@ -8,6 +8,13 @@ from torch import nn
 
 MASK_CHANNEL = 3  # channel 3 of the network inputs is the binary mask (RGB first)
 
+SPADE_LAYERS = (
+    "spade_layer", "spade_layer2_0", "spade_layer2_1", "spade_layer4_0", "spade_layer4_1", "spade_layer8_0",
+    "spade_layer8_1", "spade_layer8_2", "spade_layer8_3", "spade_layer8_4", "spade_layer8_5", "spade_layer8_6",
+    "spade_layer8_7",
+)
+"""The SPADE layers of networks A and B, in the official state-dict order (their widths differ)."""
+
 
 def leaky_relu(x: torch.Tensor) -> torch.Tensor:
     return F.leaky_relu(x, 0.2)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import SPADE, ConditionPyramid, InferenceNetwork, check_input, leaky_relu, upsample2
+from .blocks import SPADE, SPADE_LAYERS, ConditionPyramid, InferenceNetwork, check_input, leaky_relu, upsample2
 from .transformer import CONTEXT_DIM, CONTEXT_TOKENS, SpatialTransformer
 
 # (in, out) channels of conv2…conv8 and dconv1…dconv8, in the official state-dict order.
@@ -28,21 +28,7 @@ _ATTENTION = [
     ("attn_output_block_2", 640),
     ("attn_output_block_1", 640),
 ]
-_SPADE = [
-    ("spade_layer", 320),
-    ("spade_layer2_0", 320),
-    ("spade_layer2_1", 320),
-    ("spade_layer4_0", 640),
-    ("spade_layer4_1", 640),
-    ("spade_layer8_0", 640),
-    ("spade_layer8_1", 640),
-    ("spade_layer8_2", 1280),
-    ("spade_layer8_3", 1280),
-    ("spade_layer8_4", 1280),
-    ("spade_layer8_5", 1280),
-    ("spade_layer8_6", 640),
-    ("spade_layer8_7", 640),
-]
+_SPADE = list(zip(SPADE_LAYERS, (320, 320, 320, 640, 640, 640, 640, 1280, 1280, 1280, 1280, 640, 640), strict=True))
 # Encoder steps e2…e7: (SPADE, transformer or None, 2× average pool after the conv).
 _ENCODER_STEPS = [
     ("spade_layer2_0", None, True),

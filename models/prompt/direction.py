@@ -19,25 +19,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-OFFICIAL_SECTORS: dict[str, tuple[float, float]] = {
-    "left to right": (350.0, 10.0),
-    "left to right, upwards": (10.0, 45.0),
-    "upwards, left to right": (45.0, 80.0),
-    "upwards": (80.0, 100.0),
-    "upwards, right to left": (100.0, 135.0),
-    "right to left, upwards": (135.0, 170.0),
-    "right to left": (170.0, 190.0),
-    "right to left, downwards": (190.0, 225.0),
-    "downwards, right to left": (225.0, 260.0),
-    "downwards": (260.0, 280.0),
-    "downwards, left to right": (280.0, 315.0),
-    "left to right, downwards": (315.0, 350.0),
-}
+OFFICIAL_DIRECTIONS: tuple[str, ...] = (
+    "left to right", "left to right, upwards", "upwards, left to right", "upwards", "upwards, right to left",
+    "right to left, upwards", "right to left", "right to left, downwards", "downwards, right to left", "downwards",
+    "downwards, left to right", "left to right, downwards",
+)
+"""Names of the 12 official directions, in sector order (for a node's combo box)."""
+_SECTOR_BOUNDS = (350.0, 10.0, 45.0, 80.0, 100.0, 135.0, 170.0, 190.0, 225.0, 260.0, 280.0, 315.0, 350.0)
+OFFICIAL_SECTORS: dict[str, tuple[float, float]] = dict(
+    zip(OFFICIAL_DIRECTIONS, zip(_SECTOR_BOUNDS[:-1], _SECTOR_BOUNDS[1:], strict=True), strict=True)
+)
 """The 12 official directions and their θ sectors (lo, hi), counter-clockwise from lo; "left to right"
 wraps around 0 (docs/pipeline.md#direction-phrases)."""
 
-OFFICIAL_DIRECTIONS: tuple[str, ...] = tuple(OFFICIAL_SECTORS)
-"""Names of the 12 official directions, in sector order (for a node's combo box)."""
 
 AUTO, CUSTOM = "auto (from text)", "custom angle"
 DIRECTION_CHOICES: tuple[str, ...] = (AUTO, *OFFICIAL_DIRECTIONS, CUSTOM)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..checks import check_size
+from ..checks import InputShapeError, check_size
 
 
 def aspect_matches(src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> bool:
@@ -129,24 +129,24 @@ class AttentionAccumulator:
             probs[:, r] = logits.softmax(dim=-1)
         self.add_probs(probs)
 
+    @staticmethod
+    def _summed(total: torch.Tensor | None, value: torch.Tensor, what: str) -> torch.Tensor:
+        if total is None:
+            return value.clone()
+        if value.shape != total.shape:
+            raise InputShapeError(f"{what} shape {tuple(value.shape)} differs from earlier {tuple(total.shape)}")
+        return total.add_(value)
+
     def add_probs(self, probs: torch.Tensor) -> None:
         probs = self._batched(probs, "probs", self.num_tokens).float()
-        if self._self_sum is None:
-            self._self_sum = torch.zeros_like(probs)
-        elif probs.shape != self._self_sum.shape:
-            raise ValueError(f"probs shape {tuple(probs.shape)} differs from earlier {tuple(self._self_sum.shape)}")
-        self._self_sum += probs
+        self._self_sum = self._summed(self._self_sum, probs, "probs")
         self._self_count += 1
 
     def add_cross_probs(self, probs: torch.Tensor) -> None:
         """Add cross-attention probabilities [B, heads, N, T] (or without B); heads are averaged."""
         probs = self._batched(probs, "cross probs", None).float().mean(dim=1)
         maps = probs.transpose(1, 2).reshape(probs.shape[0], probs.shape[2], *self.grid)
-        if self._cross_sum is None:
-            self._cross_sum = torch.zeros_like(maps)
-        elif maps.shape != self._cross_sum.shape:
-            raise ValueError(f"cross probs give {tuple(maps.shape)}, earlier {tuple(self._cross_sum.shape)}")
-        self._cross_sum += maps
+        self._cross_sum = self._summed(self._cross_sum, maps, "cross-attention maps")
         self._cross_count += 1
 
     def capture(self, tokens: list[str] | None = None) -> AttentionCapture:
