@@ -11,7 +11,7 @@ from ..models import networks
 from ..models.flow import engine as flow_engine
 from ..models.flow import hints
 from ..models.flow import viz as flow_viz
-from ..models.flow.ops import OFFICIAL_VIDEO_CLAMP
+from ..models.flow.ops import clamp_note
 from ..models.prompt.direction import AUTO, DIRECTION_CHOICES, chosen_angle
 from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw, mask_to_b1hw
 
@@ -109,11 +109,7 @@ class TextFlow(io.ComfyNode):
         else:
             flow, notes = cls._network_flow(flow_model, picture, region, text, angle_deg, motion_hints,
                                             hint_px_per_frame, conditioning)
-            peak = float(flow.abs().amax())
-            if peak > OFFICIAL_VIDEO_CLAMP:
-                notes[0] += (f"; peaks at {peak:.1f} px/frame — the official pipeline animates it clamped to "
-                             f"{OFFICIAL_VIDEO_CLAMP:g} px/frame: the video network does so by default, for the pixel "
-                             f"engine set Animate's max_px_per_frame to {OFFICIAL_VIDEO_CLAMP:g}")
+            notes[0] += clamp_note(flow)
         for note in notes[1:]:
             log.warning("T2C_TextFlow: %s", note)
         preview = flow_viz.flow_preview(picture, flow, motion_hints)

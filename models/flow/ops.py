@@ -84,6 +84,16 @@ def mask_flow(flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return flow * mask
 
 
+def clamp_note(flow: torch.Tensor) -> str:
+    """"" when the flow stays within the official clamp, else a note saying how the official pipeline animates it."""
+    peak = float(flow.abs().amax())
+    if peak <= OFFICIAL_VIDEO_CLAMP:
+        return ""
+    return (f"; peaks at {peak:.1f} px/frame — the official pipeline animates it clamped to {OFFICIAL_VIDEO_CLAMP:g} "
+            f"px/frame: the video network does so by default, for the pixel engine set Animate's max_px_per_frame to "
+            f"{OFFICIAL_VIDEO_CLAMP:g}")
+
+
 def prepare_flow(flow: torch.Tensor, size: tuple[int, int], batch: int, mask: torch.Tensor | None, speed: float,
                  max_px_per_frame: float, video_network: bool = False) -> torch.Tensor:
     """Fit a flow to ``batch`` images of ``size`` for animation: resize it (vectors scaled with it), clamp each
