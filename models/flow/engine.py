@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import InputShapeError, InputTypeError, InputValueError, check_string, is_number
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_string, check_tensor, is_number
 from ..prompt.direction import parse_direction
 from ..prompt.vocabulary import find_prior
 from .hints import MotionHints, gaussian_blend, mask_batch, parse_arrows
@@ -141,8 +141,7 @@ def flow_from_text(
 
 def _validate_image(image: torch.Tensor) -> tuple[int, int, int]:
     """Only the image's batch and size are used, so its pixel values are not scanned."""
-    if not isinstance(image, torch.Tensor):
-        raise InputTypeError(f"image must be a torch.Tensor [B, 3, H, W], got {type(image).__name__}")
+    check_tensor(image, "image", "a torch.Tensor [B, 3, H, W]")
     if image.dim() != 4 or image.shape[1] != 3 or min(image.shape) == 0:
         raise InputShapeError(f"image must have shape [B, 3, H, W] (channels first), got {list(image.shape)}")
     return image.shape[0], image.shape[2], image.shape[3]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..checks import InputShapeError, InputTypeError, InputValueError, check_nchw, check_number
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_nchw, check_number, check_tensor
 from ..prompt.direction import parse_direction
 from .ops import MOTION_NORM, angle_vector
 
@@ -152,8 +152,7 @@ def _points(items: object, key: str, arity: int, limit: int) -> tuple[tuple[floa
 
 def mask_batch(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
     """A mask as float32 [B, 1, H, W]; accepts [H, W], [B, H, W] or [B, 1, H, W], bool or float 0..1."""
-    if not isinstance(mask, torch.Tensor):
-        raise InputTypeError(f"{name} must be a torch.Tensor, got {type(mask).__name__}")
+    check_tensor(mask, name)
     if mask.dim() == 2:
         mask = mask[None, None]
     elif mask.dim() == 3:

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_tensor
+
 MASK_CHANNEL = 3  # channel 3 of the network inputs is the binary mask (RGB first)
 
 SPADE_LAYERS = (
@@ -101,8 +103,7 @@ class InferenceNetwork(nn.Module):
 
 def check_input(x: torch.Tensor, channels: int, multiple: int, network: str) -> None:
     """Clear errors for a network input of the wrong rank, channel count or size."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{network}: input must be a torch.Tensor, got {type(x).__name__}")
+    check_tensor(x, f"{network}: input")
     if x.dim() != 4 or x.shape[1] != channels:
         raise ValueError(f"{network}: input must have shape [B, {channels}, H, W], got {list(x.shape)}")
     height, width = x.shape[-2:]

@@ -24,6 +24,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_int
 from ..flow.hints import OFFICIAL_HINT_PX_PER_FRAME, direction_hint
 from ..flow.ops import MOTION_NORM, resize_flow, validate_flow, validate_nchw
 from ..loop.euler import loop_displacements
@@ -138,8 +139,7 @@ def _check_loop_inputs(image: torch.Tensor, flow: torch.Tensor, n_frames: int, o
             f"flow must have shape [B|1, 2, H, W] matching the image {list(image.shape)}, got "
             f"{list(flow.shape)}; resize it first (models.flow.ops.resize_flow)"
         )
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
-        raise ValueError(f"n_frames must be an int >= 1, got {n_frames!r}")
+    check_int(n_frames, "n_frames", 1)
     batch, _, height, width = image.shape
     shape = (batch, n_frames, height, width, 3)
     if out is not None and (tuple(out.shape) != shape or out.dtype != torch.float32 or out.device != image.device):

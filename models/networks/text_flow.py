@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_tensor
 from .blocks import SPADE, SPADE_LAYERS, ConditionPyramid, InferenceNetwork, check_input, leaky_relu, upsample2
 from .transformer import CONTEXT_DIM, CONTEXT_TOKENS, SpatialTransformer
 
@@ -91,8 +92,7 @@ class TextFlowNet(InferenceNetwork):
 
 def check_context(context: torch.Tensor, batch: int) -> torch.Tensor:
     """Validate the CLIP token context [B|1, 77, 768] and broadcast it to the batch."""
-    if not isinstance(context, torch.Tensor):
-        raise TypeError(f"TextFlowNet: context must be a torch.Tensor, got {type(context).__name__}")
+    check_tensor(context, "TextFlowNet: context")
     if context.dim() != 3 or tuple(context.shape[1:]) != (CONTEXT_TOKENS, CONTEXT_DIM):
         raise ValueError(
             f"TextFlowNet: context must have shape [B, {CONTEXT_TOKENS}, {CONTEXT_DIM}] (the last hidden state "

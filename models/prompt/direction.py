@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import check_string
+
 OFFICIAL_DIRECTIONS: tuple[str, ...] = (
     "left to right", "left to right, upwards", "upwards, left to right", "upwards", "upwards, right to left",
     "right to left, upwards", "right to left", "right to left, downwards", "downwards, right to left", "downwards",
@@ -92,8 +94,7 @@ def parse_direction(text: str | None, *, seed: int | None = None) -> Direction |
     """
     if text is None:
         return None
-    if not isinstance(text, str):
-        raise TypeError(f"direction text must be a string, got {type(text).__name__}")
+    check_string(text, "direction text")
     match = _official_wrapped(text) or _free_form(text)
     if match is None:
         return None

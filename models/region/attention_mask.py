@@ -53,7 +53,7 @@ from scipy import ndimage
 from sklearn.cluster import KMeans, SpectralClustering
 from threadpoolctl import threadpool_limits
 
-from ..checks import InputShapeError, InputTypeError, InputValueError
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_tensor
 from .attention_capture import AttentionCapture, aspect_matches
 from .words import parse_words
 
@@ -171,8 +171,7 @@ def upsample_labels(labels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor
 
 
 def _check_mask(mask: torch.Tensor, what: str) -> torch.Tensor:
-    if not isinstance(mask, torch.Tensor):
-        raise InputTypeError(f"{what} must be a torch tensor [H, W], got {type(mask).__name__}")
+    check_tensor(mask, what, "a torch tensor [H, W]")
     if mask.ndim == 3 and mask.shape[0] == 1:
         mask = mask[0]
     if mask.ndim != 2 or mask.numel() == 0:
