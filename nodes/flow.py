@@ -12,12 +12,13 @@ from ..models.flow import engine as flow_engine
 from ..models.flow import hints
 from ..models.flow import viz as flow_viz
 from ..models.flow.ops import clamp_note
+from ..models.networks.transformer import CONTEXT_DIM, CONTEXT_TOKENS
 from ..models.prompt.direction import AUTO, DIRECTION_CHOICES, chosen_angle
 from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw, mask_to_b1hw
 
 log = logging.getLogger(__name__)
 
-SD1_CONTEXT = (77, 768)
+SD1_CONTEXT = (CONTEXT_TOKENS, CONTEXT_DIM)
 EDITOR_IMAGE_KEY = "t2c_editor_image"
 """UI output key under which T2C_TextFlow sends its input picture to the motion editor (web/js/motion_editor.js).
 Not ``images``: the frontend would also draw that as a second preview under the editor."""
