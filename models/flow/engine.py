@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import InputShapeError, InputTypeError, InputValueError, check_string, check_tensor, is_number
-from ..prompt.direction import parse_direction
+from ..prompt.direction import parse_direction, truncation_note
 from ..prompt.vocabulary import find_prior
 from .hints import MotionHints, gaussian_blend, mask_batch, parse_arrows
 from .ops import angle_vector
@@ -187,6 +187,8 @@ def _plan(
     """What drives the motion (arrows > angle > phrase > class prior > region axis) and the edited prompt."""
     parsed = parse_direction(text, seed=sector_seed)
     prompt = parsed.prompt if parsed else text
+    if (note := truncation_note(text)) is not None:
+        warnings.append(note)
     if hints.arrows:
         if direction_angle is not None or parsed is not None:
             warnings.append("arrows were drawn, so they set the motion; the requested direction is ignored")

@@ -35,6 +35,8 @@ ARROW_SPAN_FRAMES = 60
 """An arrow spans the distance a point travels in this many frames (2 s at 30 fps)."""
 MAX_ARROWS = 128
 MAX_ANCHORS = 128
+MAX_HINTS_CHARS = 256 * 1024
+"""Longest motion-hints JSON read: 128 arrows and 128 anchors at full precision, pretty-printed, fit in a tenth."""
 MIN_HINT_MASK_PIXELS = 5
 """Official rule: a mask with fewer pixels than this gets an all-zero hint."""
 OFFICIAL_HINT_PX_PER_FRAME = MOTION_NORM
@@ -91,8 +93,18 @@ def parse_arrows(text: str | None) -> MotionHints:
         raise InputTypeError(f"motion hints must be a JSON string, got {type(text).__name__}")
     if not text.strip():
         return MotionHints()
+    if len(text) > MAX_HINTS_CHARS:
+        raise InputValueError(
+            f"motion hints are {len(text):,} characters, at most {MAX_HINTS_CHARS:,} are read "
+            f"({MAX_ARROWS} arrows and {MAX_ANCHORS} anchors fit easily): remove arrows or clear the input"
+        )
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise InputValueError(
+            "motion hints are nested too deeply to be arrows; "
+            'expected [[x0, y0, x1, y1], ...] or {"arrows": [...], "anchors": [...]}'
+        ) from None
     except json.JSONDecodeError as error:
         raise InputValueError(
             f"motion hints are not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}); "
@@ -120,6 +132,15 @@ def parse_arrows(text: str | None) -> MotionHints:
     return MotionHints(arrows=parsed_arrows, anchors=_points(anchors, "anchors", 2, MAX_ANCHORS))
 
 
+def _short(value: object, limit: int = 60) -> str:
+    """A JSON value for a message, cut to ``limit`` characters (deeply nested values included)."""
+    try:
+        text = json.dumps(value)
+    except (RecursionError, ValueError):
+        text = "[[[…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _points(items: object, key: str, arity: int, limit: int) -> tuple[tuple[float, ...], ...]:
     """Validate a list of fixed-length coordinate lists in 0..1."""
     shape = "[x0, y0, x1, y1]" if arity == 4 else "[x, y]"
@@ -131,12 +152,12 @@ def _points(items: object, key: str, arity: int, limit: int) -> tuple[tuple[floa
     for i, item in enumerate(items):
         where = f"motion hints: {key}[{i}]"
         if not isinstance(item, list):
-            raise InputValueError(f"{where} must be a list {shape}, got {json.dumps(item)} (wrong nesting?)")
+            raise InputValueError(f"{where} must be a list {shape}, got {_short(item)} (wrong nesting?)")
         for value in item:
             if isinstance(value, list):
-                raise InputValueError(f"{where} contains a list {json.dumps(value)}: wrong nesting, expected {shape}")
+                raise InputValueError(f"{where} contains a list {_short(value)}: wrong nesting, expected {shape}")
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InputValueError(f"{where} contains {json.dumps(value)}, expected numbers only")
+                raise InputValueError(f"{where} contains {_short(value)}, expected numbers only")
         if len(item) != arity:
             raise InputValueError(f"{where} has {len(item)} numbers, expected {arity}: {shape}")
         for value in item:

@@ -9,6 +9,10 @@ directions is understood too: "flowing to the left", "towards the bottom right",
 Angles are degrees counter-clockwise from +x with image y pointing down (up = 90), so the unit
 vector is (cos θ, −sin θ) (:func:`models.flow.ops.angle_vector`). Unknown or empty text gives ``None``, never an
 exception.
+
+Parsing is linear and bounded: only the first :data:`MAX_PARSED_CHARS` characters are searched (a CLIP prompt is
+77 tokens, a few hundred characters; callers note when text was cut), and an "in … direction" phrase is only
+read when at most :data:`MAX_WRAPPED_CHARS` characters lie between "in" and "direction".
 """
 
 from __future__ import annotations
@@ -33,6 +37,20 @@ OFFICIAL_SECTORS: dict[str, tuple[float, float]] = dict(
 )
 """The 12 official directions and their θ sectors (lo, hi), counter-clockwise from lo; "left to right"
 wraps around 0 (docs/pipeline.md#direction-phrases)."""
+
+
+MAX_PARSED_CHARS = 4096
+"""Only this many leading characters of a text are searched for a direction (the rest is kept, not read)."""
+MAX_WRAPPED_CHARS = 120
+"""The longest "<direction>" read inside "in <direction> direction" (the longest phrase understood is ~80)."""
+
+
+def truncation_note(text: str) -> str | None:
+    """A note for the user when :func:`parse_direction` reads only part of ``text``, else None."""
+    if isinstance(text, str) and len(text) > MAX_PARSED_CHARS:
+        return (f"the text is {len(text):,} characters; only the first {MAX_PARSED_CHARS:,} are read for a "
+                f"direction — put the direction phrase near the start")
+    return None
 
 
 AUTO, CUSTOM = "auto (from text)", "custom angle"
@@ -95,7 +113,8 @@ def parse_direction(text: str | None, *, seed: int | None = None) -> Direction |
     if text is None:
         return None
     check_string(text, "direction text")
-    match = _official_wrapped(text) or _free_form(text)
+    text_read = text[:MAX_PARSED_CHARS]
+    match = _official_wrapped(text_read) or _free_form(text_read)
     if match is None:
         return None
     start, end, name, angle = match
@@ -212,20 +231,35 @@ def _generic_angle(kind: str, m: re.Match[str]) -> float | None:
     return _vector_angle(dx, dy)
 
 
+def _wrapper_spans(text: str) -> list[tuple[int, int, int, int]]:
+    """(start, inner start, inner end, end) of every "in <fragment> direction": each "in " paired with its nearest
+    following " direction", in one pass (the ends are found once), fragments over :data:`MAX_WRAPPED_CHARS` skipped."""
+    ends = [(m.start(), m.end()) for m in _WRAPPER_END.finditer(text)]
+    spans, j = [], 0
+    for start_match in _WRAPPER_START.finditer(text):
+        while j < len(ends) and ends[j][0] < start_match.end():
+            j += 1
+        if j == len(ends):
+            break
+        if ends[j][0] - start_match.end() <= MAX_WRAPPED_CHARS:
+            spans.append((start_match.start(), start_match.end(), ends[j][0], ends[j][1]))
+    return spans
+
+
 def _official_wrapped(text: str) -> tuple[int, int, str, float] | None:
     """First "in <official> direction" span (every "in " tried up to its nearest "direction")."""
-    for start_match in _WRAPPER_START.finditer(text):
-        end_match = _WRAPPER_END.search(text, start_match.end())
-        if end_match is None:
-            return None
-        name = _normalise(text[start_match.end() : end_match.start()])
+    for start, inner_start, inner_end, end in _wrapper_spans(text):
+        name = _normalise(text[inner_start:inner_end])
         if name in OFFICIAL_SECTORS:
-            return start_match.start(), end_match.end(), name, 0.0
+            return start, end, name, 0.0
     return None
 
 
-def _candidates(text: str) -> list[tuple[int, int, str | None, float]]:
-    """Every direction expression in the text as (start, end, official name or None, angle)."""
+def _candidates(text: str, wrappers: bool = True) -> list[tuple[int, int, str | None, float]]:
+    """Every direction expression in the text as (start, end, official name or None, angle).
+
+    ``wrappers=False`` inside an "in … direction" fragment: it holds no further " direction" (its end is the
+    nearest one), so no wrapped phrase can match there — skipping them keeps the work linear."""
     found: list[tuple[int, int, str | None, float]] = []
     for name, pattern in _OFFICIAL_BARE:
         found += [(m.start(), m.end(), name, 0.0) for m in pattern.finditer(text)]
@@ -235,23 +269,21 @@ def _candidates(text: str) -> list[tuple[int, int, str | None, float]]:
             if angle is not None:
                 span = m.span("span") if "span" in pattern.groupindex else m.span()
                 found.append((span[0], span[1], None, angle))
-    for start_match in _WRAPPER_START.finditer(text):
-        end_match = _WRAPPER_END.search(text, start_match.end())
-        if end_match is not None:
-            inner = _whole(text[start_match.end() : end_match.start()])
-            if inner is not None:
-                found.append((start_match.start(), end_match.end(), inner[0], inner[1]))
+    for start, inner_start, inner_end, end in _wrapper_spans(text) if wrappers else ():
+        inner = _whole(text[inner_start:inner_end], wrappers=False)
+        if inner is not None:
+            found.append((start, end, inner[0], inner[1]))
     return found
 
 
-def _whole(fragment: str) -> tuple[str | None, float] | None:
+def _whole(fragment: str, wrappers: bool = True) -> tuple[str | None, float] | None:
     """The direction of a fragment that is nothing but a direction ("the north-east", "left")."""
     fragment = re.sub(r"^\s*(?:the|an?)\s+", "", fragment)
     if _BARE_POSITION.fullmatch(fragment):
         angle = _vector_angle(*_position_vector(fragment))
         return None if angle is None else (None, angle)
     stripped = fragment.strip()
-    best = _best(stripped)
+    best = _best(stripped, wrappers)
     if best is not None and best[0] == 0 and best[1] == len(stripped):
         return best[2], best[3]
     return None
@@ -264,9 +296,9 @@ def _pick(found: list[tuple[int, int, str | None, float]]) -> tuple[int, int, st
     return min(found, key=lambda c: (c[0], -(c[1] - c[0]), c[2] is None))
 
 
-def _best(text: str) -> tuple[int, int, str | None, float] | None:
+def _best(text: str, wrappers: bool = True) -> tuple[int, int, str | None, float] | None:
     """The leftmost expression, refined by a second one right after it ("downwards and to the right")."""
-    found = _candidates(text)
+    found = _candidates(text, wrappers)
     first = _pick(found)
     if first is None or (first[2] is not None and "," in first[2]):
         return first

@@ -15,12 +15,15 @@ is "nouns"), so no noun ever matched and every automatic twin prompt collapsed t
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 from ..checks import check_string
-from .direction import parse_direction
+from .direction import parse_direction, truncation_note
 from .vocabulary import REGION_NOUNS
+
+log = logging.getLogger(__name__)
 
 TWIN_SUFFIX = "nature, bright, realistic, photography, 4k, 8k"
 """Appended to the region nouns to make the realistic twin prompt (official)."""
@@ -62,6 +65,8 @@ def split_prompt(prompt: str, override: str = "") -> TwinPrompts:
         raise ValueError("the artistic prompt is empty: write what the painting shows, e.g. "
                          "'a large waterfall falling from hills during sunset in the style of Leonid Afremov'")
     found = parse_direction(prompt)
+    if (note := truncation_note(prompt)) is not None:
+        log.warning("Twin Prompt: %s", note)
     artistic = found.prompt if found is not None else prompt
     nouns = region_nouns(artistic)
     return TwinPrompts(

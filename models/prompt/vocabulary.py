@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .direction import MAX_PARSED_CHARS
+
 
 @dataclass(frozen=True)
 class ClassPrior:
@@ -69,6 +71,7 @@ REGION_NOUNS: frozenset[str] = frozenset(
 def find_prior(*texts: str) -> ClassPrior | None:
     """The prior of the first text that names a kind (earliest word within it), else None."""
     for text in texts:
+        text = text[:MAX_PARSED_CHARS]  # the earliest word wins, so the start of a long text decides
         hits = [(match.start(), prior) for prior in CLASS_PRIORS if (match := prior.pattern.search(text))]
         if hits:
             return min(hits, key=lambda hit: hit[0])[1]
