@@ -10,6 +10,7 @@ from ..models.loop import pixel_animator
 from ..models.loop.euler import INTEGRATIONS
 from .progress import FrameProgress
 from .types import CATEGORY, Flow, VideoModel, image_to_bchw, mask_to_b1hw
+from .validation import check_choices
 
 
 class Animate(io.ComfyNode):
@@ -48,6 +49,7 @@ class Animate(io.ComfyNode):
     @classmethod
     def execute(cls, image, flow, frames, speed, max_px_per_frame, integration="round", mask=None,
                 video_model=None) -> io.NodeOutput:
+        check_choices(cls, integration=integration)
         picture = image_to_bchw(image)
         batch, _, height, width = picture.shape
         region = None if mask is None else mask_to_b1hw(mask)

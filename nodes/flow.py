@@ -15,6 +15,7 @@ from ..models.flow.ops import clamp_note
 from ..models.networks.transformer import CONTEXT_DIM, CONTEXT_TOKENS
 from ..models.prompt.direction import AUTO, DIRECTION_CHOICES, chosen_angle
 from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw, mask_to_b1hw
+from .validation import check_choices
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,8 @@ class TextFlow(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, arrows="", **_) -> bool | str:
+    def validate_inputs(cls, arrows=None) -> bool | str:
+        # Names only `arrows`: ComfyUI keeps its own min/max checks for every other input (nodes/validation.py).
         if isinstance(arrows, str):  # a linked input arrives as None here and is checked at run time
             try:
                 hints.parse_arrows(arrows)
@@ -100,6 +102,7 @@ class TextFlow(io.ComfyNode):
     @classmethod
     def execute(cls, image, mask, text, direction, angle, strength, seed, arrows, hint_px_per_frame=64.0,
                 conditioning=None, flow_model=None) -> io.NodeOutput:
+        check_choices(cls, direction=direction)
         picture, region = image_to_bchw(image), mask_to_b1hw(mask)
         motion_hints = hints.parse_arrows(arrows)
         angle_deg = chosen_angle(direction, angle)

@@ -13,6 +13,7 @@ from ..models.region.words import DEFAULT_WORDS
 from .holders import ModelCache
 from .paths import model_dirs
 from .types import CATEGORY, Attention, bchw_to_image, image_to_bchw, mask_to_b1hw
+from .validation import check_choices
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ class RegionMask(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, words=None, **_) -> bool | str:
+    def validate_inputs(cls, words=None) -> bool | str:
+        # Names only `words`: ComfyUI keeps its own min/max checks for every other input (nodes/validation.py).
         if isinstance(words, str) and not words.strip(" ,;"):
             return "words is empty: name what should move, e.g. 'water, waterfall'"
         return True
@@ -91,6 +93,7 @@ class RegionMask(io.ComfyNode):
     @classmethod
     def execute(cls, image, words, backend, n_clusters, cluster_type, threshold, erosion_ksize, erosion_iterations,
                 attention=None, mask=None, clip_model=clip.DEFAULT_MODEL) -> io.NodeOutput:
+        check_choices(cls, backend=backend, cluster_type=cluster_type, clip_model=clip_model)
         pictures = image_to_bchw(image)
         masks = None if mask is None else mask_to_b1hw(mask)[:, 0]
         params = attention_mask.MaskParams(n_clusters=n_clusters, method=cluster_type, threshold=threshold,

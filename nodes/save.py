@@ -7,6 +7,7 @@ from comfy_api.latest import io, ui
 
 from ..models.io import encoding
 from .types import CATEGORY
+from .validation import check_choices
 
 
 class SaveCinemagraph(io.ComfyNode):
@@ -36,6 +37,7 @@ class SaveCinemagraph(io.ComfyNode):
 
     @classmethod
     def execute(cls, frames, filename_prefix, fps, format, quality, pingpong=False) -> io.NodeOutput:
+        check_choices(cls, format=format)
         array = encoding.frames_to_uint8(frames)
         if pingpong:
             array = encoding.pingpong(array)

@@ -17,6 +17,7 @@ from comfy_api.latest import io
 from ..models.prompt.twin_prompt import split_prompt
 from ..sampling.twin_sampler import sample_twins
 from .types import CATEGORY, Attention
+from .validation import check_choices
 
 
 class TwinPrompt(io.ComfyNode):
@@ -108,6 +109,7 @@ class TwinSampler(io.ComfyNode):
     def execute(cls, model, positive, twin_positive, unconditional, latent, seed, steps, cfg, twin_cfg,
                 sampler_name, scheduler, attention_injection, feature_injection, negative_alpha, negative=None,
                 prompt="", reference=None) -> io.NodeOutput:
+        check_choices(cls, sampler_name=sampler_name, scheduler=scheduler)
         return io.NodeOutput(*sample_twins(
             model, positive, twin_positive, unconditional, latent, seed, steps, cfg, twin_cfg, sampler_name,
             scheduler, attention_injection, feature_injection, negative_alpha, negative=negative, prompt=prompt,
