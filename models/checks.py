@@ -117,3 +117,14 @@ def check_companion(tensor: torch.Tensor, name: str, reference: torch.Tensor, ch
         raise InputShapeError(f"{name} must have shape [B|1, {channels}, H, W] = {batch}|1, {channels}, {height}, "
                               f"{width} matching the image; got {list(tensor.shape)}")
     return tensor
+
+
+def check_finite_output(tensor: torch.Tensor, what: str, causes: str, chunk_bytes: int = 64 * 2**20) -> torch.Tensor:
+    """Raise :class:`InputValueError` when an engine's output holds NaN or infinite values, so garbage is never
+    handed on as a success. ``what`` names the node or engine, ``causes`` the likely causes and fixes. Checked in
+    chunks along dim 0 (no full-size temporary for a long video)."""
+    per_item = max(1, tensor[:1].numel() * 4)
+    for chunk in tensor.split(max(1, chunk_bytes // per_item)):
+        if not torch.isfinite(chunk).all():
+            raise InputValueError(f"{what} produced NaN or infinite values — {causes}")
+    return tensor

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
+from ..models.checks import check_finite_output
 from ..models.flow.ops import prepare_flow
 from ..models.loop import pixel_animator
 from ..models.loop.euler import INTEGRATIONS
@@ -61,4 +62,7 @@ class Animate(io.ComfyNode):
             video_model.render_loop(picture, motion, frames, out=out, on_frame=progress)
         else:
             pixel_animator.render_loop(picture, motion, frames, out=out, on_frame=progress, integration=integration)
+        check_finite_output(out, "Animate Cinemagraph", "the video model's weights are broken or overflow (try another "
+                            "file, or full precision), or the flow × speed is too large" if video_model is not None
+                            else "the flow × speed is too large: lower `speed` or set `max_px_per_frame`")
         return io.NodeOutput(out.reshape(batch * frames, height, width, 3))

@@ -8,6 +8,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..models import networks
+from ..models.checks import check_finite_output
 from ..models.flow import engine as flow_engine
 from ..models.flow import hints
 from ..models.flow import viz as flow_viz
@@ -114,6 +115,9 @@ class TextFlow(io.ComfyNode):
             flow, notes = cls._network_flow(flow_model, picture, region, text, angle_deg, motion_hints,
                                             hint_px_per_frame, conditioning)
             notes[0] += clamp_note(flow)
+        check_finite_output(flow, "Text Flow", "lower `strength`" if flow_model is None else
+                            f"the flow model {flow_model.filename} has broken weights or overflows in half precision "
+                            "(try another file, or full precision)")
         for note in notes[1:]:
             log.warning("T2C_TextFlow: %s", note)
         preview = flow_viz.flow_preview(picture, flow, motion_hints)

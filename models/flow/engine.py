@@ -42,7 +42,7 @@ from ..checks import InputShapeError, InputTypeError, InputValueError, check_str
 from ..prompt.direction import parse_direction, truncation_note
 from ..prompt.vocabulary import find_prior
 from .hints import MotionHints, gaussian_blend, mask_batch, parse_arrows
-from .ops import angle_vector
+from .ops import MAX_MOTION_PX, angle_vector
 from .river_field import river_directions
 
 DEFAULT_STRENGTH_AT_512 = 1.5
@@ -162,8 +162,9 @@ def _validate_options(
         raise InputTypeError(f"hints must be MotionHints, a JSON string or None, got {type(hints).__name__}")
     if direction_angle is not None and not is_number(direction_angle):
         raise InputValueError(f"direction_angle must be a finite number of degrees or None, got {direction_angle!r}")
-    if strength is not None and not (is_number(strength) and strength >= 0):
-        raise InputValueError(f"strength must be a finite number of px/frame ≥ 0 or None (auto), got {strength!r}")
+    if strength is not None and not (is_number(strength) and 0 <= strength <= MAX_MOTION_PX):
+        raise InputValueError(f"strength must be a number of px/frame in [0, {MAX_MOTION_PX:g}] or None (auto), "
+                              f"got {strength!r}")
     if not (is_number(variation) and 0 <= variation <= MAX_VARIATION):
         raise InputValueError(f"variation must be a number in [0, {MAX_VARIATION}], got {variation!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

@@ -21,6 +21,9 @@ RESIZE_MODES = ("bilinear", "nearest")
 MOTION_NORM = 64.0
 """px/frame of one unit of the official networks' flow (their flows and hints are divided by it)."""
 OFFICIAL_VIDEO_CLAMP = 1.0
+MAX_MOTION_PX = 1e6
+"""Largest flow × speed (px/frame) animated: far beyond any image, far below where the pixel engine's speed
+importance overflows float32 (|v|² past 3.4e38, i.e. |v| past ~1.8e19)."""
 """px/frame per component: the official video stage clamps the flow to this before ``speed``."""
 
 
@@ -104,6 +107,8 @@ def prepare_flow(flow: torch.Tensor, size: tuple[int, int], batch: int, mask: to
         raise InputShapeError(f"flow must be a T2C_FLOW [B,2,H,W], got shape {tuple(flow.shape)}")
     if flow.shape[0] not in (1, batch):
         raise InputShapeError(f"{flow.shape[0]} flows for {batch} images: give one flow, or one per image")
+    speed = check_number(speed, "Animate `speed`", minimum=0.0)
+    max_px_per_frame = check_number(max_px_per_frame, "Animate `max_px_per_frame`", minimum=0.0)
     validate_flow(flow)
     if video_network and not max_px_per_frame:
         max_px_per_frame = OFFICIAL_VIDEO_CLAMP
@@ -111,6 +116,11 @@ def prepare_flow(flow: torch.Tensor, size: tuple[int, int], batch: int, mask: to
     if max_px_per_frame > 0:
         flow = clamp_flow(flow, max_px_per_frame)
     flow = flow * speed
+    top = float(flow.abs().amax()) if flow.numel() else 0.0
+    if not top <= MAX_MOTION_PX:
+        raise InputValueError(
+            f"the flow × `speed` reaches {top:.3g} px/frame, more than the {MAX_MOTION_PX:g} that can be animated "
+            f"without overflow: lower `speed`, set `max_px_per_frame`, or check what made the flow")
     if mask is not None:
         flow = mask_flow(flow, mask)
     return flow
