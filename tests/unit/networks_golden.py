@@ -58,3 +58,16 @@ def capture_outputs(network: torch.nn.Module, names: list[str]) -> tuple[dict[st
 def max_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
     assert actual.shape == expected.shape
     return (actual.double() - expected.double()).abs().max().item()
+
+
+FLOAT32_EPS = torch.finfo(torch.float32).eps
+KERNEL_SLACK = 2**10
+"""How many float32 roundings of the largest magnitude two forwards of one network may differ by when the kernels
+differ (oneDNN picks other kernels per batch size and CPU): generous for the accumulation through the layers."""
+
+
+def kernel_tolerance(*references: torch.Tensor, slack: float = KERNEL_SLACK) -> float:
+    """Tolerance for comparing two float32 computations of the same values that may take other kernels: derived
+    from the largest magnitude involved, so it holds on any CPU and for any output scale."""
+    scale = max(reference.detach().abs().max().item() for reference in references)
+    return FLOAT32_EPS * slack * max(scale, 1e-30)
