@@ -9,6 +9,7 @@ from ..models.checks import check_finite_output
 from ..models.flow.ops import prepare_flow
 from ..models.loop import pixel_animator
 from ..models.loop.euler import INTEGRATIONS
+from . import memory
 from .progress import FrameProgress
 from .types import CATEGORY, Flow, VideoModel, image_to_bchw, mask_to_b1hw
 from .validation import check_choices
@@ -54,6 +55,9 @@ class Animate(io.ComfyNode):
         picture = image_to_bchw(image)
         batch, _, height, width = picture.shape
         region = None if mask is None else mask_to_b1hw(mask)
+        memory.preflight("Animate Cinemagraph", batch * frames, height, width,
+                         memory.animate_bytes(batch, frames, height, width),
+                         "fewer frames, a smaller image or fewer images in the batch")
         motion = prepare_flow(flow, (height, width), batch, region, speed, max_px_per_frame,
                               video_network=video_model is not None)
         out = torch.empty((batch, frames, height, width, 3), dtype=torch.float32)

@@ -6,8 +6,11 @@ import folder_paths
 from comfy_api.latest import io, ui
 
 from ..models.io import encoding
+from . import memory
 from .types import CATEGORY
 from .validation import check_choices
+
+DEFAULT_PREFIX = "cinemagraph/loop"
 
 
 class SaveCinemagraph(io.ComfyNode):
@@ -38,6 +41,8 @@ class SaveCinemagraph(io.ComfyNode):
     @classmethod
     def execute(cls, frames, filename_prefix, fps, format, quality, pingpong=False) -> io.NodeOutput:
         check_choices(cls, format=format)
+        filename_prefix = filename_prefix.strip() or DEFAULT_PREFIX  # "" would write a hidden "._00001_.mp4"
+        memory.preflight_save(frames, pingpong)
         array = encoding.frames_to_uint8(frames)
         if pingpong:
             array = encoding.pingpong(array)

@@ -16,6 +16,11 @@ FORMATS = ("mp4", "gif", "webp")
 EXTENSIONS = {"mp4": ".mp4", "gif": ".gif", "webp": ".webp"}
 
 
+CONVERT_CHUNK_BYTES = 64 * 2**20
+"""frames_to_uint8 converts this many bytes of float32 at a time: its peak is the uint8 result plus one chunk,
+not two float32 copies of every frame."""
+
+
 def frames_to_uint8(frames) -> np.ndarray:
     """[T,H,W,3] floats in 0..1 (torch or numpy) → uint8, rounded; NaN is rejected, not silently black."""
     array = frames.detach().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
@@ -23,9 +28,17 @@ def frames_to_uint8(frames) -> np.ndarray:
         raise ValueError(f"frames must be [T, H, W, 3] RGB, got shape {tuple(array.shape)}")
     if array.shape[0] < 1:
         raise ValueError("frames is empty: nothing to encode")
-    if not np.isfinite(array).all():
-        raise ValueError("frames contain NaN or inf; check the node that produced them")
-    return np.clip(np.rint(array.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
+    out = np.empty(array.shape, dtype=np.uint8)
+    step = max(1, CONVERT_CHUNK_BYTES // max(1, array[:1].size * 4))
+    for start in range(0, len(array), step):
+        chunk = array[start : start + step].astype(np.float32)
+        if not np.isfinite(chunk).all():
+            raise ValueError("frames contain NaN or inf; check the node that produced them")
+        chunk *= 255.0
+        np.rint(chunk, out=chunk)
+        np.clip(chunk, 0, 255, out=chunk)
+        out[start : start + step] = chunk
+    return out
 
 
 def pingpong(frames: np.ndarray) -> np.ndarray:

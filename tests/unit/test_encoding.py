@@ -54,3 +54,14 @@ def test_bad_format_fps_and_nan_are_named(tmp_path):
 def test_pingpong_does_not_repeat_the_turning_frames():
     frames = np.arange(5)[:, None, None, None] * np.ones((1, 1, 1, 3), np.uint8)
     assert pingpong(frames)[:, 0, 0, 0].tolist() == [0, 1, 2, 3, 4, 3, 2, 1]
+
+
+def test_frames_to_uint8_in_chunks_equals_the_whole(monkeypatch):
+    frames = np.random.default_rng(0).uniform(-0.2, 1.2, (7, 5, 6, 3)).astype(np.float32)
+    whole = frames_to_uint8(frames)
+    monkeypatch.setattr(encoding, "CONVERT_CHUNK_BYTES", 5 * 6 * 3 * 4 * 2)  # two frames per chunk
+    assert np.array_equal(frames_to_uint8(frames), whole)
+    assert np.array_equal(whole, np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8))
+    frames[6, 0, 0, 0] = np.nan  # in the last chunk
+    with pytest.raises(ValueError, match="NaN"):
+        frames_to_uint8(frames)

@@ -1,0 +1,55 @@
+"""Memory preflight: refuse a run that cannot fit before allocating its frames, with figures and a fix.
+
+Without it, 2048² × 1000 frames died with a raw allocator message and 1024² × 1000 (12.6 GB) grew until the
+operating system's OOM killer ended ComfyUI. Frames live in CPU memory (ComfyUI's IMAGE), so the figure is the
+available system memory.
+"""
+
+from __future__ import annotations
+
+import psutil
+
+from ..models.checks import InputValueError
+
+GB = 1e9
+HEADROOM = 0.9
+"""Use at most this fraction of the available memory (the rest is the OS's, the models' and the browser's)."""
+
+
+def free_bytes() -> int:
+    """Available system memory in bytes (what can be allocated without swapping)."""
+    return int(psutil.virtual_memory().available)
+
+
+def preflight(node: str, frames: int, height: int, width: int, needed: float, fixes: str,
+              free: int | None = None) -> None:
+    """Raise :class:`InputValueError` when ``needed`` bytes for ``frames`` frames of ``height``×``width`` do not
+    fit in the available memory: "N frames × H×W needs X GB, Y GB free — <fixes>"."""
+    free = free_bytes() if free is None else free
+    if needed > HEADROOM * free:
+        raise InputValueError(f"{node}: {frames} frames × {height}×{width} needs {needed / GB:.1f} GB, "
+                              f"{free / GB:.1f} GB free — {fixes}")
+
+
+def animate_bytes(batch: int, frames: int, height: int, width: int) -> float:
+    """Animate's output (float32 RGB frames) plus its working set (the image, flow, importance and a few
+    frame-sized buffers per image)."""
+    pixels = height * width
+    return batch * frames * pixels * 3 * 4 + batch * pixels * 4 * 32
+
+
+def save_bytes(frames: int, height: int, width: int, pingpong: bool) -> float:
+    """Save's extra memory over the frames it is given: the uint8 copy (twice as long with ping-pong) and the
+    conversion chunk."""
+    pixels = height * width
+    return frames * (2 if pingpong else 1) * pixels * 3 + 8 * pixels * 3 * 4 * 3
+
+
+def preflight_save(frames: object, pingpong: bool) -> None:
+    """Save Cinemagraph's preflight for IMAGE ``frames`` [T, H, W, 3] (anything else is checked by the encoder)."""
+    shape = getattr(frames, "shape", None)
+    if shape is None or len(shape) != 4:
+        return
+    count, height, width = (int(n) for n in shape[:3])
+    preflight("Save Cinemagraph", count, height, width, save_bytes(count, height, width, pingpong),
+              "fewer frames, a smaller image, or pingpong off")
