@@ -8,6 +8,7 @@ import os
 import torch
 from comfy_api.latest import io
 
+from ..models.checks import check_number
 from ..models.region import attention_mask, backends, clip, odise
 from ..models.region.words import DEFAULT_WORDS
 from .holders import ModelCache
@@ -94,6 +95,7 @@ class RegionMask(io.ComfyNode):
     def execute(cls, image, words, backend, n_clusters, cluster_type, threshold, erosion_ksize, erosion_iterations,
                 attention=None, mask=None, clip_model=clip.DEFAULT_MODEL) -> io.NodeOutput:
         check_choices(cls, backend=backend, cluster_type=cluster_type, clip_model=clip_model)
+        check_number(threshold, "Region Mask `threshold`")  # NaN passes ComfyUI's min/max
         pictures = image_to_bchw(image)
         masks = None if mask is None else mask_to_b1hw(mask)[:, 0]
         params = attention_mask.MaskParams(n_clusters=n_clusters, method=cluster_type, threshold=threshold,

@@ -161,7 +161,8 @@ def _validate_options(
     if not isinstance(hints, MotionHints):
         raise InputTypeError(f"hints must be MotionHints, a JSON string or None, got {type(hints).__name__}")
     if direction_angle is not None and not is_number(direction_angle):
-        raise InputValueError(f"direction_angle must be a finite number of degrees or None, got {direction_angle!r}")
+        raise InputValueError(f"direction_angle (Text Flow's `angle`) must be a finite number of degrees or None, "
+                              f"got {direction_angle!r}")
     if strength is not None and not (is_number(strength) and 0 <= strength <= MAX_MOTION_PX):
         raise InputValueError(f"strength must be a number of px/frame in [0, {MAX_MOTION_PX:g}] or None (auto), "
                               f"got {strength!r}")

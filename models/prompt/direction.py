@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import check_string
+from ..checks import check_number, check_string
 
 OFFICIAL_DIRECTIONS: tuple[str, ...] = (
     "left to right", "left to right, upwards", "upwards, left to right", "upwards", "upwards, right to left",
@@ -97,7 +97,7 @@ def chosen_angle(choice: str, angle: float) -> float | None:
     """θ in degrees from a :data:`DIRECTION_CHOICES` choice: the custom ``angle`` (wrapped into [0, 360)), an
     official sector's centre, or None for :data:`AUTO` (the text, then the class priors, decide)."""
     if choice == CUSTOM:
-        return float(angle) % 360.0
+        return check_number(angle, "Text Flow `angle`", expected="a finite number of degrees") % 360.0
     if choice == AUTO:
         return None
     return sector_angle(choice)
