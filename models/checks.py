@@ -103,7 +103,7 @@ def check_nchw(tensor: torch.Tensor, name: str, channels: int | None = None) -> 
             kinds.append("inf")
         raise InputValueError(
             f"{name} contains {' and '.join(kinds)} values ({int((~finite).sum())} entries); "
-            "replace them (e.g. torch.nan_to_num) before animating"
+            "fix the node that produced it, or replace them (e.g. torch.nan_to_num)"
         )
     return tensor
 

@@ -8,7 +8,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..models import networks
-from ..models.checks import check_finite_output
+from ..models.checks import check_finite_output, check_nchw
 from ..models.flow import engine as flow_engine
 from ..models.flow import hints
 from ..models.flow import viz as flow_viz
@@ -105,6 +105,7 @@ class TextFlow(io.ComfyNode):
                 conditioning=None, flow_model=None) -> io.NodeOutput:
         check_choices(cls, direction=direction)
         picture, region = image_to_bchw(image), mask_to_b1hw(mask)
+        check_nchw(picture, "Text Flow `image`", channels=3)
         motion_hints = hints.parse_arrows(arrows)
         angle_deg = chosen_angle(direction, angle)
         if flow_model is None:
@@ -157,7 +158,8 @@ class FlowPreview(io.ComfyNode):
     @classmethod
     def execute(cls, flow, arrows, max_px_per_frame, image=None) -> io.NodeOutput:
         scale = max_px_per_frame or None
-        background = flow_viz.flow_to_color(flow, scale) if image is None else image_to_bchw(image)
+        background = (flow_viz.flow_to_color(flow, scale) if image is None
+                      else check_nchw(image_to_bchw(image), "Flow Preview `image`", channels=3))
         if background.shape[-2:] != flow.shape[-2:]:
             background = torch.nn.functional.interpolate(background, size=flow.shape[-2:], mode="bilinear")
         if arrows:

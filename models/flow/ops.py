@@ -110,6 +110,8 @@ def prepare_flow(flow: torch.Tensor, size: tuple[int, int], batch: int, mask: to
     speed = check_number(speed, "Animate `speed`", minimum=0.0)
     max_px_per_frame = check_number(max_px_per_frame, "Animate `max_px_per_frame`", minimum=0.0)
     validate_flow(flow)
+    if mask is not None and mask.ndim == 4 and mask.shape[0] not in (1, batch):
+        raise InputShapeError(f"{mask.shape[0]} masks for {batch} images: give one mask, or one per image")
     if video_network and not max_px_per_frame:
         max_px_per_frame = OFFICIAL_VIDEO_CLAMP
     flow = resize_flow(flow.float(), size)

@@ -157,9 +157,9 @@ def network_from_state_dict(
     kind = detect_network(state_dict, source)
     if allowed and kind not in allowed:
         if kind == "splat_video":
-            advice = "load it with load_video_network"
+            advice = "load it with the Load Video Model node (load_video_network) and connect it to Animate"
         elif "splat_video" in allowed:
-            advice = "load it with load_flow_network"
+            advice = "load it with the Load Flow Model node (load_flow_network) and connect it to Text Flow"
         else:
             advice = f"pass expect={kind!r} or None"
         raise ValueError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,9 +171,17 @@ def load_clip(model_name: str = DEFAULT_MODEL, pretrained_tag: str = DEFAULT_TAG
             model_name, pretrained=str(path), device=device, force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
             image_mean=tag_cfg.get("mean"), image_std=tag_cfg.get("std"),
             image_interpolation=tag_cfg.get("interpolation"), image_resize_mode=tag_cfg.get("resize_mode"))
+    except pickle.UnpicklingError:  # torch's own message advises weights_only=False: never do that here
+        raise ValueError(f"Region Mask: the CLIP weights file {path} pickles objects other than tensors, so it was "
+                         "refused before any of its code could run; use the open_clip_pytorch_model.bin or "
+                         ".safetensors file from the model's Hugging Face repository") from None
     except RuntimeError as error:
         raise ValueError(f"{path} does not hold open_clip {model_name} weights ({error}); "
                          "check the model name or rename the file") from error
+    except Exception as error:  # a truncated or corrupt file (e.g. safetensors' bare "header too small")
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"Region Mask: the CLIP weights file {path} cannot be read ({detail}); re-download it "
+                         f"from the model's Hugging Face repository, or remove it to use another backend") from error
     logger.info("loaded CLIP %s (%s) from %s", model_name, pretrained_tag, path)
     return OpenClipEmbedder(model, preprocess, open_clip.get_tokenizer(model_name), weights=path)
 

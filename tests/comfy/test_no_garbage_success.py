@@ -57,3 +57,23 @@ def test_nan_flow_from_a_flow_network_is_an_error_naming_the_file(t2c_nodes, mon
         t2c_nodes["T2C_TextFlow"].execute(image=_image(), mask=torch.ones(1, 16, 16), text="waterfall",
                                           direction="auto (from text)", angle=270.0, strength=0.0, seed=0,
                                           arrows="", hint_px_per_frame=64.0, flow_model=model)
+
+
+def _text_flow(nodes, **kwargs):
+    args = dict(image=_image(), mask=torch.ones(1, 16, 16), text="", direction="auto (from text)", angle=270.0,
+                strength=0.0, seed=0, arrows="", hint_px_per_frame=64.0)
+    args.update(kwargs)
+    return nodes["T2C_TextFlow"].execute(**args)
+
+
+def test_messages_name_the_user_facing_input(t2c_nodes):
+    nan_image = _image() * float("nan")
+    with pytest.raises(ValueError, match="Text Flow `image` contains NaN"):
+        _text_flow(t2c_nodes, image=nan_image)
+    with pytest.raises(ValueError, match="Text Flow `angle`"):
+        _text_flow(t2c_nodes, direction="custom angle", angle=float("nan"))
+    with pytest.raises(ValueError, match="Flow Preview `image` contains NaN"):
+        t2c_nodes["T2C_FlowPreview"].execute(flow=torch.ones(1, 2, 16, 16), arrows=True, max_px_per_frame=0.0,
+                                             image=nan_image)
+    with pytest.raises(ValueError, match="3 masks for 1 images"):
+        _animate(t2c_nodes, mask=torch.ones(3, 16, 16))

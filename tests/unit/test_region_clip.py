@@ -189,3 +189,22 @@ def test_proposals_at_another_resolution_and_bad_inputs():
 
 def test_phrases_keep_spaces():
     assert parse_phrases("Water, hot  spring; sea, water") == ["water", "hot spring", "sea"]
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_a_bad_clip_file_is_named_with_a_fix_and_no_unsafe_advice(tmp_path):
+    pytest.importorskip("open_clip")
+    corrupt = tmp_path / "open_clip_model.safetensors"
+    corrupt.write_bytes(b"\x01\x00")
+    with pytest.raises(ValueError) as error:
+        load_clip(weights_path=str(corrupt))
+    assert str(corrupt) in str(error.value) and "re-download" in str(error.value)
+    pickled = tmp_path / "open_clip_pytorch_model.bin"
+    torch.save({"x": _Payload()}, pickled)
+    with pytest.raises(ValueError) as error:
+        load_clip(weights_path=str(pickled))
+    assert str(pickled) in str(error.value) and "weights_only=False" not in str(error.value)
