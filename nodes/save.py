@@ -7,6 +7,7 @@ from comfy_api.latest import io, ui
 
 from ..models.io import encoding
 from . import memory
+from .progress import FrameProgress
 from .types import CATEGORY
 from .validation import check_choices
 
@@ -51,7 +52,7 @@ class SaveCinemagraph(io.ComfyNode):
         folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
             filename_prefix, out_dir, width, height)
         filename = f"{name}_{counter:05}_{encoding.EXTENSIONS[format]}"
-        encoding.write_loop(array, f"{folder}/{filename}", format, fps, quality)
+        encoding.write_loop(array, f"{folder}/{filename}", format, fps, quality, on_frame=FrameProgress(len(array) + 1))
         saved = ui.SavedResult(filename, subfolder, io.FolderType.output)
         preview = ui.PreviewVideo([saved]) if format == "mp4" else ui.SavedImages([saved], is_animated=True)
         return io.NodeOutput(ui=preview)

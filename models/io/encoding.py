@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +49,12 @@ def pingpong(frames: np.ndarray) -> np.ndarray:
     return np.concatenate([frames, frames[-2:0:-1]], axis=0)
 
 
-def write_loop(frames: np.ndarray, path: str | os.PathLike, fmt: str, fps: float, quality: int = 90) -> Path:
-    """Write uint8 frames [T,H,W,3] to ``path`` as an endlessly looping ``fmt`` file."""
+def write_loop(frames: np.ndarray, path: str | os.PathLike, fmt: str, fps: float, quality: int = 90,
+               on_frame: Callable[[int], None] | None = None) -> Path:
+    """Write uint8 frames [T,H,W,3] to ``path`` as an endlessly looping ``fmt`` file.
+
+    ``on_frame(i)`` is called after each frame is handed to the encoder (mp4, gif) and once more before the file
+    is moved into place; an exception it raises (ComfyUI's Cancel) stops the encode and leaves no file."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not fps > 0:
@@ -63,7 +68,9 @@ def write_loop(frames: np.ndarray, path: str | os.PathLike, fmt: str, fps: float
     tmp_name = str(path.parent / f".partial-{uuid.uuid4().hex}{EXTENSIONS[fmt]}")
     os.close(os.open(tmp_name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
-        {"mp4": _write_mp4, "gif": _write_gif, "webp": _write_webp}[fmt](frames, tmp_name, fps, quality)
+        {"mp4": _write_mp4, "gif": _write_gif, "webp": _write_webp}[fmt](frames, tmp_name, fps, quality,
+                                                                          on_frame or _nothing)
+        (on_frame or _nothing)(len(frames))
         os.replace(tmp_name, path)
     finally:
         if os.path.exists(tmp_name):
@@ -71,7 +78,11 @@ def write_loop(frames: np.ndarray, path: str | os.PathLike, fmt: str, fps: float
     return path
 
 
-def _write_mp4(frames: np.ndarray, path: str, fps: float, quality: int) -> None:
+def _nothing(_index: int) -> None:
+    pass
+
+
+def _write_mp4(frames: np.ndarray, path: str, fps: float, quality: int, on_frame: Callable[[int], None]) -> None:
     import imageio_ffmpeg
 
     # yuv420p (the pixel format every player decodes) needs even sides: replicate the last row/column.
@@ -86,13 +97,14 @@ def _write_mp4(frames: np.ndarray, path: str, fps: float, quality: int) -> None:
     )
     writer.send(None)
     try:
-        for frame in frames:
+        for index, frame in enumerate(frames):
             writer.send(np.ascontiguousarray(frame))
+            on_frame(index)
     finally:
         writer.close()
 
 
-def _write_gif(frames: np.ndarray, path: str, fps: float, quality: int) -> None:
+def _write_gif(frames: np.ndarray, path: str, fps: float, quality: int, on_frame: Callable[[int], None]) -> None:
     from PIL import Image
 
     # One palette for the whole loop and no dithering: a per-frame palette (Pillow's default) makes the
@@ -100,13 +112,16 @@ def _write_gif(frames: np.ndarray, path: str, fps: float, quality: int) -> None:
     sample = frames[np.linspace(0, len(frames) - 1, num=min(len(frames), 8)).round().astype(int)]
     mosaic = Image.fromarray(np.concatenate(list(sample), axis=0))
     palette = mosaic.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
-    images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+    images = []
+    for index, frame in enumerate(frames):
+        images.append(Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE))
+        on_frame(index)
     # GIF stores delays in 1/100 s, so e.g. 30 fps plays at 33.3 fps (30 ms) — a format limit.
     images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
                    duration=int(round(1000.0 / fps)), loop=0, disposal=1, optimize=False)
 
 
-def _write_webp(frames: np.ndarray, path: str, fps: float, quality: int) -> None:
+def _write_webp(frames: np.ndarray, path: str, fps: float, quality: int, on_frame: Callable[[int], None]) -> None:
     import imageio.v3 as iio
 
     iio.imwrite(path, frames, extension=".webp", plugin="pillow", duration=int(round(1000.0 / fps)),

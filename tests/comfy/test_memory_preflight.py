@@ -51,3 +51,17 @@ def test_an_empty_prefix_gets_the_default(t2c_nodes, comfy_output_dir, prefix):
                                              format="gif", quality=90)
     written = [p.relative_to(comfy_output_dir).as_posix() for p in comfy_output_dir.rglob("*.gif")]
     assert written and all(p.startswith("cinemagraph/loop_") for p in written)
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "gif", "webp"])
+def test_save_honours_cancel_and_leaves_no_file(t2c_nodes, comfy_output_dir, fmt):
+    import comfy.model_management
+
+    comfy.model_management.interrupt_current_processing(True)
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            t2c_nodes["T2C_SaveCinemagraph"].execute(frames=torch.rand(6, 16, 16, 3), filename_prefix="cancel/loop",
+                                                     fps=10.0, format=fmt, quality=90)
+    finally:
+        comfy.model_management.interrupt_current_processing(False)
+    assert [p for p in comfy_output_dir.rglob("*") if p.is_file()] == []

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from models.io import encoding
-from models.io.encoding import frames_to_uint8, pingpong, write_loop
+from models.io.encoding import FORMATS, frames_to_uint8, pingpong, write_loop
 
 
 def _frames(t=4):
@@ -31,7 +31,7 @@ def test_failed_encode_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="frames must be"):
         write_loop(np.zeros((2, 8, 8), np.uint8), tmp_path / "x.gif", "gif", fps=24)
 
-    def half_written_then_cancelled(frames, path, fps, quality):
+    def half_written_then_cancelled(frames, path, fps, quality, *_):
         with open(path, "wb") as file:
             file.write(b"GIF89a")
         raise KeyboardInterrupt
@@ -65,3 +65,23 @@ def test_frames_to_uint8_in_chunks_equals_the_whole(monkeypatch):
     frames[6, 0, 0, 0] = np.nan  # in the last chunk
     with pytest.raises(ValueError, match="NaN"):
         frames_to_uint8(frames)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("cancel_at", [0, 2, "end"])
+def test_cancel_between_frames_leaves_no_file(tmp_path, fmt, cancel_at):
+    frames = _frames()
+    calls = []
+
+    def on_frame(index):
+        calls.append(index)
+        if index == (len(frames) if cancel_at == "end" else cancel_at):
+            raise KeyboardInterrupt
+
+    if fmt == "webp" and cancel_at != "end":  # webp is encoded in one call: checked once, before the move
+        return
+    with pytest.raises(KeyboardInterrupt):
+        write_loop(frames, tmp_path / f"x.{fmt}", fmt, fps=24, on_frame=on_frame)
+    assert list(tmp_path.iterdir()) == []
+    write_loop(frames, tmp_path / f"x.{fmt}", fmt, fps=24, on_frame=lambda index: None)
+    assert [p.name for p in tmp_path.iterdir()] == [f"x.{fmt}"]
