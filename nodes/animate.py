@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
-from ..models.checks import check_finite_output
+from ..models.checks import check_finite_output, check_nchw
 from ..models.flow.ops import prepare_flow
 from ..models.loop import pixel_animator
 from ..models.loop.euler import INTEGRATIONS
@@ -52,7 +52,7 @@ class Animate(io.ComfyNode):
     def execute(cls, image, flow, frames, speed, max_px_per_frame, integration="round", mask=None,
                 video_model=None) -> io.NodeOutput:
         check_choices(cls, integration=integration)
-        picture = image_to_bchw(image)
+        picture = check_nchw(image_to_bchw(image), "Animate `image`", channels=3)
         batch, _, height, width = picture.shape
         region = None if mask is None else mask_to_b1hw(mask)
         memory.preflight("Animate Cinemagraph", batch * frames, height, width,

@@ -75,5 +75,7 @@ def test_messages_name_the_user_facing_input(t2c_nodes):
     with pytest.raises(ValueError, match="Flow Preview `image` contains NaN"):
         t2c_nodes["T2C_FlowPreview"].execute(flow=torch.ones(1, 2, 16, 16), arrows=True, max_px_per_frame=0.0,
                                              image=nan_image)
+    with pytest.raises(ValueError, match="Animate `image` contains NaN"):
+        _animate(t2c_nodes, image=nan_image, video_model=_NanVideoModel())  # checked before any engine runs
     with pytest.raises(ValueError, match="3 masks for 1 images"):
         _animate(t2c_nodes, mask=torch.ones(3, 16, 16))
