@@ -12,6 +12,11 @@ class FrameProgress:
     def __init__(self, total: int):
         self.bar = comfy.utils.ProgressBar(total)
 
+    @staticmethod
+    def cancel_point() -> None:
+        """Raise if the user pressed Cancel (for loops that have no progress bar of their own)."""
+        comfy.model_management.throw_exception_if_processing_interrupted()
+
     def __call__(self, _index: int = 0) -> None:
         comfy.model_management.throw_exception_if_processing_interrupted()
         self.bar.update(1)

@@ -44,7 +44,7 @@ class SaveCinemagraph(io.ComfyNode):
         check_choices(cls, format=format)
         filename_prefix = filename_prefix.strip() or DEFAULT_PREFIX  # "" would write a hidden "._00001_.mp4"
         memory.preflight_save(frames, pingpong)
-        array = encoding.frames_to_uint8(frames)
+        array = encoding.frames_to_uint8(frames, on_chunk=FrameProgress(0).cancel_point)
         if pingpong:
             array = encoding.pingpong(array)
         height, width = array.shape[1:3]

@@ -22,7 +22,7 @@ CONVERT_CHUNK_BYTES = 64 * 2**20
 not two float32 copies of every frame."""
 
 
-def frames_to_uint8(frames) -> np.ndarray:
+def frames_to_uint8(frames, on_chunk: Callable[[], None] | None = None) -> np.ndarray:
     """[T,H,W,3] floats in 0..1 (torch or numpy) → uint8, rounded; NaN is rejected, not silently black."""
     array = frames.detach().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
     if array.ndim != 4 or array.shape[-1] != 3:
@@ -39,6 +39,8 @@ def frames_to_uint8(frames) -> np.ndarray:
         np.rint(chunk, out=chunk)
         np.clip(chunk, 0, 255, out=chunk)
         out[start : start + step] = chunk
+        if on_chunk is not None:
+            on_chunk()  # ComfyUI's Cancel check
     return out
 
 

@@ -85,3 +85,10 @@ def test_cancel_between_frames_leaves_no_file(tmp_path, fmt, cancel_at):
     assert list(tmp_path.iterdir()) == []
     write_loop(frames, tmp_path / f"x.{fmt}", fmt, fps=24, on_frame=lambda index: None)
     assert [p.name for p in tmp_path.iterdir()] == [f"x.{fmt}"]
+
+
+def test_conversion_checks_for_cancel_between_chunks(monkeypatch):
+    monkeypatch.setattr(encoding, "CONVERT_CHUNK_BYTES", 16 * 24 * 3 * 4)  # one frame per chunk
+    calls = []
+    frames_to_uint8(_frames(5).astype(np.float32) / 255, on_chunk=lambda: calls.append(1))
+    assert len(calls) == 5
