@@ -107,8 +107,12 @@ class SplatVideoNet(InferenceNetwork):
     INPUT_CHANNELS = 8
     SIZE_MULTIPLE = 4
 
-    def __init__(self) -> None:
+    def __init__(self, operations=None) -> None:
+        """``operations`` is accepted like the flow networks' (ComfyUI's loader passes comfy.ops) but unused:
+        every layer here is a spectral-norm or batch-statistics layer of this package, which casts its weights
+        to the input's dtype per call the way comfy.ops.manual_cast layers do."""
         super().__init__()
+        del operations
         self.encoder = Encoder()
         self.projector = Projector()
         self.eval()
