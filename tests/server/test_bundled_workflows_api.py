@@ -54,7 +54,7 @@ def test_workflow_nodes_exist_on_the_server(comfy_server, path):
 
 
 def test_generated_workflows_are_current(comfy_server):
-    """text_to_cinemagraph, text_direction and painting_with_twin are generated from the node schemas."""
+    """Every workflow but animate_painting is generated from the node schemas (scripts/build_workflows.py)."""
     for name, text in build_all(comfy_server.get("/object_info")).items():
         assert (REPO_ROOT / "workflows" / name).read_text() == text, (
             f"workflows/{name} is stale: run `.venv/bin/python scripts/build_workflows.py`")

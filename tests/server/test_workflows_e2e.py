@@ -142,7 +142,10 @@ def check_animate_painting(run: Run) -> None:
 
 CHECKS = {
     "text_to_cinemagraph": lambda run: check_text_workflow(run, "learning-free engine; motion from prior: waterfall"),
-    "text_direction": lambda run: check_text_workflow(
+    "text_to_cinemagraph_official_networks": lambda run: check_text_workflow(
+        run, "text flow network (motion-pretrained/latest_net_G.pth)"),
+    "text_direction": lambda run: check_text_workflow(run, "learning-free engine; motion from"),
+    "text_direction_official_networks": lambda run: check_text_workflow(
         run, "direction-hint network (motion-direction-pretrained/latest_net_G.pth); hint at 270.0°"),
     "painting_with_twin": check_painting_with_twin,
     "animate_painting": check_animate_painting,
