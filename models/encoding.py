@@ -11,7 +11,9 @@ savers do it and its frontends read it back when a file is dropped onto the canv
   (``getFromIsobmffFile``) looks there;
 * webp: EXIF ``0x0110`` = ``"prompt:<json>"``, ``0x010F``, ``0x010E`` … = ``"<key>:<json>"`` as core
   ``SaveAnimatedWEBP``; read by the frontend's ``getWebpMetadata``;
-* gif: no ComfyUI frontend (1.32 … 1.58) reads anything from a GIF, so dropping one cannot restore the graph.
+* gif: the ComfyUI frontend reads nothing from a GIF (checked: frontend 1.32.9 and the current source's
+  ``getWorkflowDataFromFile``, which handles png, webp, avif, mp3, ogg, flac, webm, mp4/mov, svg, glb, latent
+  and json only), so dropping one cannot restore the graph.
   The same JSON ({"prompt": …, "workflow": …}) goes into the GIF comment extension for other tools
   (:func:`read_gif_metadata`); save mp4 or webp to keep a graph that the canvas reloads.
 """
