@@ -1,4 +1,4 @@
-"""Benchmark of the learning-free pixel animator (models.pixel_animator.render_loop).
+"""Benchmark of the learning-free pixel animator (models.loop.pixel_animator.render_loop).
 
 Run: ``.venv/bin/python benchmarks/animate.py`` (``--quick`` for a tiny smoke run).
 
@@ -27,8 +27,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.pixel_animator import render_loop, speed_importance  # noqa: E402
-from models.splatting import softsplat  # noqa: E402
+from models.loop.pixel_animator import render_loop, speed_importance  # noqa: E402
+from models.loop.splatting import softsplat  # noqa: E402
 
 
 def make_scene(size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,7 +47,7 @@ def make_scene(size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def official_euler(flow: torch.Tensor, steps: int) -> torch.Tensor:
-    """Full-grid Euler integration from scratch (the official structure; same semantics as models.euler)."""
+    """Full-grid Euler integration from scratch (the official structure; same semantics as models.loop.euler)."""
     _, _, height, width = flow.shape
     ys, xs = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     start = torch.stack((xs, ys)).float().view(1, 2, -1)

@@ -34,10 +34,12 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "fixtures")]  # models/, and the golden fill (a test fixture)
 
-from models.euler import loop_displacements  # noqa: E402
-from models.networks import HintFlowNet, SplatVideoNet, TextFlowNet, golden_fill_  # noqa: E402
+from golden_fill import golden_fill_  # noqa: E402
+from models.loop.euler import loop_displacements  # noqa: E402
+from models.networks import HintFlowNet, SplatVideoNet, TextFlowNet  # noqa: E402
 
 
 def _peak_rss_mb() -> float:

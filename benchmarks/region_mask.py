@@ -18,10 +18,11 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "fixtures")]  # models/, and planted attention (a test fixture)
 
-from models.attention_capture import planted_capture  # noqa: E402
-from models.attention_mask import MaskParams, mask_from_attention, upsample_labels  # noqa: E402
+from models.region.attention_mask import MaskParams, mask_from_attention, upsample_labels  # noqa: E402
+from planted_attention import planted_capture  # noqa: E402
 
 
 def planted_regions(size: int = 32) -> torch.Tensor:

@@ -15,8 +15,9 @@ which the load of a shared machine disturbs far less than wall time.
 Each run is its own subprocess, so peak memory is comparable. "peak" is the whole process (CPU: peak RSS;
 CUDA: torch.cuda.max_memory_allocated), the model included; target: twin peak ≤ plain peak · 1.1 + the capture
 buffer. "Δ peak" is the part that sampling adds once the model is ready (activations). On CPU it is mostly
-ComfyUI's attention score matrices, which the twin sampler evaluates one CFG branch at a time (twin_patches.py),
-so its Δ can be below the plain sampler's even with the extra row, and its attention a little faster.
+ComfyUI's attention score matrices, which the twin sampler evaluates one CFG branch at a time
+(sampling/twin_patches.py), so its Δ can be below the plain sampler's even with the extra row, and its attention a
+little faster.
 
 Expected duration on the 2-core VM: about 15 minutes by default when idle (mostly 512²), about 2 minutes with --quick.
 """

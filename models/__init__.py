@@ -5,7 +5,9 @@ Nothing in this package imports ComfyUI, so it can be used and unit-tested on it
 the stable public surface; the submodules hold the details.
 """
 
-from .euler import euler_integrate
+from .loop.euler import euler_integrate
+from .loop.pixel_animator import render_loop
+from .loop.splatting import softsplat
 from .networks import (
     HintFlowNet,
     SplatVideoNet,
@@ -15,8 +17,6 @@ from .networks import (
     load_network,
     load_video_network,
 )
-from .pixel_animator import render_loop
-from .splatting import softsplat
 
 __all__ = [
     "HintFlowNet",

@@ -5,26 +5,11 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
-from ..models import flow_ops, pixel_animator
+from ..models.flow.ops import prepare_flow
+from ..models.loop import pixel_animator
+from ..models.loop.euler import INTEGRATIONS
 from .progress import FrameProgress
 from .types import CATEGORY, Flow, VideoModel, image_to_bchw, mask_to_b1hw
-
-INTEGRATIONS = ["round", "bilinear"]
-OFFICIAL_VIDEO_CLAMP = 1.0
-"""px/frame per component: the official video stage clamps the network's flow to this before `speed`."""
-
-
-def prepare_flow(flow: torch.Tensor, size: tuple[int, int], mask: torch.Tensor | None, speed: float,
-                 max_px_per_frame: float) -> torch.Tensor:
-    """Fit the flow to the image: resize (vectors scaled with it), clamp as the official pipeline does, ×speed, mask."""
-    flow_ops.validate_flow(flow)
-    flow = flow_ops.resize_flow(flow.float(), size)
-    if max_px_per_frame > 0:
-        flow = flow_ops.clamp_flow(flow, max_px_per_frame)
-    flow = flow * speed
-    if mask is not None:
-        flow = flow_ops.mask_flow(flow, mask_to_b1hw(mask))
-    return flow
 
 
 class Animate(io.ComfyNode):
@@ -50,7 +35,7 @@ class Animate(io.ComfyNode):
                 io.Float.Input("max_px_per_frame", default=0.0, min=0.0, max=64.0, step=0.1,
                                tooltip="Clamp each flow component to ±this before `speed`. 0 = the engine's "
                                        "default: no clamp for the pixel engine, 1.0 (official) with a video model."),
-                io.Combo.Input("integration", options=INTEGRATIONS, default="round",
+                io.Combo.Input("integration", options=list(INTEGRATIONS), default=INTEGRATIONS[0],
                                tooltip="round: the official Euler integration (nearest flow lookup). "
                                        "bilinear: sub-pixel lookup, smoother paths for slow, curved flows."),
                 VideoModel.Input("video_model", optional=True,
@@ -65,13 +50,9 @@ class Animate(io.ComfyNode):
                 video_model=None) -> io.NodeOutput:
         picture = image_to_bchw(image)
         batch, _, height, width = picture.shape
-        if flow.ndim != 4 or flow.shape[1] != 2:
-            raise ValueError(f"flow must be a T2C_FLOW [B,2,H,W], got shape {tuple(flow.shape)}")
-        if flow.shape[0] not in (1, batch):
-            raise ValueError(f"{flow.shape[0]} flows for {batch} images: give one flow, or one per image")
-        if video_model is not None and not max_px_per_frame:
-            max_px_per_frame = OFFICIAL_VIDEO_CLAMP
-        motion = prepare_flow(flow, (height, width), mask, speed, max_px_per_frame)
+        region = None if mask is None else mask_to_b1hw(mask)
+        motion = prepare_flow(flow, (height, width), batch, region, speed, max_px_per_frame,
+                              video_network=video_model is not None)
         out = torch.empty((batch, frames, height, width, 3), dtype=torch.float32)
         progress = FrameProgress(batch * frames)
         if video_model is not None:

@@ -7,28 +7,21 @@ import logging
 import torch
 from comfy_api.latest import io, ui
 
-from ..models import direction, flow_engine, flow_viz, hints, networks
-from .animate import OFFICIAL_VIDEO_CLAMP
+from ..models import networks
+from ..models.flow import engine as flow_engine
+from ..models.flow import hints
+from ..models.flow import viz as flow_viz
+from ..models.flow.ops import clamp_note
+from ..models.networks.transformer import CONTEXT_DIM, CONTEXT_TOKENS
+from ..models.prompt.direction import AUTO, DIRECTION_CHOICES, chosen_angle
 from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw, mask_to_b1hw
 
 log = logging.getLogger(__name__)
 
-AUTO, CUSTOM = "auto (from text)", "custom angle"
-DIRECTIONS = [AUTO, *direction.OFFICIAL_DIRECTIONS, CUSTOM]
-SD1_CONTEXT = (77, 768)
+SD1_CONTEXT = (CONTEXT_TOKENS, CONTEXT_DIM)
 EDITOR_IMAGE_KEY = "t2c_editor_image"
 """UI output key under which T2C_TextFlow sends its input picture to the motion editor (web/js/motion_editor.js).
 Not ``images``: the frontend would also draw that as a second preview under the editor."""
-
-
-def chosen_angle(choice: str, angle: float, text: str) -> float | None:
-    """θ in degrees from the combo: a custom angle (wrapped into [0, 360)), an official sector's centre,
-    or None for auto (the text, then class priors, decide)."""
-    if choice == CUSTOM:
-        return float(angle) % 360.0
-    if choice == AUTO:
-        return None
-    return direction.sector_angle(choice)
 
 
 def sd1_context(conditioning) -> torch.Tensor:
@@ -41,17 +34,6 @@ def sd1_context(conditioning) -> torch.Tensor:
         raise ValueError(f"the text flow network needs SD1.x CLIP tokens [*, 77, 768]; this conditioning is "
                          f"{list(context.shape)} — encode the prompt with an SD1.x checkpoint's CLIP")
     return context[:, : SD1_CONTEXT[0]].float()  # a long prompt: the official model saw only 77 tokens
-
-
-def flow_preview(image: torch.Tensor, flow: torch.Tensor, motion_hints: hints.MotionHints | None = None):
-    """Image [B,3,H,W] tinted with the flow's colour wheel where it moves, with arrows (and the user's hints)."""
-    colour = flow_viz.flow_to_color(flow)
-    moving = (flow.abs().sum(dim=1, keepdim=True) > 0).float()
-    tinted = image * (1 - 0.6 * moving) + colour * 0.6 * moving
-    preview = flow_viz.draw_flow_arrows(tinted, flow)
-    if motion_hints is not None and not motion_hints.is_empty:
-        preview = flow_viz.draw_motion_hints(preview, motion_hints)
-    return preview
 
 
 def editor_image_ui(image: torch.Tensor) -> dict:
@@ -79,7 +61,7 @@ class TextFlow(io.ComfyNode):
                                               "editor of Load Image)."),
                 io.String.Input("text", multiline=True, default="",
                                 tooltip="Prompt or region words; direction phrases and class words are read."),
-                io.Combo.Input("direction", options=DIRECTIONS, default=AUTO),
+                io.Combo.Input("direction", options=list(DIRECTION_CHOICES), default=AUTO),
                 io.Float.Input("angle", default=270.0, min=-3600.0, max=3600.0, step=1.0,
                                tooltip="Degrees counter-clockwise from → (90 = up, 270 = down); used with "
                                        "'custom angle'. Wrapped into [0, 360)."),
@@ -92,7 +74,7 @@ class TextFlow(io.ComfyNode):
                                 tooltip='Motion arrows and still anchors as JSON (the motion editor writes it): '
                                         '{"arrows": [[x0, y0, x1, y1], ...], "anchors": [[x, y], ...]} in 0..1 '
                                         'image coordinates; arrow length = distance covered in 60 frames.'),
-                io.Float.Input("hint_px_per_frame", default=networks.OFFICIAL_HINT_PX_PER_FRAME, min=0.0,
+                io.Float.Input("hint_px_per_frame", default=hints.OFFICIAL_HINT_PX_PER_FRAME, min=0.0,
                                max=128.0, step=0.5,
                                tooltip="Direction-hint network only: hint magnitude. 64 is the official value "
                                        "(only its direction counts); 2-8 stays in the network's training range."),
@@ -120,7 +102,7 @@ class TextFlow(io.ComfyNode):
                 conditioning=None, flow_model=None) -> io.NodeOutput:
         picture, region = image_to_bchw(image), mask_to_b1hw(mask)
         motion_hints = hints.parse_arrows(arrows)
-        angle_deg = chosen_angle(direction, angle, text)
+        angle_deg = chosen_angle(direction, angle)
         if flow_model is None:
             result = flow_engine.flow_from_text(picture, region, text, direction_angle=angle_deg,
                                                 hints=motion_hints, strength=strength or None, seed=seed)
@@ -128,14 +110,10 @@ class TextFlow(io.ComfyNode):
         else:
             flow, notes = cls._network_flow(flow_model, picture, region, text, angle_deg, motion_hints,
                                             hint_px_per_frame, conditioning)
-            peak = float(flow.abs().amax())
-            if peak > OFFICIAL_VIDEO_CLAMP:
-                notes[0] += (f"; peaks at {peak:.1f} px/frame — the official pipeline animates it clamped to "
-                             f"{OFFICIAL_VIDEO_CLAMP:g} px/frame: the video network does so by default, for the pixel "
-                             f"engine set Animate's max_px_per_frame to {OFFICIAL_VIDEO_CLAMP:g}")
+            notes[0] += clamp_note(flow)
         for note in notes[1:]:
             log.warning("T2C_TextFlow: %s", note)
-        preview = flow_preview(picture, flow, motion_hints)
+        preview = flow_viz.flow_preview(picture, flow, motion_hints)
         return io.NodeOutput(flow, bchw_to_image(preview), "\n".join(notes), ui=editor_image_ui(image))
 
     @staticmethod
@@ -145,22 +123,9 @@ class TextFlow(io.ComfyNode):
         if flow_model.kind == "text_flow":
             flow = networks.predict_text_flow(flow_model.network(), picture, region, sd1_context(conditioning))
             return flow, [f"text flow network ({flow_model.filename})"]
-        notes = [f"direction-hint network ({flow_model.filename})"]
-        height, width = picture.shape[-2:]
-        if motion_hints.arrows:
-            points, vectors = motion_hints.arrow_samples(height, width)
-            hint = hints.blend_hint_map(region, points, vectors)
-            notes[0] += "; hint from the drawn arrows"
-        else:
-            if angle_deg is None:
-                parsed = direction.parse_direction(text)
-                angle_deg = parsed.angle if parsed else None
-            if angle_deg is None:
-                notes.append("no direction given (combo, arrows or text): the hint is zero, as in the official code")
-                angle_deg, hint_px = 0.0, 0.0
-            hint = networks.direction_hint(region, angle_deg, hint_px)
-            notes[0] += f"; hint at {angle_deg:.1f}°"
-        return networks.predict_hint_flow(flow_model.network(), picture, region, hint), notes
+        hint = hints.network_hint(region, motion_hints, angle_deg, text, hint_px)
+        notes = [f"direction-hint network ({flow_model.filename}); {hint.source}", *hint.warnings]
+        return networks.predict_hint_flow(flow_model.network(), picture, region, hint.hint), notes
 
 
 class FlowPreview(io.ComfyNode):

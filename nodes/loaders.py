@@ -1,5 +1,5 @@
-"""Loader nodes for the official networks, wrapped in ComfyUI's ModelPatcher so model_management
-loads and offloads them like any other model.
+"""Loader nodes for the official networks, held through ComfyUI's ModelPatcher (nodes/holders.py) so
+model_management loads and offloads them like any other model.
 
 The networks are built from ``comfy.ops`` layers, as every model ComfyUI loads: ``disable_weight_init`` (no
 random init of weights that are loaded anyway) when they compute in their storage dtype, ``manual_cast`` when
@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from comfy_api.latest import io
 
 from ..models import networks
+from ..models.checks import InputValueError
+from .holders import model_patcher, on_device
 from .paths import MODEL_FOLDER
 from .types import CATEGORY, FlowModel, VideoModel
 
@@ -31,15 +33,6 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DTYPE_OPTIONS = ["auto", *DTYPES]
 # Preference for "auto" where the device runs half precision: bf16 keeps fp32's exponent range.
 SUPPORTED_DTYPES = [torch.bfloat16, torch.float16, torch.float32]
-
-
-class _Holder(torch.nn.Module):
-    """What ModelPatcher manages: it writes bookkeeping attributes (``device``, memory counters) onto its module,
-    which must not collide with our networks' own properties."""
-
-    def __init__(self, network: torch.nn.Module):
-        super().__init__()
-        self.network = network
 
 
 @dataclass
@@ -52,8 +45,7 @@ class LoadedNetwork:
 
     def network(self):
         """The module on the compute device (ComfyUI evicts other models first if memory is short)."""
-        comfy.model_management.load_models_gpu([self.patcher])
-        return self.patcher.model.network
+        return on_device(self.patcher)
 
     def render_loop(self, image, flow, n_frames, *, out=None, on_frame=None):
         return networks.render_loop_with_network(self.network(), image, flow, n_frames, out=out, on_frame=on_frame)
@@ -70,7 +62,7 @@ def pick_dtypes(choice: str, device: torch.device, n_params: int = 0) -> tuple[t
     elif choice in DTYPES:
         weight_dtype = DTYPES[choice]
     else:
-        raise ValueError(f"dtype must be one of {DTYPE_OPTIONS}, got {choice!r}")
+        raise InputValueError(f"dtype must be one of {DTYPE_OPTIONS}, got {choice!r}")
     compute = comfy.model_management.unet_manual_cast(weight_dtype, device, SUPPORTED_DTYPES)
     return weight_dtype, compute or weight_dtype
 
@@ -96,7 +88,7 @@ def check_dtype_runs(dtype: torch.dtype, device: torch.device, node: str, choice
         F.scaled_dot_product_attention(q, q, q)
     except (RuntimeError, NotImplementedError, TypeError) as error:
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(
+        raise InputValueError(
             f"{node}: dtype {choice} ({dtype}) does not run on this device ({device}): {detail}. Set the node's "
             f"dtype input to auto (what ComfyUI picks for {device.type}) or fp32."
         ) from error
@@ -112,9 +104,7 @@ def _load(filename: str, kinds: tuple[str, ...], dtype: str, node: str) -> Loade
     if weight_dtype != torch.float32:
         module = module.to(weight_dtype)
     module.compute_dtype = compute_dtype
-    patcher = comfy.model_patcher.ModelPatcher(
-        _Holder(module), load_device=load_device, offload_device=comfy.model_management.unet_offload_device())
-    return LoadedNetwork(patcher, _KIND_OF[type(module)], filename)
+    return LoadedNetwork(model_patcher(module), _KIND_OF[type(module)], filename)
 
 
 def _weights_input() -> io.Combo.Input:

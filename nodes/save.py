@@ -6,7 +6,7 @@ import folder_paths
 from comfy.cli_args import args
 from comfy_api.latest import io, ui
 
-from ..models import encoding
+from ..models.io import encoding
 from .types import CATEGORY
 
 

@@ -45,7 +45,7 @@ def write_readme_gif(video: Path, gif: Path, width: int = 360) -> None:
     import torch.nn.functional as F
     from torch import from_numpy
 
-    from models.encoding import frames_to_uint8, write_loop
+    from models.io.encoding import frames_to_uint8, write_loop
 
     frames = from_numpy(iio.imread(video, plugin="pyav")).permute(0, 3, 1, 2).float() / 255
     height = round(frames.shape[-2] * width / frames.shape[-1])

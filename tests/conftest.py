@@ -10,7 +10,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
 ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
 
-for _path in (REPO_ROOT, REPO_ROOT / "scripts"):  # `import models`, `import comfy_server`
+for _path in (REPO_ROOT, REPO_ROOT / "scripts", REPO_ROOT / "tests" / "fixtures"):
+    # `import models`, `import comfy_server`, `import golden_fill` (test fixtures, never shipped to the nodes)
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 

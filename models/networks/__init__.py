@@ -6,7 +6,7 @@
 
 Each is built with no arguments in the official inference configuration and loads the released
 ``latest_net_G.pth`` state dict strictly (:mod:`.checkpoints`); :mod:`.inference` wraps them with the
-official pre- and post-processing. Architecture notes: shared/reference/NETWORKS.md.
+official pre- and post-processing. Layer tables and loading rules: docs/networks.md.
 """
 
 from .checkpoints import (
@@ -19,7 +19,6 @@ from .checkpoints import (
     network_from_state_dict,
     read_state_dict,
 )
-from .golden_fill import golden_fill_
 from .hint_flow import HintFlowNet
 from .inference import (
     MOTION_NORM,
@@ -43,7 +42,6 @@ __all__ = [
     "convert_to_safetensors",
     "detect_network",
     "direction_hint",
-    "golden_fill_",
     "load_flow_network",
     "load_network",
     "load_video_network",

@@ -7,7 +7,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_tensor
+
 MASK_CHANNEL = 3  # channel 3 of the network inputs is the binary mask (RGB first)
+
+SPADE_LAYERS = (
+    "spade_layer", "spade_layer2_0", "spade_layer2_1", "spade_layer4_0", "spade_layer4_1", "spade_layer8_0",
+    "spade_layer8_1", "spade_layer8_2", "spade_layer8_3", "spade_layer8_4", "spade_layer8_5", "spade_layer8_6",
+    "spade_layer8_7",
+)
+"""The SPADE layers of networks A and B, in the official state-dict order (their widths differ)."""
 
 
 class TorchOps:
@@ -41,7 +50,7 @@ def split_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
     The official code resizes the SPADE condition this way (RGB and hint bilinear, mask nearest), and
     network B's decoder applies the same rule to its *feature maps* (a leftover of the input layout that
-    changes the numbers, NETWORKS.md §4.2 / §9.5). Bilinear is align_corners=False without antialias.
+    changes the numbers, docs/networks.md#network-b-hint-flow). Bilinear is align_corners=False without antialias.
     """
     size = (int(size[0]), int(size[1]))
     if tuple(x.shape[-2:]) == size:
@@ -52,7 +61,7 @@ def split_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def upsample2(x: torch.Tensor) -> torch.Tensor:
-    """Bilinear ×2 (align_corners=False), the ``up2`` of NETWORKS.md."""
+    """Bilinear ×2 (align_corners=False), the ``up2`` of docs/networks.md#conventions."""
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
@@ -74,7 +83,7 @@ class ConditionPyramid:
 
 
 class SPADE(nn.Module):
-    """Spatially-adaptive normalisation: InstanceNorm(x)·(1 + γ(seg)) + β(seg) (NETWORKS.md §2.1)."""
+    """Spatially-adaptive normalisation: InstanceNorm(x)·(1 + γ(seg)) + β(seg) (docs/networks.md#spade)."""
 
     HIDDEN = 128
 
@@ -95,7 +104,7 @@ class InferenceNetwork(nn.Module):
     """Base of the three generators: always in eval mode.
 
     In train mode the official layers would run a spectral-norm power iteration and batch statistics that
-    overwrite the loaded ``weight_u``/``weight_v``/``stored_*`` tensors (NETWORKS.md §9.1); this
+    overwrite the loaded ``weight_u``/``weight_v``/``stored_*`` tensors (docs/networks.md#numerical-pitfalls); this
     reimplementation has no training behaviour, so asking for it is an error rather than a silent no-op.
 
     ``compute_dtype`` (None = the weights' dtype) is the dtype the inputs are cast to: ComfyUI's manual-cast
@@ -124,8 +133,7 @@ class InferenceNetwork(nn.Module):
 
 def check_input(x: torch.Tensor, channels: int, multiple: int, network: str) -> None:
     """Clear errors for a network input of the wrong rank, channel count or size."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{network}: input must be a torch.Tensor, got {type(x).__name__}")
+    check_tensor(x, f"{network}: input")
     if x.dim() != 4 or x.shape[1] != channels:
         raise ValueError(f"{network}: input must have shape [B, {channels}, H, W], got {list(x.shape)}")
     height, width = x.shape[-2:]

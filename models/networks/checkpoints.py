@@ -5,7 +5,7 @@
 * A ``module.`` (DataParallel) or ``netG.`` prefix on every key is stripped.
 * Which network a file holds is detected from its keys, and it is loaded with ``strict=True``; anything
   missing, unexpected or of the wrong shape is a ``ValueError`` naming the file and the first offenders
-  (the official loader silently falls back to a partial load, NETWORKS.md §6).
+  (the official loader silently falls back to a partial load, docs/networks.md#checkpoint-loading).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Network B, ``spadeunet``: flow predictor steered by a direction hint (NETWORKS.md §4).
+"""Network B, ``spadeunet``: flow predictor steered by a direction hint (docs/networks.md#network-b-hint-flow).
 
 A spectrally-normalised SPADE U-Net (base width 32, eight stride-2 convolutions). Input [B, 6, H, W] =
 RGB in [-1, 1], binary mask, 2-channel hint flow in units of 64 px; H and W multiples of 256. Output
@@ -10,26 +10,21 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .blocks import SPADE, ConditionPyramid, InferenceNetwork, TorchOps, check_input, leaky_relu, split_resize
+from .blocks import (
+    SPADE,
+    SPADE_LAYERS,
+    ConditionPyramid,
+    InferenceNetwork,
+    TorchOps,
+    check_input,
+    leaky_relu,
+    split_resize,
+)
 from .spectral import SpectralNormConv2d
 
 _ENCODER = [(6, 32), (32, 64), (64, 128), (128, 256), (256, 256), (256, 256), (256, 256), (256, 256)]
 _DECODER = [(256, 256), (512, 256), (512, 256), (512, 256), (512, 128), (256, 64), (128, 32), (64, 2)]
-_SPADE = [
-    ("spade_layer", 32),
-    ("spade_layer2_0", 64),
-    ("spade_layer2_1", 64),
-    ("spade_layer4_0", 128),
-    ("spade_layer4_1", 128),
-    ("spade_layer8_0", 256),
-    ("spade_layer8_1", 256),
-    ("spade_layer8_2", 256),
-    ("spade_layer8_3", 256),
-    ("spade_layer8_4", 256),
-    ("spade_layer8_5", 256),
-    ("spade_layer8_6", 256),
-    ("spade_layer8_7", 256),
-]
+_SPADE = list(zip(SPADE_LAYERS, (32, 64, 64, 128, 128, 256, 256, 256, 256, 256, 256, 256, 256), strict=True))
 _ENCODER_SPADE = [
     "spade_layer2_0",
     "spade_layer4_0",

@@ -14,26 +14,33 @@ Differences from the official scripts (``test_motion.py``, ``test_motion_directi
 * the video net runs at the image size padded to a multiple of 4 (replicated border, zero flow) and
   is cropped back; frames stay float 0..1 instead of being truncated to uint8;
 * the official video script prepares the flow as ``clamp(flow_px, −1, 1)·speed`` before the network;
-  :func:`render_loop_with_network` takes the flow as given (use ``models.flow_ops.clamp_flow``).
+  :func:`render_loop_with_network` takes the flow as given (use ``models.flow.ops.clamp_flow``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-from ..euler import loop_displacements
-from ..flow_ops import resize_flow, validate_flow, validate_nchw
+from ..checks import check_int
+from ..flow.hints import OFFICIAL_HINT_PX_PER_FRAME, direction_hint
+from ..flow.ops import MOTION_NORM, resize_flow, validate_flow, validate_nchw
+from ..loop.euler import loop_displacements
 from .hint_flow import HintFlowNet
 from .splat_video import SplatVideoNet
 from .text_flow import TextFlowNet, check_context
 
-MOTION_NORM = 64.0
-OFFICIAL_HINT_PX_PER_FRAME = MOTION_NORM  # the official hint is a unit vector in network units
-MIN_HINT_PIXELS = 5
+__all__ = [  # MOTION_NORM, the official hint and its magnitude live with the flow conventions (models/flow/)
+    "MOTION_NORM",
+    "OFFICIAL_HINT_PX_PER_FRAME",
+    "direction_hint",
+    "nearest_valid_size",
+    "predict_hint_flow",
+    "predict_text_flow",
+    "render_loop_with_network",
+]
 
 
 def nearest_valid_size(height: int, width: int, multiple: int) -> tuple[int, int]:
@@ -89,7 +96,7 @@ def predict_text_flow(
     """Flow [B, 2, H, W] in px/frame predicted by network A from the image, the mask and the prompt.
 
     ``context`` [B|1, 77, 768] is the last hidden state of the SD-1.4 CLIP text encoder for the prompt
-    (NETWORKS.md §2.2). The flow is zero outside the binary mask, on the image's device.
+    (docs/networks.md#spatial-transformer). The flow is zero outside the binary mask, on the image's device.
     """
     if not isinstance(network, TextFlowNet):
         raise TypeError(f"network must be a TextFlowNet, got {type(network).__name__}")
@@ -124,42 +131,15 @@ def predict_hint_flow(
     return _flow_from_network(output.to(image.device), mask)
 
 
-def direction_hint(
-    mask: torch.Tensor, angle_deg: float, px_per_frame: float = OFFICIAL_HINT_PX_PER_FRAME
-) -> torch.Tensor:
-    """Hint [B, 2, H, W] in px/frame for network B: (cos θ, −sin θ)·px_per_frame on the mask, 0 elsewhere.
-
-    This is the official hint (one k-means point, so the Gaussian blend cancels, PIPELINE.md §5.5) with
-    θ given instead of drawn at random; like the official, a mask of fewer than 5 pixels gives no hint.
-    The official magnitude is 1 network unit = 64 px/frame, far outside the training hints (real flows
-    divided by 64), so only its direction is meaningful; a few px/frame keeps the hint in the training
-    range, at the price of departing from the official inference.
-    """
-    if isinstance(mask, torch.Tensor) and mask.dim() == 3:
-        mask = mask.unsqueeze(1)
-    validate_nchw(mask, "mask", channels=1)
-    for name, value in (("angle_deg", angle_deg), ("px_per_frame", px_per_frame)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if px_per_frame < 0:
-        raise ValueError(f"px_per_frame must be >= 0, got {px_per_frame}")
-    binary = (mask > 0.5).float()
-    binary = binary * (binary.sum(dim=(1, 2, 3), keepdim=True) >= MIN_HINT_PIXELS)
-    theta = math.radians(angle_deg)
-    direction = torch.tensor([math.cos(theta), -math.sin(theta)], device=mask.device).view(1, 2, 1, 1)
-    return binary * direction * float(px_per_frame)
-
-
 def _check_loop_inputs(image: torch.Tensor, flow: torch.Tensor, n_frames: int, out: torch.Tensor | None) -> None:
     validate_nchw(image, "image", channels=3)
     validate_flow(flow)
     if flow.shape[-2:] != image.shape[-2:] or flow.shape[0] not in (1, image.shape[0]):
         raise ValueError(
             f"flow must have shape [B|1, 2, H, W] matching the image {list(image.shape)}, got "
-            f"{list(flow.shape)}; resize it first (models.flow_ops.resize_flow)"
+            f"{list(flow.shape)}; resize it first (models.flow.ops.resize_flow)"
         )
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
-        raise ValueError(f"n_frames must be an int >= 1, got {n_frames!r}")
+    check_int(n_frames, "n_frames", 1)
     batch, _, height, width = image.shape
     shape = (batch, n_frames, height, width, 3)
     if out is not None and (tuple(out.shape) != shape or out.dtype != torch.float32 or out.device != image.device):

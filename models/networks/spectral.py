@@ -3,11 +3,13 @@
 The released checkpoints of networks B and C store every normalised layer as ``weight_orig`` (parameter)
 plus the power-iteration vectors ``weight_u`` / ``weight_v`` (buffers); there is no ``weight`` key.
 In eval the official layer uses ``W = weight_orig / σ`` with ``σ = uᵀ · (weight_orig.reshape(out, -1) @ v)``
-and never updates u, v (NETWORKS.md §2.3). So ``W`` is computed once, when the state dict is loaded, and
+and never updates u, v (docs/networks.md#legacy-spectral-norm). So ``W`` is computed once, when the state dict is
+loaded, and
 kept in a non-persistent buffer: ``state_dict()`` keeps the legacy layout and ``forward`` costs one plain
 convolution. Every read of :attr:`LegacySpectralNorm.weight` first checks that ``weight_orig``, u and v
 are still the tensors (and tensor versions) the fold was computed from, and folds again otherwise, so an
-in-place edit or a device/dtype move can never leave a stale weight in use (the legacy-API trap of §6).
+in-place edit or a device/dtype move can never leave a stale weight in use (the legacy-API trap,
+docs/networks.md#checkpoint-loading).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Network C, ``spadeunet4softmaxsplating``: the softmax-splatting video generator (NETWORKS.md §5).
+"""Network C, ``spadeunet4softmaxsplating``: the softmax-splatting video generator
+(docs/networks.md#network-c-splat-video).
 
 One frame = encode the start and end images into 64 feature channels + an importance map Z, Euler-
 integrate the flow forward (to the start image) and backward (to the end image), softmax-splat both
@@ -25,8 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..euler import euler_integrate
-from ..splatting import splat_with_weights
+from ..loop.euler import euler_integrate
+from ..loop.splatting import splat_with_weights
 from .blocks import InferenceNetwork, check_input
 from .video_blocks import DecoderBlock, EncoderBlock
 
@@ -48,7 +49,8 @@ _DECODER = [
 @dataclass
 class EncodedPair:
     """Start and end images of a loop, encoded once: features [B, 64, H, W] and softmax weights
-    exp(Z − max Z) [B, 1, H, W], all float32 (splatting and normalisation stay in float32, §9.3)."""
+    exp(Z − max Z) [B, 1, H, W], all float32 (splatting and normalisation stay in float32,
+    docs/networks.md#numerical-pitfalls)."""
 
     features_start: torch.Tensor
     weight_start: torch.Tensor
@@ -120,7 +122,8 @@ class SplatVideoNet(InferenceNetwork):
     def encode(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Image [B, 3, H, W] in [-1, 1] → (features [B, 64, H, W], weight exp(Z − max Z) [B, 1, H, W]).
 
-        The max is over the whole Z tensor, batch included, as in the official code (§9.4).
+        The max is over the whole Z tensor, batch included, as in the official code
+        (docs/networks.md#numerical-pitfalls).
         """
         encoded = self.encoder(image.to(self.dtype)).float()
         z = encoded[:, FEATURES:]

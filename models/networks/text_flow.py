@@ -1,4 +1,4 @@
-"""Network A, ``spadexattnunetsd``: text-conditioned Eulerian flow predictor (NETWORKS.md §3).
+"""Network A, ``spadexattnunetsd``: text-conditioned Eulerian flow predictor (docs/networks.md#network-a-text-flow).
 
 A SPADE U-Net with 320/640/1280 channels and nine Stable-Diffusion-style cross-attention blocks that read
 the CLIP text tokens. Input [B, 4, H, W] (RGB in [-1, 1] + binary mask), H and W multiples of 64; context
@@ -10,7 +10,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .blocks import SPADE, ConditionPyramid, InferenceNetwork, TorchOps, check_input, leaky_relu, upsample2
+from ..checks import check_tensor
+from .blocks import (
+    SPADE,
+    SPADE_LAYERS,
+    ConditionPyramid,
+    InferenceNetwork,
+    TorchOps,
+    check_input,
+    leaky_relu,
+    upsample2,
+)
 from .transformer import CONTEXT_DIM, CONTEXT_TOKENS, SpatialTransformer
 
 # (in, out) channels of conv2…conv8 and dconv1…dconv8, in the official state-dict order.
@@ -27,21 +37,7 @@ _ATTENTION = [
     ("attn_output_block_2", 640),
     ("attn_output_block_1", 640),
 ]
-_SPADE = [
-    ("spade_layer", 320),
-    ("spade_layer2_0", 320),
-    ("spade_layer2_1", 320),
-    ("spade_layer4_0", 640),
-    ("spade_layer4_1", 640),
-    ("spade_layer8_0", 640),
-    ("spade_layer8_1", 640),
-    ("spade_layer8_2", 1280),
-    ("spade_layer8_3", 1280),
-    ("spade_layer8_4", 1280),
-    ("spade_layer8_5", 1280),
-    ("spade_layer8_6", 640),
-    ("spade_layer8_7", 640),
-]
+_SPADE = list(zip(SPADE_LAYERS, (320, 320, 320, 640, 640, 640, 640, 1280, 1280, 1280, 1280, 640, 640), strict=True))
 # Encoder steps e2…e7: (SPADE, transformer or None, 2× average pool after the conv).
 _ENCODER_STEPS = [
     ("spade_layer2_0", None, True),
@@ -106,8 +102,7 @@ class TextFlowNet(InferenceNetwork):
 
 def check_context(context: torch.Tensor, batch: int) -> torch.Tensor:
     """Validate the CLIP token context [B|1, 77, 768] and broadcast it to the batch."""
-    if not isinstance(context, torch.Tensor):
-        raise TypeError(f"TextFlowNet: context must be a torch.Tensor, got {type(context).__name__}")
+    check_tensor(context, "TextFlowNet: context")
     if context.dim() != 3 or tuple(context.shape[1:]) != (CONTEXT_TOKENS, CONTEXT_DIM):
         raise ValueError(
             f"TextFlowNet: context must have shape [B, {CONTEXT_TOKENS}, {CONTEXT_DIM}] (the last hidden state "

@@ -1,4 +1,5 @@
-"""Cross-attention-only spatial transformer of network A (Stable Diffusion v1 layout, NETWORKS.md §2.2).
+"""Cross-attention-only spatial transformer of network A (Stable Diffusion v1 layout,
+docs/networks.md#spatial-transformer).
 
 Module and parameter names follow the official ones (``norm``, ``proj_in``, ``transformer_blocks.0.{ff,
 attn2,norm2,norm3}``, ``proj_out``) so the released state dict loads strictly; the self-attention

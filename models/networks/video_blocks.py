@@ -1,7 +1,7 @@
 """Blocks of network C: noise batch-norm, the BigGAN-style encoder block and the partial-conv decoder block.
 
 Everything is spectrally normalised (legacy layout, folded once; see :mod:`.spectral`), as in the
-official ``norm_G='sync:spectral_batch'`` configuration (NETWORKS.md §5.2, §5.5).
+official ``norm_G='sync:spectral_batch'`` configuration (docs/networks.md#network-c-splat-video).
 """
 
 from __future__ import annotations
@@ -81,11 +81,12 @@ class EncoderBlock(nn.Module):
 
 
 class PartialConv2d(SpectralNormConv2d):
-    """SN partial convolution, 3×3, multi-channel mask (NVIDIA PartialConv2d semantics, NETWORKS.md §5.5).
+    """SN partial convolution, 3×3, multi-channel mask (NVIDIA PartialConv2d semantics,
+    docs/networks.md#partial-convolution-decoder).
 
     The mask may have 1 channel (the same for every input channel) or one per input channel. Mask
     counting and the re-weighting ratio are computed in float32 whatever the feature dtype, because the
-    1e-8 guard underflows in half precision (NETWORKS.md §9.3).
+    1e-8 guard underflows in half precision (docs/networks.md#numerical-pitfalls).
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:

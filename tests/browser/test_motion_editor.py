@@ -14,7 +14,7 @@ from PIL import Image
 
 WORKFLOW = REPO_ROOT / "workflows" / "animate_painting.json"
 PAINTING = REPO_ROOT / "assets" / "sample_painting.png"
-ARROW_SPAN_FRAMES = 60  # models/hints.py: an arrow is the path a point covers in 60 frames
+ARROW_SPAN_FRAMES = 60  # models/flow/hints.py: an arrow is the path a point covers in 60 frames
 TOLERANCE = 0.01  # of the image size: mouse positions land on whole screen pixels
 # The editor is found the way the app knows it: the node's `motion_editor` DOM widget; its state is the
 # extension's own object on the node (what its callbacks use), not a test hook.

@@ -6,7 +6,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from models.networks import HintFlowNet, SplatVideoNet, TextFlowNet, golden_fill_
+from golden_fill import golden_fill_
+from models.networks import HintFlowNet, SplatVideoNet, TextFlowNet
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from models.networks import HintFlowNet, SplatVideoNet, TextFlowNet, golden_fill_
+from golden_fill import golden_fill_
+from models.networks import HintFlowNet, SplatVideoNet, TextFlowNet
 
 TOLERANCE_EPS = 16
 LOW = {"bf16": torch.bfloat16, "fp16": torch.float16}

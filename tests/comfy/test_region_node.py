@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from models.attention_capture import AttentionCapture, planted_capture
+from models.region.attention_capture import AttentionCapture
+from planted_attention import planted_capture
 
 
 def _run(nodes, **kwargs):

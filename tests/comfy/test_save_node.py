@@ -83,7 +83,7 @@ def _run_as_the_executor(node, **inputs):
 def _read_back(path, fmt):
     import json
 
-    from text2cinemagraph.models import encoding
+    from text2cinemagraph.models.io import encoding
 
     if fmt == "mp4":
         import av

@@ -102,7 +102,7 @@ def test_injection_changes_only_the_twin_and_pulls_it_towards_the_artistic(t2c_n
 
 
 def test_shared_self_attention_gives_each_twin_row_its_branch_artistic_map(t2c_nodes):
-    patches = sys.modules["text2cinemagraph.nodes.twin_patches"]
+    patches = sys.modules["text2cinemagraph.sampling.twin_patches"]
     schedule = patches.TwinSchedule.from_fractions(10, 0.5, 0.5, 0.5)
     state = patches.TwinState(batch=1, schedule=schedule, recorder=None)
     attention = patches.SharedSelfAttention(state, ("output", 5), inject=True, capture=False)

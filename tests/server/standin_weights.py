@@ -5,7 +5,8 @@
   UNet and VAE are ComfyUI's own classes (the UNet with the SD1.5 configuration of ``tests/comfy/tiny_sd.py``),
   the text encoder is transformers' CLIP-L. It is built in a child process, so the ~2 GB of build-time memory
   is returned as soon as the file is written.
-* :func:`write_official_networks`: the three official networks, golden-filled (NETWORKS.md §7), saved with
+* :func:`write_official_networks`: the three official networks, golden-filled (docs/networks.md#the-golden-fill),
+saved with
   ``torch.save`` at the paths of the official ``checkpoints.tar`` (``motion-pretrained/latest_net_G.pth`` …).
 * :func:`write_random_clip_l`: a stand-alone SD1.x CLIP-L text encoder for ``CLIPLoader``.
 
@@ -62,7 +63,8 @@ def write_random_clip_l(path: Path, seed: int = 0) -> Path:
 
 def write_official_networks(folder: Path, kinds: tuple[str, ...] = tuple(NETWORK_FILES)) -> dict[str, Path]:
     """Golden-filled official networks as ``<folder>/<network>-pretrained/latest_net_G.pth`` (plain state dicts)."""
-    from models.networks import NETWORKS, golden_fill_
+    from golden_fill import golden_fill_
+    from models.networks import NETWORKS
 
     written = {}
     for kind in kinds:

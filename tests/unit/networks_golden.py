@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from models.networks import golden_fill_
+from golden_fill import golden_fill_
 
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
 

@@ -1,4 +1,4 @@
-"""Attention capture contract and the self-attention region-mask procedure (PIPELINE.md §4)."""
+"""Attention capture contract and the self-attention region-mask procedure (docs/pipeline.md#3-region-mask)."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.attention_capture import AttentionAccumulator, AttentionCapture, planted_capture
-from models.attention_mask import (
+from models.region.attention_capture import AttentionAccumulator, AttentionCapture
+from models.region.attention_mask import (
     MaskParams,
     cluster_tokens,
     cross_attention_mask,
@@ -15,7 +15,6 @@ from models.attention_mask import (
     mask_from_attention,
     mask_from_words,
     match_tokens,
-    parse_words,
     preview_overlay,
     principal_coordinates,
     refine_external_mask,
@@ -24,6 +23,8 @@ from models.attention_mask import (
     split_segments,
     upsample_labels,
 )
+from models.region.words import parse_words
+from planted_attention import planted_capture
 
 
 def planted_regions(gh: int, gw: int) -> torch.Tensor:

@@ -1,18 +1,19 @@
-"""Direction phrases → angle: the 12 official phrases (PIPELINE.md §5) and what people actually write."""
+"""Direction phrases → angle: the 12 official phrases (docs/pipeline.md#direction-phrases) and what people actually
+write."""
 
 import math
 
 import pytest
 
-from models.direction import (
+from models.flow.ops import angle_vector as direction_vector  # the one home of (cos θ, −sin θ)
+from models.prompt.direction import (
     OFFICIAL_DIRECTIONS,
     OFFICIAL_SECTORS,
-    direction_vector,
     parse_direction,
     sector_angle,
 )
 
-# Sector table copied from PIPELINE.md §5.1; the centre of (lo, hi) going counter-clockwise.
+# Sector table of docs/pipeline.md#direction-phrases; the centre of (lo, hi) going counter-clockwise.
 SPEC_SECTORS = [
     ("left to right", 350, 10, 0.0),
     ("left to right, upwards", 10, 45, 27.5),

@@ -1,4 +1,4 @@
-"""models.encoding: atomic writes with ordinary file permissions, clear errors, seamless pingpong."""
+"""models.io.encoding: atomic writes with ordinary file permissions, clear errors, seamless pingpong."""
 
 import json
 import os
@@ -7,8 +7,8 @@ import stat
 import numpy as np
 import pytest
 
-from models import encoding
-from models.encoding import frames_to_uint8, pingpong, write_loop
+from models.io import encoding
+from models.io.encoding import frames_to_uint8, pingpong, write_loop
 
 
 def _frames(t=4):

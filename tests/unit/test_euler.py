@@ -1,4 +1,5 @@
-"""Euler integration (NETWORKS.md §5.3): golden vectors, hand-computed cases, the O(N) symmetric loop."""
+"""Euler integration (docs/networks.md#euler-integration): golden vectors, hand-computed cases, the O(N) symmetric
+loop."""
 
 import math
 
@@ -7,8 +8,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-import models.euler as euler
-from models.euler import EulerState, euler_integrate, loop_displacements, tracked_pixels
+import models.loop.euler as euler
+from models.loop.euler import EulerState, euler_integrate, loop_displacements, tracked_pixels
 
 GOLDEN = "spadeunet4softmaxsplating_set_a.safetensors"
 

@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from models.flow_engine import (
-    CLASS_PRIORS,
+from models.flow.engine import (
     DEFAULT_STRENGTH_AT_512,
     FlowResult,
     default_strength,
-    find_prior,
     flow_from_text,
 )
-from models.hints import MotionHints
+from models.flow.hints import MotionHints
+from models.prompt.vocabulary import CLASS_PRIORS, find_prior
 
 
 def image(height=128, width=160, batch=1):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from models.flow_ops import clamp_flow, mask_flow, resize_flow, validate_flow
+from models.flow.ops import clamp_flow, mask_flow, resize_flow, validate_flow
 
 
 def test_resize_scales_vectors_by_the_size_ratio():

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.flow_viz import color_wheel, draw_flow_arrows, draw_motion_hints, flow_to_color, wheel_colors
-from models.hints import MotionHints
+from models.flow.hints import MotionHints
+from models.flow.viz import draw_flow_arrows, draw_motion_hints, flow_to_color, wheel_colors
 
 
 def uniform_flow(u, v, height=8, width=8):
@@ -98,15 +98,6 @@ def test_flow_to_color_validates():
         flow_to_color(torch.zeros(1, 3, 4, 4))
     with pytest.raises(ValueError, match="max_magnitude"):
         flow_to_color(torch.zeros(1, 2, 4, 4), max_magnitude=0)
-
-
-def test_color_wheel_legend():
-    legend = color_wheel(64)
-    assert legend.shape == (1, 3, 64, 64)
-    assert (legend[0, :, 0, 0] == 1).all()  # corner outside the disc
-    assert (legend[0, :, 32, 62] - torch.tensor([1.0, 0.0, 0.0])).abs().max() < 0.15  # right edge: red
-    with pytest.raises(ValueError, match="size"):
-        color_wheel(1)
 
 
 def test_flow_arrows_point_along_the_flow():

@@ -1,5 +1,6 @@
-"""Hint maps with the official semantics (PIPELINE.md §5.5–5.6) and the arrow JSON format."""
+"""Hint maps with the official semantics (docs/pipeline.md#hint-maps) and the arrow JSON format."""
 
+import functools
 import json
 import math
 
@@ -7,16 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from models.hints import (
+from models.flow.hints import (
     ARROW_SPAN_FRAMES,
     MAX_ARROWS,
     MotionHints,
     blend_hint_map,
-    direction_hint_map,
+    direction_hint,
     gaussian_blend,
     mask_batch,
     parse_arrows,
 )
+
+# The official single hint at unit magnitude (one home since the hint map for the networks is the same map).
+direction_hint_map = functools.partial(direction_hint, px_per_frame=1.0)
 
 
 def rect_mask(height=64, width=80, box=(10, 50, 20, 70)):
@@ -132,7 +136,7 @@ def test_direction_hint_is_mask_times_unit_vector(angle):
 
 
 def test_single_blended_hint_equals_the_direction_hint():
-    """With k = 1 the Gaussian weights cancel (PIPELINE.md §5.5): the blend is exactly mask × u."""
+    """With k = 1 the Gaussian weights cancel (docs/pipeline.md#hint-maps): the blend is exactly mask × u."""
     mask = rect_mask()
     ys, xs = torch.nonzero(mask[0, 0], as_tuple=True)
     centroid = [[int(xs.float().mean()), int(ys.float().mean())]]

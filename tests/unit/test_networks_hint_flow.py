@@ -1,4 +1,5 @@
-"""Network B (HintFlowNet, ``spadeunet``) against the official golden vectors (NETWORKS.md §4, §8)."""
+"""Network B (HintFlowNet, ``spadeunet``) against the official golden vectors
+(docs/networks.md#network-b-hint-flow, docs/networks.md#golden-files)."""
 
 import os
 import subprocess
@@ -61,7 +62,8 @@ def test_golden_fill_matches_the_recorded_fill(network):
 def test_output_and_intermediates_match_within_1e5_with_the_golden_kernels(tmp_path):
     result_path = tmp_path / "pinned.safetensors"
     repo_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    pythonpath = os.pathsep.join([repo_root, os.path.dirname(os.path.abspath(__file__))])
+    fixtures = os.path.join(repo_root, "tests", "fixtures")
+    pythonpath = os.pathsep.join([repo_root, fixtures, os.path.dirname(os.path.abspath(__file__))])
     env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "PYTHONPATH": pythonpath}
     script = _PINNED_SCRIPT.format(names=INTERMEDIATES)
     done = subprocess.run(

@@ -1,4 +1,4 @@
-"""Official pre/post-processing around the networks (models.networks.inference; PIPELINE.md §5–6)."""
+"""Official pre/post-processing around the networks (models.networks.inference; docs/pipeline.md#4-flow)."""
 
 import math
 

@@ -1,4 +1,5 @@
-"""Legacy spectral norm: legacy key layout, W/σ folded once at load, never a stale weight (NETWORKS.md §2.3, §6)."""
+"""Legacy spectral norm: legacy key layout, W/σ folded once at load, never a stale weight
+(docs/networks.md#legacy-spectral-norm, docs/networks.md#checkpoint-loading)."""
 
 import torch
 import torch.nn.functional as F

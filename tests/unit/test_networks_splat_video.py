@@ -1,4 +1,5 @@
-"""Network C (SplatVideoNet, ``spadeunet4softmaxsplating``) against the official golden vectors (§5, §8)."""
+"""Network C (SplatVideoNet, ``spadeunet4softmaxsplating``) against the official golden vectors
+(docs/networks.md#network-c-splat-video, docs/networks.md#golden-files)."""
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ from networks_golden import (
     max_error,
 )
 
-from models.euler import euler_integrate, loop_displacements
+from models.loop.euler import euler_integrate, loop_displacements
 from models.networks import SplatVideoNet
 from models.networks.splat_video import parse_index
 

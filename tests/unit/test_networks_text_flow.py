@@ -1,4 +1,5 @@
-"""Network A (TextFlowNet, ``spadexattnunetsd``) against the official golden vectors (NETWORKS.md §3, §8).
+"""Network A (TextFlowNet, ``spadexattnunetsd``) against the official golden vectors
+(docs/networks.md#network-a-text-flow, docs/networks.md#golden-files).
 
 A has 320M parameters: it is built once for the module (meta device + in-place golden fill, one copy
 of the weights ≈ 1.3 GB) and freed afterwards.

@@ -94,25 +94,28 @@ def test_pack_holds_what_users_run(packed):
                      "scripts/convert_checkpoint.py", "nodes/__init__.py", "models/__init__.py",
                      "models/networks/__init__.py"):
         assert required in present, f"{required} is missing from the registry zip"
-    tracked_runtime = subprocess.run(["git", "-C", str(REPO_ROOT), "ls-files", "nodes", "models", "web",
+    tracked_runtime = subprocess.run(["git", "-C", str(REPO_ROOT), "ls-files", "nodes", "models", "sampling", "web",
                                       "workflows"], check=True, capture_output=True, text=True).stdout.split()
     assert tracked_runtime and set(tracked_runtime) <= present, sorted(set(tracked_runtime) - present)
 
 
 def test_every_top_level_runtime_package_ships(packed):
-    """A new top-level package (a folder with __init__.py, e.g. sampling/) is packed without editing the rules."""
+    """Every top-level package (a folder with __init__.py: nodes/, models/, sampling/) is packed, and a new one
+    would be without editing the rules."""
     files, _ = packed
     tracked = subprocess.run(["git", "-C", str(REPO_ROOT), "ls-files"], check=True, capture_output=True,
                              text=True).stdout.splitlines()
     packages = {path.split("/")[0] for path in tracked if path.count("/") == 1 and path.endswith("/__init__.py")}
     packages -= {"tests", "benchmarks", "scripts"}
+    assert {"nodes", "models", "sampling"} <= packages
     for package in sorted(packages):
         assert f"{package}/__init__.py" in files, f"runtime package {package}/ is left out of the registry zip"
     # and the rule itself: a hypothetical new package and new asset-free files pass the ignore rules
     spec = _ignore_spec()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        for path in ("sampling/__init__.py", "sampling/engine.py", "web/js/new_editor.js", "workflows/new.json"):
+        for path in ("newstage/__init__.py", "newstage/engine.py", "sampling/new_patch.py", "web/js/new_editor.js",
+                     "workflows/new.json"):
             assert not spec.match_file(path), f".comfyignore would drop {path}"
 
 
@@ -122,6 +125,8 @@ def test_pack_holds_no_tests_goldens_benchmarks_or_ci(packed):
     assert not leaked, f"development files in the registry zip: {leaked[:10]}"
     for path in ("scripts/setup.sh", "scripts/test.sh", "scripts/comfy_server.py", "assets/sample_cinemagraph.gif"):
         assert path not in files, f"{path} (not run by users) is in the registry zip"
+    docs = [path for path in files if path.startswith("docs/")]
+    assert docs == ["docs/icon.png"], f"docs/ in the registry zip beyond the icon: {docs}"
 
 
 def test_icon_exists_at_the_url_path_and_is_square():

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-import models.pixel_animator as pixel_animator
-from models.euler import euler_integrate
-from models.pixel_animator import active_window, fill_holes, render_frame, render_loop, speed_importance
-from models.splatting import softsplat
+import models.loop.pixel_animator as pixel_animator
+from models.loop.euler import euler_integrate
+from models.loop.pixel_animator import active_window, fill_holes, render_frame, render_loop, speed_importance
+from models.loop.splatting import softsplat
 
 
 def smooth_scene(batch: int = 1, height: int = 36, width: int = 52, seed: int = 0):

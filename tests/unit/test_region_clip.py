@@ -7,17 +7,17 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from models import region_clip
-from models.region_clip import (
+from models.region import clip as region_clip
+from models.region.clip import (
     OpenClipEmbedder,
     clip_weight_names,
     find_clip_weights,
     image_proposals,
     label_regions,
     load_clip,
-    parse_phrases,
     proposal_crops,
 )
+from models.region.words import parse_phrases
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""ODISE coarse-mask contract (PIPELINE.md §3.4–3.5) with a stand-in predictor; ODISE itself is not installed."""
+"""ODISE coarse-mask contract (docs/pipeline.md#coarse-masks) with a stand-in predictor; ODISE itself is not
+installed."""
 
 import importlib.util
 
@@ -6,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from models import region_odise
-from models.region_odise import available, odise_mask, panoptic_to_mask, parse_vocabulary, require
+from models.region import odise as region_odise
+from models.region.odise import available, odise_mask, panoptic_to_mask, require
+from models.region.words import parse_vocabulary
 
 
 class StandInPredictor:

@@ -6,11 +6,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from models.splatting import Workspace, softsplat, splat_points, splat_with_weights
+from models.loop.splatting import Workspace, softsplat, splat_points, splat_with_weights
 
 
 def reference_splat(x: torch.Tensor, disp: torch.Tensor) -> torch.Tensor:
-    """Line-by-line definition (NETWORKS.md §5.4): four bilinear taps per source pixel, outside taps dropped."""
+    """Line-by-line definition (docs/networks.md#softmax-splatting): four bilinear taps per source pixel, outside
+    taps dropped."""
     batch, channels, height, width = x.shape
     out = torch.zeros(batch, channels, height, width, dtype=torch.float64)
     for b in range(batch):

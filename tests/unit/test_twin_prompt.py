@@ -1,15 +1,14 @@
-"""Realistic twin prompt from the artistic prompt (PIPELINE.md §2.2, with the official nouns bug fixed)."""
+"""Realistic twin prompt from the artistic prompt (docs/pipeline.md#twin-prompt, with the official nouns bug fixed)."""
 
 import pytest
 
-from models.twin_prompt import (
-    OFFICIAL_NOUNS,
-    REGION_NOUNS,
+from models.prompt.twin_prompt import (
     TWIN_SUFFIX,
     region_nouns,
     split_prompt,
     twin_prompt,
 )
+from models.prompt.vocabulary import OFFICIAL_NOUNS, REGION_NOUNS
 
 DEFAULT_PROMPT = "a large waterfall falling from hills during sunset in the style of Leonid Afremov"
 DIRECTIONAL_PROMPT = ("a large river flowing in right to left, upwards direction in front of a mountain "

@@ -1,5 +1,5 @@
 // Motion editor on every T2C_TextFlow node: draw arrows (drag) and still anchors (click) on the input picture.
-// The drawing lives in the node's `arrows` STRING widget as JSON (format version 1, see models/hints.py):
+// The drawing lives in the node's `arrows` STRING widget as JSON (format version 1, see models/flow/hints.py and docs/flow.md#arrows-json):
 //   {"version": 1, "arrows": [[x0, y0, x1, y1], ...], "anchors": [[x, y], ...]}
 // with coordinates as fractions 0..1 of the image (x right, y down); an arrow's length is the speed.
 import { api } from "../../../scripts/api.js";
@@ -10,7 +10,7 @@ const NODE_TYPE = "T2C_TextFlow";
 const ARROWS_WIDGET = "arrows";
 const EDITOR_IMAGE_KEY = "t2c_editor_image"; // nodes/flow.py EDITOR_IMAGE_KEY
 const FORMAT_VERSION = 1;
-const MAX_ITEMS = 128; // models/hints.py MAX_ARROWS / MAX_ANCHORS
+const MAX_ITEMS = 128; // models/flow/hints.py MAX_ARROWS / MAX_ANCHORS
 const CLICK_SLOP_PX = 5; // a press that moves less than this (screen px) is a click: an anchor
 const TOOLBAR_PX = 28;
 const DEFAULT_ASPECT = 4 / 3; // width / height while there is no picture
@@ -21,7 +21,7 @@ const round4 = (v) => Math.round(Math.min(1, Math.max(0, v)) * 1e4) / 1e4;
 const isPoint = (item, arity) =>
     Array.isArray(item) && item.length === arity && item.every((v) => typeof v === "number" && v >= 0 && v <= 1);
 
-/** Read the widget's JSON like models/hints.py parse_arrows (lenient: a bad text gives an error message). */
+/** Read the widget's JSON like models/flow/hints.py parse_arrows (lenient: a bad text gives an error message). */
 export function parseHints(text) {
     const empty = { arrows: [], anchors: [], error: null };
     if (typeof text !== "string" || !text.trim()) return empty;

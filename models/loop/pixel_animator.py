@@ -3,7 +3,7 @@
 Frame i of N blends the image splatted forward by i Euler steps of +flow (weight α = 1 − i/N) with the
 same image splatted backward by N − i steps of −flow (weight 1 − α), each also weighted by a softmax
 importance exp(Z − max Z) and normalised by the splatted weights: the official symmetric softmax
-splatting (NETWORKS.md §5.4) done on RGB pixels instead of learned features. At i = 0 the result is
+splatting (docs/networks.md#softmax-splatting) done on RGB pixels instead of learned features. At i = 0 the result is
 the input, and frame N would be the input again, so the loop closes seamlessly.
 
 Static pixels (zero flow) never move, so only moving pixels are integrated and splatted; a static pixel
@@ -20,8 +20,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_companion, check_int
+from ..flow.ops import validate_flow, validate_nchw
 from .euler import INTEGRATIONS, EulerState, loop_compact_displacements, tracked_pixels
-from .flow_ops import validate_flow, validate_nchw
 from .splatting import Workspace, splat_points
 
 DEFAULT_SHARPNESS = 4.0
@@ -196,14 +197,9 @@ def _validate_inputs(
         )
     if flow.device != image.device:
         raise ValueError(f"image ({image.device}) and flow ({flow.device}) must be on the same device")
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
-        raise ValueError(f"n_frames must be an int >= 1, got {n_frames!r}")
+    check_int(n_frames, "n_frames", 1)
     if importance is not None:
-        validate_nchw(importance, "importance", channels=1)
-        if importance.shape[-2:] != image.shape[-2:] or importance.shape[0] not in (1, image.shape[0]):
-            raise ValueError(
-                f"importance must have shape [B|1, 1, H, W] matching the image, got {list(importance.shape)}"
-            )
+        check_companion(importance, "importance", image, channels=1)
 
 
 def _prepare(

@@ -1,6 +1,6 @@
 """Motion hints: official dense hint maps, and the user's arrows/anchors from the motion editor.
 
-Official semantics (PIPELINE.md §5.5–5.6): k hint points with flow vectors are blended into a dense
+Official semantics (docs/pipeline.md#hint-maps): k hint points with flow vectors are blended into a dense
 field Σw·u / Σw with Gaussian weights w = exp(−(dist/σ)²), σ = H/k, then multiplied by the binary
 mask; a mask with fewer than 5 pixels gives an all-zero hint. With one hint the weights cancel, so
 the map is simply mask × unit vector.
@@ -26,6 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_nchw, check_number, check_tensor
+from ..prompt.direction import parse_direction
+from .ops import MOTION_NORM, angle_vector
+
 HINTS_FORMAT_VERSION = 1
 ARROW_SPAN_FRAMES = 60
 """An arrow spans the distance a point travels in this many frames (2 s at 30 fps)."""
@@ -33,6 +37,8 @@ MAX_ARROWS = 128
 MAX_ANCHORS = 128
 MIN_HINT_MASK_PIXELS = 5
 """Official rule: a mask with fewer pixels than this gets an all-zero hint."""
+OFFICIAL_HINT_PX_PER_FRAME = MOTION_NORM
+"""The official hint is a unit vector in network units: 64 px/frame."""
 _BLEND_CHUNK_ELEMENTS = 1 << 22  # bounds the k × pixels weight matrix to ~16 MB per chunk
 
 
@@ -82,13 +88,13 @@ def parse_arrows(text: str | None) -> MotionHints:
     if text is None:
         return MotionHints()
     if not isinstance(text, str):
-        raise TypeError(f"motion hints must be a JSON string, got {type(text).__name__}")
+        raise InputTypeError(f"motion hints must be a JSON string, got {type(text).__name__}")
     if not text.strip():
         return MotionHints()
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(
+        raise InputValueError(
             f"motion hints are not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}); "
             'expected [[x0, y0, x1, y1], ...] or {"arrows": [...], "anchors": [...]}'
         ) from None
@@ -97,20 +103,20 @@ def parse_arrows(text: str | None) -> MotionHints:
     elif isinstance(data, dict):
         unknown = sorted(set(data) - {"version", "arrows", "anchors"})
         if unknown:
-            raise ValueError(f"motion hints: unknown key(s) {unknown}; allowed: 'version', 'arrows', 'anchors'")
+            raise InputValueError(f"motion hints: unknown key(s) {unknown}; allowed: 'version', 'arrows', 'anchors'")
         version = data.get("version", HINTS_FORMAT_VERSION)
         if version != HINTS_FORMAT_VERSION or isinstance(version, bool):
-            raise ValueError(f"motion hints: unsupported version {version!r}; this reader knows version 1")
+            raise InputValueError(f"motion hints: unsupported version {version!r}; this reader knows version 1")
         arrows, anchors = data.get("arrows", []), data.get("anchors", [])
     else:
-        raise ValueError(
+        raise InputValueError(
             f"motion hints must be a JSON list of arrows or an object, got {type(data).__name__}: "
             'use [[x0, y0, x1, y1], ...] or {"arrows": [...], "anchors": [...]}'
         )
     parsed_arrows = _points(arrows, "arrows", 4, MAX_ARROWS)
     for i, (x0, y0, x1, y1) in enumerate(parsed_arrows):
         if x0 == x1 and y0 == y1:
-            raise ValueError(f"motion hints: arrow {i} has zero length; drag to draw it, or remove it")
+            raise InputValueError(f"motion hints: arrow {i} has zero length; drag to draw it, or remove it")
     return MotionHints(arrows=parsed_arrows, anchors=_points(anchors, "anchors", 2, MAX_ANCHORS))
 
 
@@ -118,26 +124,26 @@ def _points(items: object, key: str, arity: int, limit: int) -> tuple[tuple[floa
     """Validate a list of fixed-length coordinate lists in 0..1."""
     shape = "[x0, y0, x1, y1]" if arity == 4 else "[x, y]"
     if not isinstance(items, list):
-        raise ValueError(f"motion hints: '{key}' must be a list of {shape} lists, got {type(items).__name__}")
+        raise InputValueError(f"motion hints: '{key}' must be a list of {shape} lists, got {type(items).__name__}")
     if len(items) > limit:
-        raise ValueError(f"motion hints: {len(items)} {key} given, at most {limit} are allowed")
+        raise InputValueError(f"motion hints: {len(items)} {key} given, at most {limit} are allowed")
     result = []
     for i, item in enumerate(items):
         where = f"motion hints: {key}[{i}]"
         if not isinstance(item, list):
-            raise ValueError(f"{where} must be a list {shape}, got {json.dumps(item)} (wrong nesting?)")
+            raise InputValueError(f"{where} must be a list {shape}, got {json.dumps(item)} (wrong nesting?)")
         for value in item:
             if isinstance(value, list):
-                raise ValueError(f"{where} contains a list {json.dumps(value)}: wrong nesting, expected {shape}")
+                raise InputValueError(f"{where} contains a list {json.dumps(value)}: wrong nesting, expected {shape}")
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{where} contains {json.dumps(value)}, expected numbers only")
+                raise InputValueError(f"{where} contains {json.dumps(value)}, expected numbers only")
         if len(item) != arity:
-            raise ValueError(f"{where} has {len(item)} numbers, expected {arity}: {shape}")
+            raise InputValueError(f"{where} has {len(item)} numbers, expected {arity}: {shape}")
         for value in item:
             if not math.isfinite(value):
-                raise ValueError(f"{where} contains {value}, expected finite numbers")
+                raise InputValueError(f"{where} contains {value}, expected finite numbers")
             if not 0.0 <= value <= 1.0:
-                raise ValueError(
+                raise InputValueError(
                     f"{where} contains {value}, outside 0..1: coordinates are fractions of the image size"
                 )
         result.append(tuple(float(v) for v in item))
@@ -146,19 +152,18 @@ def _points(items: object, key: str, arity: int, limit: int) -> tuple[tuple[floa
 
 def mask_batch(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
     """A mask as float32 [B, 1, H, W]; accepts [H, W], [B, H, W] or [B, 1, H, W], bool or float 0..1."""
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(mask).__name__}")
+    check_tensor(mask, name)
     if mask.dim() == 2:
         mask = mask[None, None]
     elif mask.dim() == 3:
         mask = mask[:, None]
     if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[-1] < 1 or mask.shape[-2] < 1:
-        raise ValueError(f"{name} must have shape [H, W], [B, H, W] or [B, 1, H, W], got {list(mask.shape)}")
+        raise InputShapeError(f"{name} must have shape [H, W], [B, H, W] or [B, 1, H, W], got {list(mask.shape)}")
     if mask.is_complex():
-        raise TypeError(f"{name} must be real (bool or float 0..1), got {mask.dtype}")
+        raise InputTypeError(f"{name} must be real (bool or float 0..1), got {mask.dtype}")
     mask = mask.float()
     if not torch.isfinite(mask.sum(dtype=torch.float64)):  # one reduction instead of a full isfinite pass
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise InputValueError(f"{name} contains NaN or infinite values")
     return mask
 
 
@@ -180,9 +185,9 @@ def gaussian_blend(
     vals = torch.as_tensor(values, dtype=torch.float32)
     vals = vals.reshape(len(pts), -1)
     if len(pts) == 0:
-        raise ValueError("gaussian_blend needs at least one hint point")
+        raise InputValueError("gaussian_blend needs at least one hint point")
     if not sigma > 0 or not math.isfinite(sigma):
-        raise ValueError(f"sigma must be a positive finite number of pixels, got {sigma}")
+        raise InputValueError(f"sigma must be a positive finite number of pixels, got {sigma}")
     ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float32),
                             torch.arange(width, dtype=torch.float32), indexing="ij")
     grid = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1)
@@ -210,28 +215,69 @@ def blend_hint_map(
     mask = mask_batch(mask)
     points, vectors = np.asarray(points, dtype=np.float64), np.asarray(vectors, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or vectors.shape != points.shape or len(points) == 0:
-        raise ValueError(
+        raise InputValueError(
             f"points and vectors must both be [k, 2] with k ≥ 1, got {list(points.shape)} and {list(vectors.shape)}"
         )
     if not (np.isfinite(points).all() and np.isfinite(vectors).all()):
-        raise ValueError("hint points and vectors must be finite")
+        raise InputValueError("hint points and vectors must be finite")
     height, width = mask.shape[-2:]
     sigma = height / len(points) if sigma is None else sigma
     field = gaussian_blend(points, vectors, height, width, sigma)
-    return _apply_hint_mask(mask, field)
+    return _apply_hint_mask(mask, field[None])
 
 
-def direction_hint_map(mask: torch.Tensor, angle: float) -> torch.Tensor:
-    """Official single-hint map [B, 2, H, W]: mask × (cos θ, −sin θ) (the Gaussian weights cancel)."""
-    mask = mask_batch(mask)
-    if isinstance(angle, bool) or not isinstance(angle, (int, float)) or not math.isfinite(angle):
-        raise ValueError(f"angle must be a finite number of degrees, got {angle!r}")
-    rad = math.radians(angle)
-    field = torch.tensor([math.cos(rad), -math.sin(rad)], dtype=torch.float32)[:, None, None]
-    return _apply_hint_mask(mask, field.expand(2, *mask.shape[-2:]))
+def direction_hint(
+    mask: torch.Tensor, angle_deg: float, px_per_frame: float = OFFICIAL_HINT_PX_PER_FRAME
+) -> torch.Tensor:
+    """The official single hint [B, 2, H, W] in px/frame: mask × (cos θ, −sin θ) × ``px_per_frame``.
+
+    One hint point, so the Gaussian weights of :func:`blend_hint_map` cancel (docs/pipeline.md#hint-maps); θ is
+    given instead of drawn at random. Like the official, a mask of fewer than 5 pixels gives no hint. The official
+    magnitude is one network unit, 64 px/frame, far outside the training hints (real flows divided by 64), so
+    only its direction is meaningful; a few px/frame keeps the hint in the training range, at the price of
+    departing from the official inference. ``mask`` is [B, 1, H, W] or [B, H, W].
+    """
+    if isinstance(mask, torch.Tensor) and mask.dim() == 3:
+        mask = mask.unsqueeze(1)
+    check_nchw(mask, "mask", channels=1)
+    check_number(angle_deg, "angle_deg", expected="a finite number of degrees")
+    check_number(px_per_frame, "px_per_frame", minimum=0.0)
+    vector = torch.tensor(angle_vector(angle_deg), dtype=torch.float32, device=mask.device).view(1, 2, 1, 1)
+    return _apply_hint_mask(mask, vector * float(px_per_frame))
+
+
+@dataclass(frozen=True)
+class NetworkHint:
+    """The hint for the direction-hint network, and what it came from."""
+
+    hint: torch.Tensor
+    """[B, 2, H, W] px/frame."""
+    source: str
+    """e.g. "hint from the drawn arrows" or "hint at 90.0°"."""
+    warnings: tuple[str, ...] = ()
+
+
+def network_hint(mask: torch.Tensor, hints: MotionHints, angle_deg: float | None, text: str,
+                 px_per_frame: float = OFFICIAL_HINT_PX_PER_FRAME) -> NetworkHint:
+    """What the direction-hint network is told: the drawn arrows blended as official hint points, else one hint
+    at ``angle_deg`` (the direction combo), else the direction phrase of ``text``; with none of them the hint is
+    zero, as in the official code."""
+    if hints.arrows:
+        height, width = mask.shape[-2:]
+        points, vectors = hints.arrow_samples(height, width)
+        return NetworkHint(blend_hint_map(mask, points, vectors), "hint from the drawn arrows")
+    warnings: tuple[str, ...] = ()
+    if angle_deg is None:
+        parsed = parse_direction(text)
+        angle_deg = parsed.angle if parsed else None
+    if angle_deg is None:
+        warnings = ("no direction given (combo, arrows or text): the hint is zero, as in the official code",)
+        angle_deg, px_per_frame = 0.0, 0.0
+    return NetworkHint(direction_hint(mask, angle_deg, px_per_frame), f"hint at {angle_deg:.1f}°", warnings)
 
 
 def _apply_hint_mask(mask: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+    """``field`` [1|B, 2, H|1, W|1] on the binary mask (> 0.5); zero for a mask of fewer than 5 pixels."""
     binary = (mask > 0.5).float()
     enough = binary.sum(dim=(1, 2, 3), keepdim=True) >= MIN_HINT_MASK_PIXELS
-    return field[None] * binary * enough
+    return field * binary * enough

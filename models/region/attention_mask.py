@@ -1,4 +1,4 @@
-"""Region mask from diffusion self-attention clusters, filtered by a coarse mask (PIPELINE.md §4).
+"""Region mask from diffusion self-attention clusters, filtered by a coarse mask (docs/pipeline.md#3-region-mask).
 
 The official `generate_attn_mask` procedure, with each of its quirks decided on purpose:
 
@@ -53,9 +53,13 @@ from scipy import ndimage
 from sklearn.cluster import KMeans, SpectralClustering
 from threadpoolctl import threadpool_limits
 
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_tensor
 from .attention_capture import AttentionCapture, aspect_matches
+from .words import parse_words
 
 Method = Literal["spectral", "kmeans"]
+CLUSTER_METHODS: tuple[Method, ...] = ("spectral", "kmeans")
+"""How the attention tokens are clustered (Region Mask's ``cluster_type``); the first is the default."""
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 _SPECIAL_TOKEN = re.compile(r"<\|?(start_?of_?text|end_?of_?text|pad)\|?>(</w>)?")
 
@@ -69,7 +73,7 @@ def _check_erosion(kernel_size: int, iterations: int) -> None:
 
 @dataclass(frozen=True)
 class MaskParams:
-    """Knobs of the procedure; defaults are the official configs/inference.yaml values (PIPELINE.md D17, D18)."""
+    """Knobs of the procedure; defaults are the official configs/inference.yaml values (docs/pipeline.md#defaults)."""
 
     n_clusters: int = 5
     method: Method = "spectral"
@@ -80,7 +84,7 @@ class MaskParams:
     pca_dims: int | None = 16
 
     def validate(self, num_tokens: int) -> None:
-        if self.method not in ("spectral", "kmeans"):
+        if self.method not in CLUSTER_METHODS:
             raise ValueError(f"method must be 'spectral' or 'kmeans', got {self.method!r}")
         if not isinstance(self.n_clusters, int) or not 2 <= self.n_clusters <= num_tokens:
             raise ValueError(f"n_clusters must be an int in [2, {num_tokens}], got {self.n_clusters!r}")
@@ -167,19 +171,18 @@ def upsample_labels(labels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor
 
 
 def _check_mask(mask: torch.Tensor, what: str) -> torch.Tensor:
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"{what} must be a torch tensor [H, W], got {type(mask).__name__}")
+    check_tensor(mask, what, "a torch tensor [H, W]")
     if mask.ndim == 3 and mask.shape[0] == 1:
         mask = mask[0]
     if mask.ndim != 2 or mask.numel() == 0:
-        raise ValueError(f"{what} must be a non-empty [H, W] tensor, got shape {tuple(mask.shape)}")
+        raise InputShapeError(f"{what} must be a non-empty [H, W] tensor, got shape {tuple(mask.shape)}")
     if mask.dtype == torch.bool:
         return mask.float()
     if not mask.is_floating_point():
-        raise TypeError(f"{what} must be bool or float in 0..1, got {mask.dtype} (divide a 0..255 mask by 255)")
+        raise InputTypeError(f"{what} must be bool or float in 0..1, got {mask.dtype} (divide a 0..255 mask by 255)")
     mask = mask.float()
     if not torch.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
-        raise ValueError(f"{what} values must be finite and in 0..1 (divide a 0..255 mask by 255)")
+        raise InputValueError(f"{what} values must be finite and in 0..1 (divide a 0..255 mask by 255)")
     return mask
 
 
@@ -292,15 +295,6 @@ def refine_external_mask(
 
 
 # --------------------------------------------------------------------------------------------- words
-
-
-def parse_words(words: str | Sequence[str]) -> list[str]:
-    """Lower-case words from a string or list, split on commas, semicolons and spaces; duplicates dropped."""
-    text = words if isinstance(words, str) else " ".join(str(w) for w in words)
-    parsed = list(dict.fromkeys(w for w in re.split(r"[^a-z0-9'-]+", text.lower()) if w.strip("'-")))
-    if not parsed:
-        raise ValueError("words is empty: give at least one word, e.g. 'water, waterfall'")
-    return parsed
 
 
 def word_stem(word: str) -> str:

@@ -2,18 +2,18 @@
 
 What drives the motion, first match wins: the user's arrows, an explicit angle, a direction phrase in
 the text ("in upwards direction", "towards the bottom right", "at 30°" …), a class word in the region
-label or the prompt (:data:`CLASS_PRIORS`), else the region's own shape.
+label or the prompt (:data:`models.prompt.vocabulary.CLASS_PRIORS`), else the region's own shape.
 
 Design choices (why):
 
 * Arrows are blended with the **normalised Gaussian** Σw·v/Σw, w = exp(−(d/σ)²), σ = 0.3·size/√k:
-  the official hint semantics (PIPELINE.md §5.5), closed-form, O(k·pixels) on a 128-px working grid.
+  the official hint semantics (docs/pipeline.md#hint-maps), closed-form, O(k·pixels) on a 128-px working grid.
   Harmonic (Laplace) interpolation was rejected for arrows: constraints at isolated points are
   ill-posed in 2-D (the solution goes flat between hints, with spikes at them). Each
   connected region only listens to the arrows drawn inside it (regions without arrows use them all),
   so separate regions can move independently; within one non-convex region the blend may reach across
   a concave gap, which is mild because σ shrinks as more arrows are drawn.
-* Rivers follow their region: see :mod:`models.river_field` (potential flow along each channel, from
+* Rivers follow their region: see :mod:`models.flow.river_field` (potential flow along each channel, from
   its branch tips to its downstream end).
 * Speed fades to zero at the mask border (smoothstep over 3 % of the image, less for thin regions so
   their centre line still reaches full speed) and at anchors; outside the mask the flow is exactly 0.
@@ -38,8 +38,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .direction import parse_direction
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_string, check_tensor, is_number
+from ..prompt.direction import parse_direction
+from ..prompt.vocabulary import find_prior
 from .hints import MotionHints, gaussian_blend, mask_batch, parse_arrows
+from .ops import angle_vector
 from .river_field import river_directions
 
 DEFAULT_STRENGTH_AT_512 = 1.5
@@ -54,33 +57,6 @@ NOISE_CELLS = 4
 MAX_VARIATION = 3.0
 _ARROW_SAMPLES = 5
 _ARROW_SIGMA_FRACTION = 0.3
-
-
-@dataclass(frozen=True)
-class ClassPrior:
-    """How a kind of region moves when the text gives no direction."""
-
-    label: str
-    words: tuple[str, ...]
-    angle: float | None
-    """θ in degrees, or None to flow along the region's main axis."""
-    speed: float
-    """Multiplier of the strength."""
-    motion: str
-    """Plain words for the result's ``source`` line."""
-
-
-CLASS_PRIORS: tuple[ClassPrior, ...] = (
-    ClassPrior("waterfall", ("waterfall", "waterfalls", "falls", "cascade", "cascades"), 270.0, 1.3, "down"),
-    ClassPrior("river", ("river", "rivers", "stream", "streams", "creek", "creeks", "brook", "rapids"),
-               None, 1.0, "along the region's axis"),
-    ClassPrior("sea", ("sea", "seas", "ocean", "oceans", "wave", "waves", "lake", "lakes", "pond"),
-               270.0, 0.5, "gently towards the viewer"),
-    ClassPrior("clouds", ("cloud", "clouds", "sky", "skies", "fog", "mist", "haze"), 0.0, 0.6, "horizontal"),
-    ClassPrior("smoke", ("smoke", "steam", "fire", "fires", "flame", "flames", "vapour", "vapor"), 90.0, 0.8, "up"),
-)
-"""Class words → motion, used when no direction is given (region words first, then the prompt; the
-earliest word in a text wins, since a prompt usually names its subject first)."""
 
 
 @dataclass(frozen=True)
@@ -107,19 +83,6 @@ class _Plan:
 def default_strength(height: int, width: int) -> float:
     """Default core speed in px/frame: 1.5 at 512², proportional to √(H·W)."""
     return DEFAULT_STRENGTH_AT_512 * math.sqrt(height * width) / 512.0
-
-
-def find_prior(*texts: str) -> ClassPrior | None:
-    """The prior of the first text that names a class (earliest word within it), else None."""
-    for text in texts:
-        hits = []
-        for prior in CLASS_PRIORS:
-            match = _prior_pattern(prior).search(text)
-            if match:
-                hits.append((match.start(), prior))
-        if hits:
-            return min(hits, key=lambda hit: hit[0])[1]
-    return None
 
 
 def flow_from_text(
@@ -178,15 +141,10 @@ def flow_from_text(
 
 def _validate_image(image: torch.Tensor) -> tuple[int, int, int]:
     """Only the image's batch and size are used, so its pixel values are not scanned."""
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"image must be a torch.Tensor [B, 3, H, W], got {type(image).__name__}")
+    check_tensor(image, "image", "a torch.Tensor [B, 3, H, W]")
     if image.dim() != 4 or image.shape[1] != 3 or min(image.shape) == 0:
-        raise ValueError(f"image must have shape [B, 3, H, W] (channels first), got {list(image.shape)}")
+        raise InputShapeError(f"image must have shape [B, 3, H, W] (channels first), got {list(image.shape)}")
     return image.shape[0], image.shape[2], image.shape[3]
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _validate_options(
@@ -198,29 +156,24 @@ def _validate_options(
     variation: float,
     seed: int,
 ) -> None:
-    for name, value in (("text", text), ("region", region)):
-        if not isinstance(value, str):
-            raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    check_string(text, "text")
+    check_string(region, "region")
     if not isinstance(hints, MotionHints):
-        raise TypeError(f"hints must be MotionHints, a JSON string or None, got {type(hints).__name__}")
-    if direction_angle is not None and not _is_number(direction_angle):
-        raise ValueError(f"direction_angle must be a finite number of degrees or None, got {direction_angle!r}")
-    if strength is not None and not (_is_number(strength) and strength >= 0):
-        raise ValueError(f"strength must be a finite number of px/frame ≥ 0 or None (auto), got {strength!r}")
-    if not (_is_number(variation) and 0 <= variation <= MAX_VARIATION):
-        raise ValueError(f"variation must be a number in [0, {MAX_VARIATION}], got {variation!r}")
+        raise InputTypeError(f"hints must be MotionHints, a JSON string or None, got {type(hints).__name__}")
+    if direction_angle is not None and not is_number(direction_angle):
+        raise InputValueError(f"direction_angle must be a finite number of degrees or None, got {direction_angle!r}")
+    if strength is not None and not (is_number(strength) and strength >= 0):
+        raise InputValueError(f"strength must be a finite number of px/frame ≥ 0 or None (auto), got {strength!r}")
+    if not (is_number(variation) and 0 <= variation <= MAX_VARIATION):
+        raise InputValueError(f"variation must be a number in [0, {MAX_VARIATION}], got {variation!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int ≥ 0, got {seed!r}")
+        raise InputValueError(f"seed must be an int ≥ 0, got {seed!r}")
 
 
 def _batch_size(images: int, masks: int) -> int:
     if images != masks and 1 not in (images, masks):
-        raise ValueError(f"image batch ({images}) and mask batch ({masks}) must match, or one of them must be 1")
+        raise InputShapeError(f"image batch ({images}) and mask batch ({masks}) must match, or one of them must be 1")
     return max(images, masks)
-
-
-def _prior_pattern(prior: ClassPrior) -> re.Pattern[str]:
-    return re.compile(rf"\b(?:{'|'.join(prior.words)})\b", re.IGNORECASE)
 
 
 def _plan(
@@ -269,9 +222,8 @@ def _item_flow(
     height, width = inside.shape
     speed: np.ndarray | float = base * plan.speed
     if plan.mode == "angle":
-        rad = math.radians(plan.angle)
         direction = np.empty((2, height, width), dtype=np.float32)
-        direction[0], direction[1] = math.cos(rad), -math.sin(rad)
+        direction[0], direction[1] = angle_vector(plan.angle)
     else:
         low = cv2.resize(inside.astype(np.float32), _work_size(height, width), interpolation=cv2.INTER_AREA) > 0
         # 4-connected regions: the eikonal solver only walks to 4-neighbours

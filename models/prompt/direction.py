@@ -7,7 +7,8 @@ directions is understood too: "flowing to the left", "towards the bottom right",
 "from left to right", "at 30 degrees", compass words ("north" = up in the image) …
 
 Angles are degrees counter-clockwise from +x with image y pointing down (up = 90), so the unit
-vector is (cos θ, −sin θ). Unknown or empty text gives ``None``, never an exception.
+vector is (cos θ, −sin θ) (:func:`models.flow.ops.angle_vector`). Unknown or empty text gives ``None``, never an
+exception.
 """
 
 from __future__ import annotations
@@ -18,25 +19,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-OFFICIAL_SECTORS: dict[str, tuple[float, float]] = {
-    "left to right": (350.0, 10.0),
-    "left to right, upwards": (10.0, 45.0),
-    "upwards, left to right": (45.0, 80.0),
-    "upwards": (80.0, 100.0),
-    "upwards, right to left": (100.0, 135.0),
-    "right to left, upwards": (135.0, 170.0),
-    "right to left": (170.0, 190.0),
-    "right to left, downwards": (190.0, 225.0),
-    "downwards, right to left": (225.0, 260.0),
-    "downwards": (260.0, 280.0),
-    "downwards, left to right": (280.0, 315.0),
-    "left to right, downwards": (315.0, 350.0),
-}
-"""The 12 official directions and their θ sectors (lo, hi), counter-clockwise from lo; "left to right"
-wraps around 0 (PIPELINE.md §5.1)."""
+from ..checks import check_string
 
-OFFICIAL_DIRECTIONS: tuple[str, ...] = tuple(OFFICIAL_SECTORS)
+OFFICIAL_DIRECTIONS: tuple[str, ...] = (
+    "left to right", "left to right, upwards", "upwards, left to right", "upwards", "upwards, right to left",
+    "right to left, upwards", "right to left", "right to left, downwards", "downwards, right to left", "downwards",
+    "downwards, left to right", "left to right, downwards",
+)
 """Names of the 12 official directions, in sector order (for a node's combo box)."""
+_SECTOR_BOUNDS = (350.0, 10.0, 45.0, 80.0, 100.0, 135.0, 170.0, 190.0, 225.0, 260.0, 280.0, 315.0, 350.0)
+OFFICIAL_SECTORS: dict[str, tuple[float, float]] = dict(
+    zip(OFFICIAL_DIRECTIONS, zip(_SECTOR_BOUNDS[:-1], _SECTOR_BOUNDS[1:], strict=True), strict=True)
+)
+"""The 12 official directions and their θ sectors (lo, hi), counter-clockwise from lo; "left to right"
+wraps around 0 (docs/pipeline.md#direction-phrases)."""
+
+
+AUTO, CUSTOM = "auto (from text)", "custom angle"
+DIRECTION_CHOICES: tuple[str, ...] = (AUTO, *OFFICIAL_DIRECTIONS, CUSTOM)
+"""Text Flow's ``direction`` options: read the text, one of the 12 official directions, or a custom angle."""
 
 # In a two-part direction ("downwards and to the right") the first part dominates: it is turned by
 # this many degrees towards the second, which reproduces the official sector centres exactly
@@ -60,16 +61,6 @@ class Direction:
     """The official θ sector (lo, hi) when ``name`` is set, else None."""
 
 
-def direction_vector(angle: float) -> tuple[float, float]:
-    """Unit flow vector (x right, y down) of an angle in degrees: (cos θ, −sin θ)."""
-    if isinstance(angle, bool) or not isinstance(angle, (int, float)):
-        raise TypeError(f"angle must be a number of degrees, got {type(angle).__name__}")
-    if not math.isfinite(angle):
-        raise ValueError(f"angle must be a finite number of degrees, got {angle}")
-    rad = math.radians(angle)
-    return math.cos(rad), -math.sin(rad)
-
-
 def sector_angle(name: str, seed: int | None = None) -> float:
     """θ for an official direction name: the sector centre, or a uniform draw inside it for a seed.
 
@@ -84,6 +75,16 @@ def sector_angle(name: str, seed: int | None = None) -> float:
     return (lo + offset) % 360.0
 
 
+def chosen_angle(choice: str, angle: float) -> float | None:
+    """θ in degrees from a :data:`DIRECTION_CHOICES` choice: the custom ``angle`` (wrapped into [0, 360)), an
+    official sector's centre, or None for :data:`AUTO` (the text, then the class priors, decide)."""
+    if choice == CUSTOM:
+        return float(angle) % 360.0
+    if choice == AUTO:
+        return None
+    return sector_angle(choice)
+
+
 def parse_direction(text: str | None, *, seed: int | None = None) -> Direction | None:
     """Find the direction a prompt asks for; None when there is none.
 
@@ -93,8 +94,7 @@ def parse_direction(text: str | None, *, seed: int | None = None) -> Direction |
     """
     if text is None:
         return None
-    if not isinstance(text, str):
-        raise TypeError(f"direction text must be a string, got {type(text).__name__}")
+    check_string(text, "direction text")
     match = _official_wrapped(text) or _free_form(text)
     if match is None:
         return None

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import torch
 
-from .flow_ops import validate_flow, validate_nchw
 from .hints import MotionHints
+from .ops import validate_flow, validate_nchw
 
 _WHEEL_RAMPS = (  # (length, start colour, end colour) of each ramp, RGB
     (15, (1.0, 0.0, 0.0), (1.0, 1.0, 0.0)),
@@ -64,16 +64,6 @@ def flow_to_color(flow: torch.Tensor, max_magnitude: float | None = None) -> tor
     radius = radius[..., None]
     color = torch.where(radius <= 1, 1 - radius * (1 - color), color * 0.75)
     return color.permute(0, 3, 1, 2).contiguous()
-
-
-def color_wheel(size: int = 128) -> torch.Tensor:
-    """A legend [1, 3, size, size]: the colour of every direction and speed (white outside the disc)."""
-    if isinstance(size, bool) or not isinstance(size, int) or size < 2:
-        raise ValueError(f"size must be an int ≥ 2, got {size!r}")
-    coords = torch.linspace(-1.0, 1.0, size)
-    y, x = torch.meshgrid(coords, coords, indexing="ij")
-    legend = flow_to_color(torch.stack([x, y])[None], max_magnitude=1.0)
-    return torch.where(torch.hypot(x, y) <= 1, legend, torch.ones_like(legend))
 
 
 def draw_flow_arrows(
@@ -185,3 +175,15 @@ def _draw_arrows(canvas: np.ndarray, tails: np.ndarray, heads: np.ndarray, color
         end = tuple(int(c) for c in np.rint(head * 2**_SHIFT))
         cv2.arrowedLine(canvas, start, end, (0, 0, 0), thickness + 2, cv2.LINE_AA, _SHIFT, tip)
         cv2.arrowedLine(canvas, start, end, bgr, thickness, cv2.LINE_AA, _SHIFT, tip)
+
+
+def flow_preview(image: torch.Tensor, flow: torch.Tensor, hints: MotionHints | None = None) -> torch.Tensor:
+    """``image`` [B, 3, H, W] tinted with the flow's colour wheel where it moves, with arrows (and the user's
+    hints): Text Flow's preview."""
+    colour = flow_to_color(flow)
+    moving = (flow.abs().sum(dim=1, keepdim=True) > 0).float()
+    tinted = image * (1 - 0.6 * moving) + colour * 0.6 * moving
+    preview = draw_flow_arrows(tinted, flow)
+    if hints is not None and not hints.is_empty:
+        preview = draw_motion_hints(preview, hints)
+    return preview

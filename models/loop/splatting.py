@@ -1,9 +1,10 @@
 """Summation (forward) splatting in pure PyTorch, device-agnostic (CPU and CUDA).
 
 Every source pixel (x, y) is sent to (x + dx, y + dy) and added to its four bilinear neighbours
-(x0 = floor, fractional weights); taps outside the frame are dropped (NETWORKS.md §5.4). Implemented
+(x0 = floor, fractional weights); taps outside the frame are dropped (docs/networks.md#softmax-splatting). Implemented
 as one ``scatter_add_`` per tap on a channel-first [B, C, pixels] buffer with the index expanded over C,
-the fastest CPU layout measured in PEERS.md §6; on CUDA ``scatter_add_`` is deterministic under
+the fastest CPU layout measured in docs/networks.md#splatting-speed-on-a-cpu; on CUDA ``scatter_add_`` is
+deterministic under
 ``torch.use_deterministic_algorithms(True)``. Loops pass a :class:`Workspace` so a splat allocates nothing.
 """
 
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from .flow_ops import validate_flow, validate_nchw
+from ..checks import check_companion
+from ..flow.ops import validate_flow, validate_nchw
 
 
 class Workspace:
@@ -92,12 +94,7 @@ def _validate(x: torch.Tensor, disp: torch.Tensor, weight: torch.Tensor | None) 
     if disp.shape[0] not in (1, x.shape[0]):
         raise ValueError(f"disp batch ({disp.shape[0]}) must be 1 or match x batch ({x.shape[0]})")
     if weight is not None:
-        validate_nchw(weight, "weight", channels=1)
-        if weight.shape[-2:] != x.shape[-2:] or weight.shape[0] not in (1, x.shape[0]):
-            raise ValueError(
-                f"weight must have shape [B|1, 1, H, W] = {x.shape[0]}|1, 1, "
-                f"{x.shape[2]}, {x.shape[3]}; got {list(weight.shape)}"
-            )
+        check_companion(weight, "weight", x, channels=1)
     devices = {t.device for t in (x, disp, weight) if t is not None}
     if len(devices) > 1:
         raise ValueError(f"x, disp and weight must be on the same device, got {sorted(map(str, devices))}")

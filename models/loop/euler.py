@@ -1,11 +1,11 @@
-"""Euler integration of an Eulerian flow into per-frame displacements (NETWORKS.md §5.3).
+"""Euler integration of an Eulerian flow into per-frame displacements (docs/networks.md#euler-integration).
 
 The official code re-integrates from scratch for every frame (O(N²) steps per clip). Here an
 :class:`EulerState` advances one step at a time, and :func:`loop_compact_displacements` serves the
 symmetric loop (i forward steps of +flow, N − i backward steps of −flow) in O(N) steps with O(√N)
 stored fields.
 
-Only pixels with a nonzero flow vector are tracked: under §5.3 a pixel whose own flow is zero looks
+Only pixels with a nonzero flow vector are tracked: under the official rule a pixel whose own flow is zero looks
 itself up forever and never moves, so its displacement is always 0.
 """
 
@@ -17,20 +17,15 @@ from collections.abc import Iterator
 
 import torch
 
-from .flow_ops import validate_flow
+from ..checks import InputValueError, check_int
+from ..flow.ops import validate_flow
 
 INTEGRATIONS = ("round", "bilinear")
 
 
 def _check_integration(integration: str) -> None:
     if integration not in INTEGRATIONS:
-        raise ValueError(f"integration must be one of {INTEGRATIONS}, got {integration!r}")
-
-
-def _check_count(value: int, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
+        raise InputValueError(f"integration must be one of {INTEGRATIONS}, got {integration!r}")
 
 
 def tracked_pixels(flow: torch.Tensor) -> torch.Tensor:
@@ -144,8 +139,9 @@ class EulerState:
 
 
 def euler_integrate(flow: torch.Tensor, steps: int, integration: str = "round") -> torch.Tensor:
-    """Displacement [B, 2, H, W] after ``steps`` Euler steps of ``flow`` (NETWORKS.md §5.3); 0 → zeros."""
-    _check_count(steps, "steps", 0)
+    """Displacement [B, 2, H, W] after ``steps`` Euler steps of ``flow`` (docs/networks.md#euler-integration); 0 →
+    zeros."""
+    check_int(steps, "steps", 0)
     state = EulerState(flow, integration)
     for _ in range(steps):
         state.step()
@@ -188,7 +184,7 @@ def loop_compact_displacements(
     compact [B, 2, M] over ``tracked_pixels(flow)``. O(N) steps in total and O(√N) stored fields. The fields
     are reused buffers (the loop allocates nothing per frame): use or copy them before the next item.
     """
-    _check_count(n_frames, "n_frames", 1)
+    check_int(n_frames, "n_frames", 1)
     forward = EulerState(flow, integration)
     backward = EulerState(-flow, integration)
     return _symmetric(forward, backward, n_frames)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +24,16 @@ from scipy import ndimage
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
+from ..checks import InputShapeError, InputValueError
 from .attention_mask import split_segments, upsample_labels, word_stem
+from .words import parse_phrases
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_TAG = "laion2b_s34b_b79k"
+CLIP_MODELS = ("ViT-B-32", "ViT-B-16", "ViT-L-14")
+"""The open_clip models Region Mask offers (``clip_model``); the first is the default."""
 DEFAULT_BACKGROUND = (
     "sky", "cloud", "tree", "grass", "mountain", "hill", "rock", "building", "house", "person", "road", "sand",
     "field", "forest", "snow", "wall", "ground", "bush", "flower", "animal",
@@ -63,8 +66,12 @@ class OpenClipEmbedder:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.weights = weights
-        self.device = next(model.parameters()).device
         self.logit_scale = float(model.logit_scale.detach().exp()) if hasattr(model, "logit_scale") else 100.0
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model is now (a model manager may move it between calls)."""
+        return next(self.model.parameters()).device
 
     @torch.no_grad()
     def embed_images(self, crops: list[torch.Tensor]) -> torch.Tensor:
@@ -108,6 +115,16 @@ def _open_clip_cache(model_name: str, pretrained_tag: str) -> Path | None:
     url = cfg.get("url", "")
     cached = Path(os.path.expanduser("~/.cache/clip")) / os.path.basename(url) if url else None
     return cached if cached is not None and cached.is_file() else None
+
+
+def pretrained_tag(model_name: str) -> str:
+    """The open_clip weights tag used for ``model_name``: the default's, else its first LAION-2B tag."""
+    if model_name == DEFAULT_MODEL:
+        return DEFAULT_TAG
+    import open_clip
+
+    tags = open_clip.list_pretrained_tags_by_model(model_name)
+    return ([t for t in tags if t.startswith("laion2b")] or tags)[0]
 
 
 def find_clip_weights(model_name: str = DEFAULT_MODEL, pretrained_tag: str = DEFAULT_TAG,
@@ -165,9 +182,10 @@ def load_clip(model_name: str = DEFAULT_MODEL, pretrained_tag: str = DEFAULT_TAG
 
 def _check_image(image: torch.Tensor) -> torch.Tensor:
     if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3 or min(image.shape[1:]) < 2:
-        raise ValueError(f"image must be a float tensor [3, H, W] in 0..1, got {tuple(getattr(image, 'shape', ()))}")
+        shape = tuple(getattr(image, "shape", ()))
+        raise InputShapeError(f"image must be a float tensor [3, H, W] in 0..1, got {shape}")
     if not image.is_floating_point() or not torch.isfinite(image).all():
-        raise ValueError("image must be a finite float tensor in 0..1")
+        raise InputValueError("image must be a finite float tensor in 0..1")
     return image.detach().float().cpu().clamp(0, 1)
 
 
@@ -230,15 +248,6 @@ def proposal_crops(image: torch.Tensor, proposals: torch.Tensor, ids: Sequence[i
 
 
 # --------------------------------------------------------------------------------------------- labelling
-
-
-def parse_phrases(words: str | Sequence[str]) -> list[str]:
-    """Class names from "water, waterfall; hot spring" or a list: split on commas/semicolons, spaces kept."""
-    items = re.split(r"[,;]", words) if isinstance(words, str) else [str(w) for w in words]
-    phrases = list(dict.fromkeys(" ".join(item.lower().split()) for item in items if item.strip()))
-    if not phrases:
-        raise ValueError("words is empty: give at least one word, e.g. 'water, waterfall'")
-    return phrases
 
 
 @dataclass

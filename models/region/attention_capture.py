@@ -1,4 +1,4 @@
-"""The ``T2C_ATTENTION`` data contract: diffusion attention captured during sampling (PIPELINE.md §4, §11).
+"""The ``T2C_ATTENTION`` data contract: diffusion attention captured during sampling (docs/pipeline.md#3-region-mask).
 
 The official code saved q/k of every step to disk (7 GB) and recomputed the attention afterwards. Here the
 sampler feeds an :class:`AttentionAccumulator` while it samples, which keeps only a running mean in O(N²)
@@ -15,13 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-
-def _check_hw(value: object, what: str) -> tuple[int, int]:
-    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value)):
-        raise TypeError(f"{what} must be a pair of ints (height, width), got {value!r}")
-    if value[0] <= 0 or value[1] <= 0:
-        raise ValueError(f"{what} must be positive, got {tuple(value)}")
-    return int(value[0]), int(value[1])
+from ..checks import InputShapeError, check_size
 
 
 def aspect_matches(src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> bool:
@@ -58,8 +52,8 @@ class AttentionCapture:
 
     def validate(self) -> AttentionCapture:
         """Raise a clear error for any inconsistency; return self so calls can be chained."""
-        gh, gw = _check_hw(self.grid, "AttentionCapture.grid")
-        height, width = _check_hw(self.image_size, "AttentionCapture.image_size")
+        gh, gw = check_size(self.grid, "AttentionCapture.grid")
+        height, width = check_size(self.image_size, "AttentionCapture.image_size")
         attn = self.self_attn
         if not isinstance(attn, torch.Tensor) or attn.dtype != torch.float32 or attn.ndim != 4:
             raise TypeError("AttentionCapture.self_attn must be a float32 tensor [B, R, N, N], got "
@@ -97,13 +91,14 @@ class AttentionAccumulator:
 
     Feed either (q, k) with :meth:`add_qk` or probabilities with :meth:`add_probs`; accepted shapes are
     [B, R, N, ·] or [R, N, ·] (B = 1). Sums are kept in float32 on the device of the first input.
-    Official sources (PIPELINE.md §4.1): the artistic pass, both CFG branches, the 28 least-noisy of 50 steps
-    (t ≤ 541), self-attention of input blocks 4, 5 and output blocks 6, 7, 8 (all 32×32 at 512²).
+    Official sources (docs/pipeline.md#attention-capture): the artistic pass, both CFG branches, the 28
+    least-noisy of 50 steps (t ≤ 541), self-attention of input blocks 4, 5 and output blocks 6, 7, 8 (all 32×32
+    at 512²).
     """
 
     def __init__(self, grid: tuple[int, int], image_size: tuple[int, int]) -> None:
-        self.grid = _check_hw(grid, "grid")
-        self.image_size = _check_hw(image_size, "image_size")
+        self.grid = check_size(grid, "grid")
+        self.image_size = check_size(image_size, "image_size")
         self._self_sum: torch.Tensor | None = None
         self._self_count = 0
         self._cross_sum: torch.Tensor | None = None
@@ -134,24 +129,24 @@ class AttentionAccumulator:
             probs[:, r] = logits.softmax(dim=-1)
         self.add_probs(probs)
 
+    @staticmethod
+    def _summed(total: torch.Tensor | None, value: torch.Tensor, what: str) -> torch.Tensor:
+        if total is None:
+            return value.clone()
+        if value.shape != total.shape:
+            raise InputShapeError(f"{what} shape {tuple(value.shape)} differs from earlier {tuple(total.shape)}")
+        return total.add_(value)
+
     def add_probs(self, probs: torch.Tensor) -> None:
         probs = self._batched(probs, "probs", self.num_tokens).float()
-        if self._self_sum is None:
-            self._self_sum = torch.zeros_like(probs)
-        elif probs.shape != self._self_sum.shape:
-            raise ValueError(f"probs shape {tuple(probs.shape)} differs from earlier {tuple(self._self_sum.shape)}")
-        self._self_sum += probs
+        self._self_sum = self._summed(self._self_sum, probs, "probs")
         self._self_count += 1
 
     def add_cross_probs(self, probs: torch.Tensor) -> None:
         """Add cross-attention probabilities [B, heads, N, T] (or without B); heads are averaged."""
         probs = self._batched(probs, "cross probs", None).float().mean(dim=1)
         maps = probs.transpose(1, 2).reshape(probs.shape[0], probs.shape[2], *self.grid)
-        if self._cross_sum is None:
-            self._cross_sum = torch.zeros_like(maps)
-        elif maps.shape != self._cross_sum.shape:
-            raise ValueError(f"cross probs give {tuple(maps.shape)}, earlier {tuple(self._cross_sum.shape)}")
-        self._cross_sum += maps
+        self._cross_sum = self._summed(self._cross_sum, maps, "cross-attention maps")
         self._cross_count += 1
 
     def capture(self, tokens: list[str] | None = None) -> AttentionCapture:
@@ -167,26 +162,3 @@ class AttentionAccumulator:
             tokens=list(tokens) if tokens is not None else None,
             steps=self._self_count,
         ).validate()
-
-
-def planted_capture(
-    regions: torch.Tensor,
-    image_size: tuple[int, int],
-    rows: int = 16,
-    contrast: float = 3.0,
-    noise: float = 1.5,
-    seed: int = 0,
-) -> AttentionCapture:
-    """Synthetic capture whose attention rows concentrate inside planted regions (tests, benchmarks, demos).
-
-    ``regions`` is an int [gh, gw] map; each token attends with logit ``contrast`` to the tokens of its own region
-    plus Gaussian noise of std ``noise``, independently for each of the ``rows`` maps.
-    """
-    if regions.ndim != 2 or regions.is_floating_point():
-        raise ValueError("regions must be an integer tensor [gh, gw]")
-    flat = regions.reshape(-1)
-    same = (flat[:, None] == flat[None, :]).float()
-    gen = torch.Generator().manual_seed(seed)
-    logits = contrast * same + noise * torch.randn(rows, flat.numel(), flat.numel(), generator=gen)
-    grid = (int(regions.shape[0]), int(regions.shape[1]))
-    return AttentionCapture(logits.softmax(dim=-1)[None], grid, image_size, steps=1).validate()

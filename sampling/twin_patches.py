@@ -1,4 +1,4 @@
-"""The shared-attention patches of T2C_TwinSampler, installed on a clone of the model (PIPELINE.md §1–2, §4).
+"""The shared-attention patches of T2C_TwinSampler, installed on a clone of the model (docs/pipeline.md#2-twin-sampler).
 
 Every UNet call of the twin sampler is a stack of groups of B rows (B = images per latent batch), each an image
 (artistic or twin) in a CFG branch. ``cond_or_uncond`` labels each group with its branch (0 = positive,
@@ -20,7 +20,8 @@ import comfy.patcher_extension
 import torch
 from comfy.ldm.modules.attention import optimized_attention
 
-from ..models.attention_capture import AttentionAccumulator, AttentionCapture
+from ..models.region.attention_capture import AttentionAccumulator, AttentionCapture
+from .schedule import TwinSchedule
 
 COND, UNCOND = 0, 1
 """ComfyUI's ``cond_or_uncond`` values of the positive and of the unconditional prompt."""
@@ -33,49 +34,21 @@ ATTENTION_BLOCKS = tuple(("output", i) for i in range(4, 12))
 """Self-attention whose q and k the twin takes from the artistic sample (official: output blocks 4–11)."""
 FEATURE_BLOCK = "diffusion_model.output_blocks.4.0.out_layers"
 """The ResBlock residual branch the twin takes from the artistic sample (official: output block 4)."""
-CAPTURE_BLOCKS = (("input", 4), ("input", 5), ("output", 6), ("output", 7), ("output", 8))
-"""The 32×32 blocks (at 512²) whose attention feeds the mask (PIPELINE.md §4.1); latent size / 2 in general."""
+CAPTURE_INPUT_BLOCKS = (("input", 4), ("input", 5))
+CAPTURE_OUTPUT_BLOCKS = (("output", 6), ("output", 7), ("output", 8))
+CAPTURE_BLOCKS = CAPTURE_INPUT_BLOCKS + CAPTURE_OUTPUT_BLOCKS
+"""The 32×32 blocks (at 512²) whose attention feeds the mask (docs/pipeline.md#attention-capture); latent size / 2
+in general. The output ones are injection blocks too; the input ones are patched only to record."""
 SLICED_BLOCKS = (("input", 1), ("input", 2))
 """The other self-attention blocks at full latent resolution (64×64 tokens at 512²), patched only to be sliced."""
-CAPTURE_FRACTION = 0.56
-"""Share of the steps (the least noisy ones) whose attention is averaged: official t ≤ 541, 28 of 50."""
+SELF_ATTENTION_BLOCKS = ATTENTION_BLOCKS + CAPTURE_INPUT_BLOCKS + SLICED_BLOCKS
+"""Every self-attention block that gets a :class:`SharedSelfAttention`, each once."""
+assert set(CAPTURE_OUTPUT_BLOCKS) <= set(ATTENTION_BLOCKS) and len(set(SELF_ATTENTION_BLOCKS)) == len(
+    SELF_ATTENTION_BLOCKS)
+TRANSFORMER_OPTIONS_ARG = 5
+"""Position of ``transformer_options`` in the arguments of ``BaseModel.apply_model`` (x, t, c_concat, c_crossattn,
+control, transformer_options) when an APPLY_MODEL wrapper receives them positionally."""
 WRAPPER_KEY = "t2c_twin"
-
-
-def steps_of(fraction: float, steps: int) -> int:
-    """How many of ``steps`` a fraction covers, rounded half up (0.52 of 50 = 26, 0.82 of 50 = 41)."""
-    return min(steps, max(0, math.floor(fraction * steps + 0.5)))
-
-
-@dataclass(frozen=True)
-class TwinSchedule:
-    """Which steps (0 = noisiest) inject and capture, and the twin's negative-prompt weights."""
-
-    steps: int
-    attention_steps: int
-    """Steps 0 … attention_steps−1 inject self-attention q/k."""
-    feature_steps: int
-    """Steps 0 … feature_steps−1 inject the ResBlock residual."""
-    capture_from: int
-    """Steps capture_from … steps−1 are averaged into the attention capture."""
-    negative_alphas: tuple[float, ...] | None
-    """α_i per step (weight of the unconditional prediction in the twin's baseline); None = no negative prompt."""
-
-    @classmethod
-    def from_fractions(cls, steps: int, attention: float, features: float, negative_alpha: float) -> TwinSchedule:
-        """Official defaults: 0.52 → 26 of 50, 0.82 → 41 of 50; α linear from ``negative_alpha`` to 0; α ≥ 1 = off."""
-        for name, value in (("attention_injection", attention), ("feature_injection", features),
-                            ("negative_alpha", negative_alpha)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and 0.0 <= value <= 1.0):
-                raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
-        if not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be a positive int, got {steps!r}")
-        alphas = None
-        if negative_alpha < 1.0:
-            alphas = tuple(negative_alpha * (1.0 - i / (steps - 1)) if steps > 1 else negative_alpha
-                           for i in range(steps))
-        return cls(steps, steps_of(attention, steps), steps_of(features, steps),
-                   steps - max(1, steps_of(CAPTURE_FRACTION, steps)), alphas)
 
 
 @dataclass(frozen=True)
@@ -222,8 +195,13 @@ class SharedSelfAttention:
     attention at the capture blocks. V stays the twin's own, so the artistic map re-mixes the twin's values.
     Evaluated two groups (one CFG branch's worth of rows) at a time."""
 
-    def __init__(self, state: TwinState, block: tuple[str, int], inject: bool, capture: bool):
-        self.state, self.block, self.inject, self.capture = state, block, inject, capture
+    def __init__(self, state: TwinState, block: tuple[str, int], inject: bool | None = None,
+                 capture: bool | None = None):
+        """The block's roles follow from where it is (``inject``: an injection block, ``capture``: a capture
+        block) unless given."""
+        self.state = state
+        self.inject = block in ATTENTION_BLOCKS if inject is None else inject
+        self.capture = block in CAPTURE_BLOCKS if capture is None else capture
 
     def __call__(self, q, k, v, extra_options):
         state, heads = self.state, extra_options["n_heads"]
@@ -271,7 +249,8 @@ class LayoutTracker:
         self.state = state
 
     def __call__(self, executor, *args, **kwargs):
-        options = kwargs.get("transformer_options", args[5] if len(args) > 5 else {})
+        positional = args[TRANSFORMER_OPTIONS_ARG] if len(args) > TRANSFORMER_OPTIONS_ARG else {}
+        options = kwargs.get("transformer_options", positional)
         if self.state.active:
             self.state.layout = RowLayout.of_call(options, self.state.batch)
         return executor(*args, **kwargs)
@@ -281,10 +260,8 @@ def patch_twin_model(model: comfy.model_patcher.ModelPatcher, state: TwinState,
                      cross_capture: bool) -> comfy.model_patcher.ModelPatcher:
     """A clone of ``model`` with the twin patches; ``model`` itself is never modified."""
     patched = model.clone()
-    for kind, index in ATTENTION_BLOCKS + CAPTURE_BLOCKS[:2] + SLICED_BLOCKS:
-        block = (kind, index)
-        patch = SharedSelfAttention(state, block, inject=block in ATTENTION_BLOCKS, capture=block in CAPTURE_BLOCKS)
-        patched.set_model_attn1_replace(patch, kind, index)
+    for kind, index in SELF_ATTENTION_BLOCKS:
+        patched.set_model_attn1_replace(SharedSelfAttention(state, (kind, index)), kind, index)
     if cross_capture:
         for kind, index in CAPTURE_BLOCKS:
             patched.set_model_attn2_replace(CrossAttentionRecorder(state), kind, index)

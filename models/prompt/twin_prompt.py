@@ -1,4 +1,4 @@
-"""Artistic prompt → the realistic twin's prompt and the direction phrase (PIPELINE.md §2.2, §5).
+"""Artistic prompt → the realistic twin's prompt and the direction phrase (docs/pipeline.md#twin-prompt).
 
 The official code keeps the NLTK nouns of the prompt that appear in ``dataset/nouns.json`` and appends
 ", nature, bright, realistic, photography, 4k, 8k". Its membership test looks at the JSON dict (whose only key
@@ -6,7 +6,8 @@ is "nouns"), so no noun ever matched and every automatic twin prompt collapsed t
 
 * the test is against the word list itself (the fix), with no NLTK and nothing downloaded: the list holds only
   words that name a region that moves, so part-of-speech tagging adds nothing but a dependency;
-* the list is the official one extended with other things people animate (smoke, fire, fog, mist, …);
+* the list is the official one extended with other things people animate (smoke, fire, fog, mist, …): the
+  nouns of the one vocabulary of things that move, :mod:`models.prompt.vocabulary`;
 * matching is case-insensitive, nouns keep the order of the prompt, and a repeated noun is kept once (the official
   code would keep duplicates; "waterfall waterfall" tells the diffusion model nothing more than "waterfall");
 * with no region noun the twin prompt is the suffix alone, without the official's dangling leading comma.
@@ -17,23 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..checks import check_string
 from .direction import parse_direction
-
-OFFICIAL_NOUNS: tuple[str, ...] = (
-    "waterfall", "waterfalls", "river", "rivers", "sea", "ocean", "stream", "lake", "lakes", "sky", "cloud",
-    "clouds", "cloudy", "thunderstorm", "thunderstorms", "wave", "waves", "puddle", "puddles",
-)
-"""``dataset/nouns.json`` of the official repository (PIPELINE.md §2.2)."""
-
-EXTRA_NOUNS: tuple[str, ...] = (
-    "water", "cascade", "cascades", "streams", "creek", "creeks", "brook", "brooks", "rapids", "fountain",
-    "fountains", "seas", "oceans", "pond", "ponds", "lagoon", "surf", "tide", "ripples", "skies", "storm",
-    "storms", "fog", "mist", "haze", "smoke", "steam", "vapor", "vapour", "fire", "fires", "flame", "flames",
-    "lava", "aurora", "auroras",
-)
-"""Other regions that move in a cinemagraph: more water bodies, weather, smoke, fire, lava, auroras."""
-
-REGION_NOUNS: frozenset[str] = frozenset(OFFICIAL_NOUNS + EXTRA_NOUNS)
+from .vocabulary import REGION_NOUNS
 
 TWIN_SUFFIX = "nature, bright, realistic, photography, 4k, 8k"
 """Appended to the region nouns to make the realistic twin prompt (official)."""
@@ -55,15 +42,9 @@ class TwinPrompts:
     """The region nouns found (lower case, prompt order, each once)."""
 
 
-def _check_text(value: object, name: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
-    return value
-
-
 def region_nouns(prompt: str) -> tuple[str, ...]:
     """The words of ``prompt`` that name a moving region, lower case, in prompt order, each once."""
-    words = (word.lower() for word in _WORD.findall(_check_text(prompt, "prompt")))
+    words = (word.lower() for word in _WORD.findall(check_string(prompt, "prompt")))
     return tuple(dict.fromkeys(word for word in words if word in REGION_NOUNS))
 
 
@@ -75,8 +56,8 @@ def twin_prompt(nouns: tuple[str, ...] | list[str]) -> str:
 
 def split_prompt(prompt: str, override: str = "") -> TwinPrompts:
     """Direction phrase out of the artistic prompt, and the realistic twin prompt (``override`` when not blank)."""
-    prompt = _check_text(prompt, "prompt").strip()
-    override = _check_text(override, "override").strip()
+    prompt = check_string(prompt, "prompt").strip()
+    override = check_string(override, "override").strip()
     if not prompt:
         raise ValueError("the artistic prompt is empty: write what the painting shows, e.g. "
                          "'a large waterfall falling from hills during sunset in the style of Leonid Afremov'")

@@ -1,0 +1,119 @@
+"""Input checks shared by every stage, and one exception type per kind of mistake.
+
+Each check names the input the way the caller knows it (``name``), says what was expected and what came instead,
+and returns the checked value so calls can be chained. The exceptions subclass the built-in ones a caller would
+catch for that mistake:
+
+* :class:`InputTypeError` — a value of the wrong kind (a string where a number belongs, a list for a tensor);
+* :class:`InputValueError` — the right kind with an unusable value (out of range, NaN, empty);
+* :class:`InputShapeError` — a tensor or pair of the wrong shape or size.
+
+``InputTypeError`` is also a ``ValueError``: a wrong kind of value is a bad value too, so code that guards a call
+with ``except ValueError`` keeps catching it, whichever of the two a check raises.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+class InputTypeError(TypeError, ValueError):
+    """An input is of the wrong kind."""
+
+
+class InputValueError(ValueError):
+    """An input has the right kind but an unusable value."""
+
+
+class InputShapeError(ValueError):
+    """A tensor (or size) input has the wrong shape."""
+
+
+def is_number(value: object) -> bool:
+    """A real, finite int or float (bools are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_string(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise InputTypeError(f"{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def check_number(value: object, name: str, *, minimum: float | None = None, expected: str = "a finite number",
+                 kind_error: bool = False) -> float:
+    """A finite number ≥ ``minimum``; ``expected`` words the message ("a finite number of degrees"). A value of the
+    wrong kind raises :class:`InputTypeError` when ``kind_error``, else :class:`InputValueError` with the same
+    words (for inputs whose callers have always been told "must be a finite number")."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        error = InputTypeError if kind_error else InputValueError
+        raise error(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise InputValueError(f"{name} must be {expected}, got {value}")
+    if minimum is not None and value < minimum:
+        raise InputValueError(f"{name} must be >= {minimum:g}, got {value}")
+    return float(value)
+
+
+def check_int(value: object, name: str, minimum: int) -> int:
+    """An int ≥ ``minimum`` (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def check_size(value: object, name: str) -> tuple[int, int]:
+    """A (height, width) pair of positive ints."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise InputTypeError(f"{name} must be a pair of ints (height, width), got {value!r}")
+    if value[0] <= 0 or value[1] <= 0:
+        raise InputValueError(f"{name} must be positive, got {tuple(value)}")
+    return int(value[0]), int(value[1])
+
+
+def check_tensor(value: object, name: str, expected: str = "a torch.Tensor") -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise InputTypeError(f"{name} must be {expected}, got {type(value).__name__}")
+    return value
+
+
+def check_nchw(tensor: torch.Tensor, name: str, channels: int | None = None) -> torch.Tensor:
+    """A finite floating-point [B, C, H, W] tensor with no empty dimension (and ``channels`` channels if given)."""
+    check_tensor(tensor, name)
+    if tensor.dim() != 4:
+        expected = f"[B, {channels}, H, W]" if channels is not None else "[B, C, H, W]"
+        raise InputShapeError(f"{name} must have shape {expected}, got {list(tensor.shape)}")
+    if channels is not None and tensor.shape[1] != channels:
+        raise InputShapeError(f"{name} must have {channels} channels (dim 1), got shape {list(tensor.shape)}")
+    if min(tensor.shape) == 0:
+        raise InputShapeError(f"{name} must not be empty, got shape {list(tensor.shape)}")
+    if not tensor.is_floating_point():
+        raise InputTypeError(
+            f"{name} must be a floating-point tensor (float32), got {tensor.dtype}; convert with .float()"
+        )
+    finite = torch.isfinite(tensor)
+    if not bool(finite.all()):
+        kinds = []
+        if bool(torch.isnan(tensor).any()):
+            kinds.append("NaN")
+        if bool(torch.isinf(tensor).any()):
+            kinds.append("inf")
+        raise InputValueError(
+            f"{name} contains {' and '.join(kinds)} values ({int((~finite).sum())} entries); "
+            "replace them (e.g. torch.nan_to_num) before animating"
+        )
+    return tensor
+
+
+def check_companion(tensor: torch.Tensor, name: str, reference: torch.Tensor, channels: int) -> torch.Tensor:
+    """A [B|1, ``channels``, H, W] tensor that goes with ``reference`` [B, ·, H, W]: the same size, and batch 1 or
+    the reference's."""
+    check_nchw(tensor, name, channels=channels)
+    batch, _, height, width = reference.shape
+    if tensor.shape[-2:] != reference.shape[-2:] or tensor.shape[0] not in (1, batch):
+        raise InputShapeError(f"{name} must have shape [B|1, {channels}, H, W] = {batch}|1, {channels}, {height}, "
+                              f"{width} matching the image; got {list(tensor.shape)}")
+    return tensor

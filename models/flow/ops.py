@@ -1,0 +1,116 @@
+"""The ``T2C_FLOW`` conventions in code, and the preparation of a flow for animation (docs/flow.md).
+
+A flow is a float tensor [B, 2, H, W] in pixels per frame; channel 0 = x (right), channel 1 = y (down). Angles
+are degrees counter-clockwise from +x with image y pointing down (up = 90), so θ points along (cos θ, −sin θ):
+:func:`angle_vector` is the one place that says so.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..checks import InputShapeError, InputValueError, check_nchw, check_number, check_size, check_tensor
+
+validate_nchw = check_nchw
+"""A finite floating-point [B, C, H, W] tensor, or a clear error (:func:`models.checks.check_nchw`)."""
+
+RESIZE_MODES = ("bilinear", "nearest")
+MOTION_NORM = 64.0
+"""px/frame of one unit of the official networks' flow (their flows and hints are divided by it)."""
+OFFICIAL_VIDEO_CLAMP = 1.0
+"""px/frame per component: the official video stage clamps the flow to this before ``speed``."""
+
+
+def angle_vector(angle: float) -> tuple[float, float]:
+    """Unit flow vector (x right, y down) of an angle in degrees counter-clockwise from +x: (cos θ, −sin θ)."""
+    rad = math.radians(check_number(angle, "angle", expected="a finite number of degrees", kind_error=True))
+    return math.cos(rad), -math.sin(rad)
+
+
+def validate_flow(flow: torch.Tensor, name: str = "flow") -> None:
+    """Raise a clear error unless ``flow`` is a finite floating-point [B, 2, H, W] tensor."""
+    validate_nchw(flow, name, channels=2)
+
+
+def resize_flow(flow: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
+    """Resize a flow to ``size`` = (H, W) and rescale its vectors so they stay in pixels of the new grid.
+
+    The x component is multiplied by W / w and the y component by H / h (a vector of 1 px on a 256-wide
+    grid is 2 px on a 512-wide one). ``bilinear`` (align_corners=False, no antialias) gives smooth motion;
+    ``nearest`` is what the official video pipeline uses before its network.
+    """
+    validate_flow(flow)
+    height, width = check_size(size, "size")
+    if mode not in RESIZE_MODES:
+        raise InputValueError(f"mode must be one of {RESIZE_MODES}, got {mode!r}")
+    src_h, src_w = flow.shape[-2:]
+    if (src_h, src_w) == (height, width):
+        return flow.clone()
+    if mode == "bilinear":
+        resized = F.interpolate(flow, size=(height, width), mode="bilinear", align_corners=False)
+    else:
+        resized = F.interpolate(flow, size=(height, width), mode="nearest")
+    scale = torch.tensor([width / src_w, height / src_h], dtype=flow.dtype, device=flow.device)
+    return resized * scale.view(1, 2, 1, 1)
+
+
+def clamp_flow(flow: torch.Tensor, max_px: float) -> torch.Tensor:
+    """Clamp each component to [-max_px, max_px], as the official pipeline does before applying ``speed``."""
+    validate_flow(flow)
+    if isinstance(max_px, bool) or not isinstance(max_px, (int, float)) or not max_px >= 0:
+        raise InputValueError(f"max_px must be a number >= 0, got {max_px!r}")
+    return flow.clamp(-float(max_px), float(max_px))
+
+
+def mask_flow(flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Multiply a flow by a 0..1 mask ([B|1, 1, h, w] or [B|1, h, w]), bilinearly resized to the flow's size.
+
+    Soft mask edges give soft flow edges, so content slows down near the region border instead of
+    stopping abruptly.
+    """
+    validate_flow(flow)
+    check_tensor(mask, "mask")
+    if mask.dim() == 3:
+        mask = mask.unsqueeze(1)
+    validate_nchw(mask, "mask", channels=1)
+    if mask.shape[0] not in (1, flow.shape[0]) and flow.shape[0] != 1:
+        raise InputShapeError(f"mask batch ({mask.shape[0]}) must be 1 or match the flow batch ({flow.shape[0]})")
+    mask = mask.to(device=flow.device, dtype=flow.dtype)
+    if mask.shape[-2:] != flow.shape[-2:]:
+        mask = F.interpolate(mask, size=tuple(flow.shape[-2:]), mode="bilinear", align_corners=False)
+    return flow * mask
+
+
+def clamp_note(flow: torch.Tensor) -> str:
+    """"" when the flow stays within the official clamp, else a note saying how the official pipeline animates it."""
+    peak = float(flow.abs().amax())
+    if peak <= OFFICIAL_VIDEO_CLAMP:
+        return ""
+    return (f"; peaks at {peak:.1f} px/frame — the official pipeline animates it clamped to {OFFICIAL_VIDEO_CLAMP:g} "
+            f"px/frame: the video network does so by default, for the pixel engine set Animate's max_px_per_frame to "
+            f"{OFFICIAL_VIDEO_CLAMP:g}")
+
+
+def prepare_flow(flow: torch.Tensor, size: tuple[int, int], batch: int, mask: torch.Tensor | None, speed: float,
+                 max_px_per_frame: float, video_network: bool = False) -> torch.Tensor:
+    """Fit a flow to ``batch`` images of ``size`` for animation: resize it (vectors scaled with it), clamp each
+    component to ±``max_px_per_frame`` as the official pipeline does (0 = the engine's default: no clamp for the
+    pixel engine, :data:`OFFICIAL_VIDEO_CLAMP` for the video network), multiply by ``speed``, then by the 0..1
+    ``mask`` [B|1, 1, h, w] if given."""
+    if flow.ndim != 4 or flow.shape[1] != 2:
+        raise InputShapeError(f"flow must be a T2C_FLOW [B,2,H,W], got shape {tuple(flow.shape)}")
+    if flow.shape[0] not in (1, batch):
+        raise InputShapeError(f"{flow.shape[0]} flows for {batch} images: give one flow, or one per image")
+    validate_flow(flow)
+    if video_network and not max_px_per_frame:
+        max_px_per_frame = OFFICIAL_VIDEO_CLAMP
+    flow = resize_flow(flow.float(), size)
+    if max_px_per_frame > 0:
+        flow = clamp_flow(flow, max_px_per_frame)
+    flow = flow * speed
+    if mask is not None:
+        flow = mask_flow(flow, mask)
+    return flow

@@ -1,0 +1,2 @@
+"""Stage 5, the loop: Euler integration, summation splatting and the pixel animator
+(docs/pipeline.md#5-loop)."""
