@@ -189,7 +189,7 @@ def _validate_inputs(
     if flow.shape[-2:] != image.shape[-2:]:
         raise ValueError(
             f"flow size {list(flow.shape[-2:])} must match image size {list(image.shape[-2:])}; "
-            "resize it first (models.flow_ops.resize_flow)"
+            "resize it first (models.flow.ops.resize_flow)"
         )
     if flow.shape[0] not in (1, image.shape[0]):
         raise ValueError(
