@@ -42,10 +42,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models import flow_engine  # noqa: E402
-from models.pixel_animator import render_loop as classic_loop  # noqa: E402
-from models.sharp_loop import render_sharp_loop  # noqa: E402
-from models.splatting import softsplat  # noqa: E402
+from models.flow import engine as flow_engine  # noqa: E402
+from models.loop.pixel_animator import render_loop as classic_loop  # noqa: E402
+from models.loop.sharp_loop import render_sharp_loop  # noqa: E402
+from models.loop.splatting import softsplat  # noqa: E402
 
 SCENE_DIR = Path(__file__).resolve().parent / "scenes"
 CORE_EROSION_PX = 6
@@ -238,7 +238,7 @@ def write_sheet(path: Path, still: np.ndarray, mids: list[np.ndarray], engines: 
                 box: tuple[slice, slice]) -> None:
     """One row per engine: a 1:1 crop of the still, then of frames N/4, N/2, 3N/4 (labelled)."""
     rows = []
-    for engine, frames in zip(engines, mids):
+    for engine, frames in zip(engines, mids, strict=True):
         tiles = [still[box], *frames[:, box[0], box[1]]]
         row = np.concatenate([np.pad(t, ((0, 0), (0, 4), (0, 0)), constant_values=1.0) for t in tiles], axis=1)
         row = (np.clip(row, 0, 1) * 255).astype(np.uint8).copy()

@@ -59,10 +59,10 @@ class _Scratch:
 class EulerState:
     """Positions of the tracked pixels after ``steps`` Euler steps of ``flow``; :meth:`step` adds one.
 
-    ``sources`` (flat pixel indices, default :func:`tracked_pixels`) picks the pixels to track: a coarse grid
-    for an analysis pass, say. Semantics (official, ``integration="round"``): positions start at integer pixel centres; each step
-    reads the flow at ``torch.round`` of the current position (half-to-even, nearest) and adds it; a pixel
-    whose new x ∉ [0, W−1] or y ∉ [0, H−1] becomes invalid for good and is reset to its start.
+    ``sources`` (flat pixel indices, default :func:`tracked_pixels`) picks the pixels to track (a coarse grid
+    for an analysis pass, say). Semantics (official, ``integration="round"``): positions start at integer pixel
+    centres; each step reads the flow at ``torch.round`` of the current position (half-to-even, nearest) and
+    adds it; a pixel whose new x ∉ [0, W−1] or y ∉ [0, H−1] becomes invalid for good and is reset to its start.
     ``integration="bilinear"`` reads the flow bilinearly at the exact position instead (smoother
     sub-pixel motion for the learning-free engine; same validity rule). With ``leave="continue"`` a pixel that
     leaves the picture stays valid and keeps moving with the flow of the nearest border pixel (the sharp loop
@@ -79,7 +79,7 @@ class EulerState:
         self.steps = 0
         self.sources = tracked_pixels(flow) if sources is None else sources
         if leave not in LEAVE_MODES:
-            raise ValueError(f"leave must be one of {LEAVE_MODES}, got {leave!r}")
+            raise InputValueError(f"leave must be one of {LEAVE_MODES}, got {leave!r}")
         self.leave = leave
         self._flow = flow.reshape(batch, 2, height * width)
         start_x = (self.sources % width).to(flow.dtype)
@@ -100,6 +100,9 @@ class EulerState:
         if self.integration == "round":
             # Nearest lookup without temporaries: the loop's hot path (allocations cost page faults per frame).
             torch.round(self._pos, out=scratch.work)
+            if self.leave == "continue":  # outside the picture: the nearest border pixel's flow
+                scratch.work.clamp_(min=0)
+                torch.minimum(scratch.work, self._upper, out=scratch.work)
             scratch.nearest.copy_(scratch.work)
             torch.mul(scratch.nearest[:, 1], self.size[1], out=scratch.index)
             scratch.index.add_(scratch.nearest[:, 0])

@@ -23,14 +23,18 @@ is zero is copied from the input bit-exactly in every frame.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import torch
 
+from ..checks import InputValueError, check_int
+from ..flow.ops import validate_flow
+from .common import check_loop_inputs
 from .euler import loop_compact_displacements
-from .pixel_animator import _validate_inputs
 from .sharp_plan import LoopPlan, plan_loop
 from .sharp_resample import SharpReader
 
+TRACE_INTEGRATION = "round"
 LOW_PASS_SIGMA = 2.0
 """px: below this scale a transition cross-fades, above it the detail is mixed variance-preservingly."""
 
@@ -49,23 +53,27 @@ def render_sharp_loop(
 ) -> torch.Tensor:
     """Render a seamless loop [B, N, H, W, 3] (float32) of ``image`` [B, 3, H, W] along ``flow`` [B|1, 2, H, W].
 
-    ``transition``: frames each pixel takes to switch phase (default :func:`models.sharp_plan.default_transition`); ``cycles``: cycles per
-    loop (default :func:`models.sharp_plan.choose_cycles`); ``seed``: the stagger pattern;
-    ``plan``: a ready :class:`LoopPlan` (skips the analysis). ``out`` and ``on_frame`` as in
-    :func:`models.pixel_animator.render_loop`. To read the analysis' warnings, make the plan first
+    ``transition``: frames each pixel takes to switch phase (default
+    :func:`models.loop.sharp_plan.default_transition`); ``cycles``: cycles per loop (default
+    :func:`models.loop.sharp_plan.choose_cycles`); ``seed``: the stagger pattern; ``plan``: a ready
+    :class:`LoopPlan` for this flow and frame count (skips the analysis). ``out`` and ``on_frame`` as in
+    :func:`models.loop.pixel_animator.render_loop`. To read the analysis' warnings, make the plan first
     (:func:`make_plan`) and pass it.
     """
-    _validate_inputs(image, flow, n_frames, None)
+    check_loop_inputs(image, flow, n_frames)
     image, flow = image.float(), flow.float()
     batch, _, height, width = image.shape
     shape = (batch, n_frames, height, width, 3)
     if out is None:
         out = torch.empty(shape, dtype=torch.float32, device=image.device)
     elif tuple(out.shape) != shape or out.dtype != torch.float32 or out.device != image.device:
-        raise ValueError(f"out must be a float32 tensor of shape {list(shape)} on {image.device}, "
+        raise InputValueError(f"out must be a float32 tensor of shape {list(shape)} on {image.device}, "
                          f"got {out.dtype} {list(out.shape)} on {out.device}")
     if plan is None:
         plan = make_plan(flow, n_frames, transition=transition, cycles=cycles, seed=seed)
+    elif plan.bounds[-1] != n_frames or plan.start.shape[-1] != plan.sources.numel():
+        raise InputValueError(f"the plan was made for {plan.bounds[-1]} frames, not {n_frames}: make it with "
+                              "make_plan(flow, n_frames)")
     still = image.permute(0, 2, 3, 1)
     sources = plan.sources
     readers = [SharpReader(image[b], LOW_PASS_SIGMA) for b in range(batch)]
@@ -73,10 +81,10 @@ def render_sharp_loop(
     # Per item: a pixel tracked for another item of the batch may be still in this one.
     moving = (flow != 0).any(dim=1).flatten(1)[:, sources]
     frames = out.view(batch, n_frames, height * width, 3)
-    for k, (first, last) in enumerate(zip(plan.bounds, plan.bounds[1:])):
+    for k, (first, last) in enumerate(pairwise(plan.bounds)):
         start, end = plan.start[k], plan.end[k]
         span = (end - start).clamp_min(1e-3)
-        steps = loop_compact_displacements(-flow, last - first, "bilinear", leave="continue")
+        steps = loop_compact_displacements(-flow, last - first, TRACE_INTEGRATION, leave="continue")
         for i, forward, backward in steps:
             out[:, first + i].copy_(still)
             if i > 0 and sources.numel():
@@ -95,28 +103,29 @@ def render_sharp_loop(
 def make_plan(flow: torch.Tensor, n_frames: int, *, transition: int | None = None, cycles: int | None = None,
               seed: int = 0) -> LoopPlan:
     """The analysis pass alone (its ``warnings`` say where the flow cannot loop cleanly)."""
-    if cycles is not None and (isinstance(cycles, bool) or not isinstance(cycles, int) or not 1 <= cycles <= n_frames):
-        raise ValueError(f"cycles must be an int in [1, frames={n_frames}], got {cycles!r}")
-    if transition is not None and (isinstance(transition, bool) or not isinstance(transition, int) or transition < 1):
-        raise ValueError(f"transition must be an int >= 1 (frames), got {transition!r}")
+    validate_flow(flow)
+    check_int(n_frames, "n_frames", 1)
+    if cycles is not None and check_int(cycles, "cycles", 1) > n_frames:
+        raise InputValueError(f"cycles ({cycles}) cannot exceed the frames ({n_frames})")
+    if transition is not None:
+        check_int(transition, "transition", 1)
+    check_int(seed, "seed", 0)
     return plan_loop(flow.float(), n_frames, transition, cycles, seed)
 
 
 def _blend(reader: SharpReader, forward: torch.Tensor, backward: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
     """[M, 3] values of the moving pixels from their forward/backward positions [2, M] and phase weights β [M]."""
-    values = reader.sharp(forward[0], forward[1])
     later = beta >= 1
-    if bool(later.any()):
-        values[later] = reader.sharp(backward[0, later], backward[1, later])
-    mixing = (beta > 0) & ~later
-    if bool(mixing.any()):
-        index = mixing.nonzero().squeeze(1)
-        fx, fy, bx, by = forward[0, index], forward[1, index], backward[0, index], backward[1, index]
-        b = beta[index].unsqueeze(1)
+    rows = torch.where(later, reader.index(backward[0], backward[1]), reader.index(forward[0], forward[1]))
+    values = reader.fine.index_select(0, rows)
+    mixing = ((beta > 0) & ~later).nonzero().squeeze(1)
+    if mixing.numel():
+        fx, fy, bx, by = forward[0, mixing], forward[1, mixing], backward[0, mixing], backward[1, mixing]
+        b = beta[mixing].unsqueeze(1)
         a = 1 - b
         low_f, low_b = reader.low(fx, fy), reader.low(bx, by)
-        detail = a * (values[index] - low_f) + b * (reader.sharp(bx, by) - low_b)
-        values[index] = a * low_f + b * low_b + detail / torch.sqrt(a * a + b * b)
+        detail = a * (values[mixing] - low_f) + b * (reader.sharp(bx, by) - low_b)
+        values[mixing] = a * low_f + b * low_b + detail / torch.sqrt(a * a + b * b)
     return torch.clamp(values, reader.lowest, reader.highest, out=values)
 
 

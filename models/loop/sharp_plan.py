@@ -1,28 +1,32 @@
 """When each pixel of a sharp loop turns from the forward to the backward phase: a one-time analysis pass.
 
-A loop of N frames is cut into ``cycles`` of L ≈ N / cycles frames (more than one only where the flow distorts
-texture quickly, e.g. where it diverges: :func:`choose_cycles`). Within a cycle a pixel shows the forward phase (the still carried i steps along the flow)
-and then the backward phase (carried L − i steps against it, which is the still again at the cycle's end), with a
-short transition in between. The analysis follows both traces of a coarse grid of points for L steps and measures
-how far each distorts the texture: |log σ| of the singular values of the trace map's Jacobian (stretched or squashed
-texture), from finite differences of neighbouring points. Per point, the forward phase is usable up to
-``f_last``, the backward one from ``b_first``; the transition window is placed inside [b_first, f_last], as near as
-it allows to a preferred time from a smooth random field whose values are spread evenly over the cycle (so only a
-few patches switch at any frame, and never all at once). Where the interval is shorter than the window, the whole
-interval is the window (a slower, local cross-fade); where it is empty, the window straddles the frame at which both
-phases are equally distorted, and the loop reports it.
+A loop of N frames is made of ``cycles`` of L ≈ N / cycles frames: one, or two where the flow distorts texture
+quickly, e.g. where it diverges (:func:`choose_cycles`). Within a cycle a pixel first shows the forward phase (the
+still carried i steps along the flow), then the backward phase (carried L − i steps against it, which is the still
+again at the cycle's end), with a short transition in between.
+
+The analysis follows the forward and backward traces of a coarse grid of points for L steps and measures how far
+each distorts the texture: |log σ| of the singular values of the trace map's Jacobian (stretched or squashed
+texture), from finite differences of neighbouring points; a trace that reads farther than a small margin beyond
+the picture counts as unusable. Per point, the forward phase is usable up to ``f_last``, the backward one from
+``b_first``. The transition window is placed inside [b_first, f_last], as near as it allows to a preferred time
+from a smooth random field whose values are spread evenly over the cycle (so only a few patches switch at any
+frame, and never all at once). Where the interval is shorter than the window, the whole interval is the window (a
+slower, local cross-fade: near inflow and outflow edges); where it is empty, the window straddles the frame at which
+both phases are equally distorted, and the plan warns when that is a noticeable share of the region.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
 
+from .common import bounding_box
 from .euler import EulerState, tracked_pixels
-from .pixel_animator import _bounding_box
 from .sharp_resample import gaussian_blur, read_bilinear
 
 ANALYSIS_GRID = 128
@@ -84,7 +88,10 @@ def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, 
     frames (default :func:`default_transition`); ``cycles`` per loop (default :func:`choose_cycles`)."""
     batch, _, height, width = flow.shape
     sources = tracked_pixels(flow)
-    rows, cols = _bounding_box((flow != 0).any(dim=1).any(dim=0), margin=0)
+    if sources.numel() == 0:  # nothing moves: one cycle, every frame is the still
+        empty = flow.new_zeros(1, batch, 0)
+        return LoopPlan(sources=sources, bounds=(0, n_frames), start=empty, end=empty, warnings=())
+    rows, cols = bounding_box((flow != 0).any(dim=1).any(dim=0), margin=0)
     stride = max(1, math.ceil(max(rows.stop - rows.start, cols.stop - cols.start) / ANALYSIS_GRID))
     ys = torch.arange(rows.start, rows.stop, stride, device=flow.device)
     xs = torch.arange(cols.start, cols.stop, stride, device=flow.device)
@@ -101,7 +108,7 @@ def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, 
     if transition is None:
         transition = default_transition(n_frames)
     starts, ends, infeasible = [], [], torch.zeros_like(moving, dtype=torch.bool)
-    for k, (first, last) in enumerate(zip(bounds, bounds[1:])):
+    for k, (first, last) in enumerate(pairwise(bounds)):
         length = last - first
         stagger = _spread(_stagger_field(shape, batch, seed + k, flow.device).flatten(1), moving)
         start, end, stuck = _windows(forward[: length + 1], backward[: length + 1], stagger, length,
@@ -117,7 +124,7 @@ def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, 
     def to_pixels(values: torch.Tensor) -> torch.Tensor:
         return read_bilinear(values.unsqueeze(1), gx.unsqueeze(0), gy.unsqueeze(0))[:, 0]
 
-    lengths = torch.tensor([b - a for a, b in zip(bounds, bounds[1:])], dtype=flow.dtype, device=flow.device)
+    lengths = torch.tensor([b - a for a, b in pairwise(bounds)], dtype=flow.dtype, device=flow.device)
     start_px = torch.stack([to_pixels(s) for s in starts]).clamp_min(0)
     end_px = torch.minimum(torch.stack([to_pixels(e) for e in ends]), lengths.view(-1, 1, 1))
     warnings = []

@@ -52,6 +52,10 @@ def _lanczos_midpoint_taps(lobes: int = 3) -> tuple[float, ...]:
 _MIDPOINT_TAPS = _lanczos_midpoint_taps()
 
 
+def _outside(x: torch.Tensor, size: int) -> bool:
+    return x.numel() > 0 and (float(x.min()) < 0 or float(x.max()) > size - 1)
+
+
 def mirror(x: torch.Tensor, size: int) -> torch.Tensor:
     """Coordinates reflected into [0, size − 1]: the picture continued by its mirror image beyond each edge."""
     if size < 2:
@@ -75,12 +79,17 @@ class SharpReader:
         self.lowest, self.highest = still.amin(dim=(1, 2)), still.amax(dim=(1, 2))
         self.blurred = gaussian_blur(still.unsqueeze(0), low_sigma)[0].reshape(channels, -1).t().contiguous()
 
+    def index(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Row of :attr:`fine` [M] nearest to positions ``x``, ``y`` [M] (pixels)."""
+        fine_height, fine_width = self.fine_size
+        column, row = 2 * x, 2 * y
+        if _outside(column, fine_width) or _outside(row, fine_height):
+            column, row = mirror(column, fine_width), mirror(row, fine_height)
+        return row.round_().long().mul_(fine_width).add_(column.round_().long())
+
     def sharp(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """[M, C] at positions ``x``, ``y`` [M] (pixels)."""
-        fine_height, fine_width = self.fine_size
-        column = torch.round(mirror(2 * x, fine_width)).long()
-        row = torch.round(mirror(2 * y, fine_height)).long()
-        return self.fine.index_select(0, row.mul_(fine_width).add_(column))
+        return self.fine.index_select(0, self.index(x, y))
 
     def low(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """[M, C] bilinear reads of the blurred still at ``x``, ``y`` [M]."""
