@@ -14,7 +14,6 @@ from ..models.loop.euler import INTEGRATIONS
 from .progress import FrameProgress
 from .types import CATEGORY, Flow, VideoModel, image_to_bchw, mask_to_b1hw
 
-
 log = logging.getLogger(__name__)
 
 

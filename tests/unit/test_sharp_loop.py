@@ -4,8 +4,8 @@ import sys
 
 import pytest
 import torch
-
 from conftest import REPO_ROOT
+
 from models.checks import InputValueError
 from models.flow.engine import flow_from_text
 from models.loop.sharp_loop import make_plan, render_sharp_loop
