@@ -86,7 +86,7 @@ SCENES = (
           holes=(((0.6, 0.27), (0.76, 0.27), (0.76, 0.46), (0.6, 0.46)),),
           arrows="[[0.05, 0.25, 0.2, 0.22], [0.55, 0.8, 0.62, 0.8]]"),
     Scene("storm_clouds", SCENE_DIR / "storm_clouds.jpg", "storm clouds drifting to the left",
-          polygon=((0, 0), (1, 0), (1, 0.76), (0, 0.76))),
+          polygon=((0, 0), (1, 0), (1, 0.57), (0, 0.57))),
     Scene("volna_waves", SCENE_DIR / "volna_waves.jpg", "surf rolling onto the beach, waves to the bottom left",
           polygon=((0.27, 0), (1, 0), (1, 1), (0.87, 1), (0.77, 0.86), (0.6, 0.74), (0.52, 0.63), (0.43, 0.5),
                    (0.36, 0.37), (0.3, 0.2))),

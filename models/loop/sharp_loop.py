@@ -11,10 +11,11 @@ bilinear splatting blurs fine texture. Here, for every moving pixel p and frame 
 * **Staggered, placed transitions.** Each pixel turns from the forward to the backward phase over a short window
   of its own, placed by a one-time analysis where both phases are still undistorted and spread over the cycle
   (:mod:`models.sharp_plan`), so only a few patches are mid-transition at any frame.
-* **Contrast-preserving mixing.** Inside a window the low frequencies (σ = 2 px) cross-fade linearly and the
-  detail is mixed with weights a, b divided by √(a² + b²) (variance-preserving blending, Heitz & Neyret 2018).
-* **Cycles.** Where texture would travel far over the loop, the loop is made of several cycles (each starts
-  and ends on the still), so no texture is carried far enough to distort.
+* **Two bands.** The low band (σ = 4 px blur) fades slowly over a wide window (a staggered switch of a smooth
+  gradient would show a front); the detail switches in the pixel's short window, the two details mixed with
+  weights a, b divided by √(a² + b²) (variance-preserving blending, Heitz & Neyret 2018), so contrast is kept.
+* **Cycles.** Where the flow distorts texture quickly, the loop is made of two cycles (each starts and ends on
+  the still), so no texture is carried far enough to distort.
 
 Frame 0 is the input, each cycle ends on the input (the loop closes with no seam), and every pixel whose flow
 is zero is copied from the input bit-exactly in every frame.
@@ -35,8 +36,8 @@ from .sharp_plan import LoopPlan, plan_loop
 from .sharp_resample import SharpReader
 
 TRACE_INTEGRATION = "round"
-LOW_PASS_SIGMA = 2.0
-"""px: below this scale a transition cross-fades, above it the detail is mixed variance-preservingly."""
+LOW_PASS_SIGMA = 4.0
+"""px: the blur that splits the still into the low band (slow, wide fade) and the detail (short, staggered switch)."""
 
 
 def render_sharp_loop(
@@ -82,16 +83,18 @@ def render_sharp_loop(
     moving = (flow != 0).any(dim=1).flatten(1)[:, sources]
     frames = out.view(batch, n_frames, height * width, 3)
     for k, (first, last) in enumerate(pairwise(plan.bounds)):
-        start, end = plan.start[k], plan.end[k]
-        span = (end - start).clamp_min(1e-3)
+        start, span = plan.start[k], (plan.end[k] - plan.start[k]).clamp_min(1e-3)
+        fade_start, fade_span = plan.fade_start[k], (plan.fade_end[k] - plan.fade_start[k]).clamp_min(1e-3)
         steps = loop_compact_displacements(-flow, last - first, TRACE_INTEGRATION, leave="continue")
         for i, forward, backward in steps:
             out[:, first + i].copy_(still)
             if i > 0 and sources.numel():
                 beta = _smoothstep((i - start) / span)
+                gamma = _smoothstep((i - fade_start) / fade_span)
                 for b, reader in enumerate(readers):
                     f = b if forward.shape[0] > 1 else 0
-                    values = _blend(reader, xy + forward[f], xy + backward[f], beta[b if beta.shape[0] > 1 else 0])
+                    p = b if beta.shape[0] > 1 else 0
+                    values = _blend(reader, xy + forward[f], xy + backward[f], beta[p], gamma[p])
                     if not bool(moving[f].all()):
                         values[~moving[f]] = still[b].reshape(-1, 3)[sources[~moving[f]]]
                     frames[b, first + i].index_copy_(0, sources, values)
@@ -113,19 +116,21 @@ def make_plan(flow: torch.Tensor, n_frames: int, *, transition: int | None = Non
     return plan_loop(flow.float(), n_frames, transition, cycles, seed)
 
 
-def _blend(reader: SharpReader, forward: torch.Tensor, backward: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-    """[M, 3] values of the moving pixels from their forward/backward positions [2, M] and phase weights β [M]."""
+def _blend(reader: SharpReader, forward: torch.Tensor, backward: torch.Tensor, beta: torch.Tensor,
+           gamma: torch.Tensor) -> torch.Tensor:
+    """[M, 3] values of the moving pixels from their forward/backward positions [2, M]: the low band cross-faded
+    with weight γ [M], the detail taken from one phase or, where 0 < β < 1, mixed variance-preservingly."""
+    low_f, low_b = reader.low(forward[0], forward[1]), reader.low(backward[0], backward[1])
     later = beta >= 1
     rows = torch.where(later, reader.index(backward[0], backward[1]), reader.index(forward[0], forward[1]))
-    values = reader.fine.index_select(0, rows)
+    detail = reader.fine.index_select(0, rows).sub_(torch.where(later.unsqueeze(1), low_b, low_f))
     mixing = ((beta > 0) & ~later).nonzero().squeeze(1)
     if mixing.numel():
-        fx, fy, bx, by = forward[0, mixing], forward[1, mixing], backward[0, mixing], backward[1, mixing]
         b = beta[mixing].unsqueeze(1)
         a = 1 - b
-        low_f, low_b = reader.low(fx, fy), reader.low(bx, by)
-        detail = a * (values[mixing] - low_f) + b * (reader.sharp(bx, by) - low_b)
-        values[mixing] = a * low_f + b * low_b + detail / torch.sqrt(a * a + b * b)
+        other = reader.sharp(backward[0, mixing], backward[1, mixing]) - low_b[mixing]
+        detail[mixing] = (a * detail[mixing] + b * other) / torch.sqrt(a * a + b * b)
+    values = torch.lerp(low_f, low_b, gamma.unsqueeze(1)).add_(detail)
     return torch.clamp(values, reader.lowest, reader.highest, out=values)
 
 

@@ -41,6 +41,10 @@ MAX_CYCLES = 2
 STAGGER_CELLS = 3.0
 """Cells of the stagger field across the region's longer side: the size of the patches that switch together."""
 INFEASIBLE_WARNING = 0.05
+NARROW_ROOM = 0.75
+LOW_BAND_MARGIN = 0.25
+"""Fraction of a cycle the low band's fade extends beyond the detail's window on each side: wide enough that a
+smooth gradient (a sky) never shows a front, staggered like the detail so no large area fades at once."""
 MIRROR_MARGIN = 0.02
 """How far beyond the picture's edge (fraction of √(H·W)) a trace may read the mirrored still. Farther out a
 mirrored copy of a distinct shape (a cloud at the edge) would show; the phase counts as unusable instead."""
@@ -49,12 +53,15 @@ mirrored copy of a distinct shape (a cloud at the edge) would show; the phase co
 @dataclass(frozen=True)
 class LoopPlan:
     """``bounds`` [K + 1] frame numbers of the cycles; per cycle k and moving pixel (``sources``) the local frames
-    ``start[k]``, ``end[k]`` [B, M] between which the pixel turns from the forward to the backward phase."""
+    ``start[k]``, ``end[k]`` [B, M] between which the pixel's detail turns from the forward to the backward phase,
+    and ``fade_start[k]``, ``fade_end[k]`` between which its low band does (the widest window both phases allow)."""
 
     sources: torch.Tensor
     bounds: tuple[int, ...]
     start: torch.Tensor
     end: torch.Tensor
+    fade_start: torch.Tensor
+    fade_end: torch.Tensor
     warnings: tuple[str, ...]
 
 
@@ -90,7 +97,8 @@ def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, 
     sources = tracked_pixels(flow)
     if sources.numel() == 0:  # nothing moves: one cycle, every frame is the still
         empty = flow.new_zeros(1, batch, 0)
-        return LoopPlan(sources=sources, bounds=(0, n_frames), start=empty, end=empty, warnings=())
+        return LoopPlan(sources=sources, bounds=(0, n_frames), start=empty, end=empty, fade_start=empty,
+                        fade_end=empty, warnings=())
     rows, cols = bounding_box((flow != 0).any(dim=1).any(dim=0), margin=0)
     stride = max(1, math.ceil(max(rows.stop - rows.start, cols.stop - cols.start) / ANALYSIS_GRID))
     ys = torch.arange(rows.start, rows.stop, stride, device=flow.device)
@@ -107,16 +115,17 @@ def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, 
     bounds = cycle_bounds(n_frames, cycles)
     if transition is None:
         transition = default_transition(n_frames)
-    starts, ends, infeasible = [], [], torch.zeros_like(moving, dtype=torch.bool)
+    starts, ends, fade_starts, fade_ends = [], [], [], []
+    infeasible = torch.zeros_like(moving, dtype=torch.bool)
     for k, (first, last) in enumerate(pairwise(bounds)):
         length = last - first
         stagger = _spread(_stagger_field(shape, batch, seed + k, flow.device).flatten(1), moving)
-        start, end, stuck = _windows(forward[: length + 1], backward[: length + 1], stagger, length,
-                                     min(transition, max(1, length - 2)))
-        infeasible |= stuck & (moving > 0)
+        windows = _windows(forward[: length + 1], backward[: length + 1], stagger, length,
+                           min(transition, max(1, length - 2)))
+        infeasible |= windows[-1] & (moving > 0)
         grid_shape = (batch, *shape)
-        starts.append(_smooth_on(start.view(grid_shape), moving.view(grid_shape)))
-        ends.append(_smooth_on(end.view(grid_shape), moving.view(grid_shape)))
+        for values, out in zip(windows[:4], (starts, ends, fade_starts, fade_ends), strict=True):
+            out.append(_smooth_on(values.view(grid_shape), moving.view(grid_shape)))
     # Up to every moving pixel: bilinear on the grid.
     gy = (torch.div(sources, width, rounding_mode="floor") - rows.start).to(flow.dtype) / stride
     gx = (sources % width - cols.start).to(flow.dtype) / stride
@@ -124,9 +133,14 @@ def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, 
     def to_pixels(values: torch.Tensor) -> torch.Tensor:
         return read_bilinear(values.unsqueeze(1), gx.unsqueeze(0), gy.unsqueeze(0))[:, 0]
 
-    lengths = torch.tensor([b - a for a, b in pairwise(bounds)], dtype=flow.dtype, device=flow.device)
-    start_px = torch.stack([to_pixels(s) for s in starts]).clamp_min(0)
-    end_px = torch.minimum(torch.stack([to_pixels(e) for e in ends]), lengths.view(-1, 1, 1))
+    lengths = torch.tensor([b - a for a, b in pairwise(bounds)], dtype=flow.dtype, device=flow.device).view(-1, 1, 1)
+
+    def window(first: list[torch.Tensor], last: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        begin = torch.stack([to_pixels(s) for s in first]).clamp_min(0)
+        return begin, torch.maximum(torch.minimum(torch.stack([to_pixels(e) for e in last]), lengths), begin)
+
+    start_px, end_px = window(starts, ends)
+    fade_start_px, fade_end_px = window(fade_starts, fade_ends)
     warnings = []
     share = float(infeasible.sum() / moving.sum().clamp_min(1))
     if share > INFEASIBLE_WARNING:
@@ -134,12 +148,13 @@ def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, 
             f"{share:.0%} of the moving region cannot loop without visibly stretching its texture (it travels out "
             "of the region or the speed changes too fast along the way): use fewer frames or a lower speed"
         )
-    return LoopPlan(sources=sources, bounds=bounds, start=start_px, end=torch.maximum(end_px, start_px),
-                    warnings=tuple(warnings))
+    return LoopPlan(sources=sources, bounds=bounds, start=start_px, end=end_px, fade_start=fade_start_px,
+                    fade_end=fade_end_px, warnings=tuple(warnings))
 
 
 def _windows(forward: torch.Tensor, backward: torch.Tensor, stagger: torch.Tensor, length: int, transition: int):
-    """(start, end, infeasible) [B, G] of one cycle of ``length`` frames from distortions [length + 1, B, G]."""
+    """(start, end, fade_start, fade_end, infeasible) [B, G] of one cycle of ``length`` frames from distortions
+    [length + 1, B, G]: the detail's transition window and the low band's (as wide as both phases allow)."""
     half = transition / 2.0
     steps = torch.arange(length + 1, dtype=forward.dtype, device=forward.device).view(-1, 1, 1)
     f_last = ((forward <= MAX_DISTORTION).to(forward.dtype) * steps).amax(dim=0)  # valid steps are a prefix
@@ -155,7 +170,14 @@ def _windows(forward: torch.Tensor, backward: torch.Tensor, stagger: torch.Tenso
     crossing = torch.maximum(forward, backward.flip(0)).argmin(dim=0).to(forward.dtype)
     start = torch.where(infeasible, (crossing - half).clamp(min=0), start)
     end = torch.where(infeasible, (crossing + half).clamp(max=length), end)
-    return start, end, infeasible
+    # The low band fades over a much wider window around the detail's, as far as both phases hold. Where they
+    # hold together for less than half the cycle (near inflow and outflow edges), such windows would line up
+    # over whole bands of pixels; there the low band follows the detail's staggered window.
+    margin = LOW_BAND_MARGIN * length
+    narrow = infeasible | (room < NARROW_ROOM * length)
+    fade_start = torch.where(narrow, start, torch.maximum(b_first, start - margin))
+    fade_end = torch.where(narrow, end, torch.minimum(f_last, end + margin))
+    return start, end, fade_start, fade_end, infeasible
 
 
 def _trace_distortion(flow: torch.Tensor, grid: torch.Tensor, shape: tuple[int, int], stride: int,
