@@ -278,8 +278,9 @@ PAINTING_SAMPLER_NOTE = (
     "of a text prompt. The seed does not matter here: the inversion is deterministic."
 )
 ANIMATE_NOTE = (
-    "Animate: frames = loop length (60 = 2 s at 30 fps, 120 for large, slow water). Lower speed if the moving "
-    "part smears or shows holes. Save writes an endlessly looping mp4, gif or webp to ComfyUI/output/cinemagraph/."
+    "Animate: frames = loop length (60 = 2 s at 30 fps, 120 for large, slow water). The sharp loop engine keeps the "
+    "picture's detail; if the log warns that texture must travel out of its region, use fewer frames or a lower "
+    "speed. Save writes an endlessly looping mp4, gif or webp to ComfyUI/output/cinemagraph/."
 )
 
 
@@ -332,7 +333,7 @@ def _flow_and_loop(wf: Workflow, parts: dict, picture: Output, prefix: str, *, f
                   **({"flow_model": flow_model} if flow_model is not None else {}))
     wf.add("PreviewImage", 5, title="Flow preview", images=flow["preview"])
     animate = wf.add("T2C_Animate", 6, image=picture, flow=flow["flow"], mask=parts["region"]["mask"],
-                     frames=frames, speed=speed, max_px_per_frame=max_px,
+                     frames=frames, speed=speed, max_px_per_frame=max_px, engine="sharp loop",
                      **({"video_model": video_model} if video_model is not None else {}))
     wf.note(6, ANIMATE_NOTE, title="Note: animate", width=340)
     wf.add("T2C_SaveCinemagraph", 6, frames=animate["frames"], filename_prefix=f"cinemagraph/{prefix}")
