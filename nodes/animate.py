@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from comfy_api.latest import io
 
 from ..models.checks import check_finite_output, check_nchw
 from ..models.flow.ops import prepare_flow
-from ..models.loop import pixel_animator
+from ..models.loop import pixel_animator, sharp_loop
+from ..models.loop.engines import CLASSIC_SPLAT, ENGINES, LEGACY_ENGINE, SHARP_LOOP
 from ..models.loop.euler import INTEGRATIONS
 from . import memory
 from .progress import FrameProgress
 from .types import CATEGORY, Flow, VideoModel, image_to_bchw, mask_to_b1hw
 from .validation import check_choices
+
+log = logging.getLogger(__name__)
 
 
 class Animate(io.ComfyNode):
@@ -22,9 +27,10 @@ class Animate(io.ComfyNode):
             node_id="T2C_Animate",
             display_name="Animate Cinemagraph",
             category=CATEGORY,
-            description="Moves the image along the flow with symmetric softmax splatting so the last frame leads "
-                        "seamlessly back to the first. Without a video model it runs the learning-free pixel "
-                        "engine (any size, CPU or GPU); pixels that nothing moves stay bit-exact.",
+            description="Moves the image along the flow in a seamless loop: the last frame leads back to the first. "
+                        "Without a video model a learning-free pixel engine runs (any size, CPU or GPU): the sharp "
+                        "loop keeps the picture's detail; the classic splat is the official symmetric splatting. "
+                        "Pixels that do not move stay bit-exact.",
             inputs=[
                 io.Image.Input("image", tooltip="The picture to animate (the artistic image or a painting). "
                                                 "Several images with one flow give one loop per image."),
@@ -39,8 +45,13 @@ class Animate(io.ComfyNode):
                                tooltip="Clamp each flow component to ±this before `speed`. 0 = the engine's "
                                        "default: no clamp for the pixel engine, 1.0 (official) with a video model."),
                 io.Combo.Input("integration", options=list(INTEGRATIONS), default=INTEGRATIONS[0],
-                               tooltip="round: the official Euler integration (nearest flow lookup). "
-                                       "bilinear: sub-pixel lookup, smoother paths for slow, curved flows."),
+                               tooltip="Classic splat only. round: the official Euler integration (nearest flow "
+                                       "lookup). bilinear: sub-pixel lookup, smoother paths for slow, curved flows."),
+                io.Combo.Input("engine", options=list(ENGINES), default=SHARP_LOOP, optional=True,
+                               tooltip=f"Pixel engine (ignored with a video model). {SHARP_LOOP}: texture keeps its "
+                                       "detail, each spot switches phase briefly at its own time (no double "
+                                       f"exposure). {CLASSIC_SPLAT}: the official symmetric splatting, a cross-fade "
+                                       "of two phases; workflows saved before this input existed use it."),
                 VideoModel.Input("video_model", optional=True,
                                  tooltip="Optional learned video generator (Video Model Loader). Without it "
                                          "the learning-free pixel engine runs."),
@@ -50,8 +61,9 @@ class Animate(io.ComfyNode):
 
     @classmethod
     def execute(cls, image, flow, frames, speed, max_px_per_frame, integration="round", mask=None,
-                video_model=None) -> io.NodeOutput:
-        check_choices(cls, integration=integration)
+                video_model=None, engine=None) -> io.NodeOutput:
+        engine = LEGACY_ENGINE if engine is None else engine
+        check_choices(cls, integration=integration, engine=engine)
         picture = check_nchw(image_to_bchw(image), "Animate `image`", channels=3)
         batch, _, height, width = picture.shape
         region = None if mask is None else mask_to_b1hw(mask)
@@ -64,7 +76,12 @@ class Animate(io.ComfyNode):
         progress = FrameProgress(batch * frames)
         if video_model is not None:
             video_model.render_loop(picture, motion, frames, out=out, on_frame=progress)
-        else:
+        elif engine == SHARP_LOOP:
+            plan = sharp_loop.make_plan(motion, frames)
+            for warning in plan.warnings:
+                log.warning("T2C_Animate: %s", warning)
+            sharp_loop.render_sharp_loop(picture, motion, frames, out=out, on_frame=progress, plan=plan)
+        else:  # CLASSIC_SPLAT
             pixel_animator.render_loop(picture, motion, frames, out=out, on_frame=progress, integration=integration)
         check_finite_output(out, "Animate Cinemagraph", "the video model's weights are broken or overflow (try another "
                             "file, or full precision), or the flow × speed is too large" if video_model is not None

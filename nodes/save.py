@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import folder_paths
+from comfy.cli_args import args
 from comfy_api.latest import io, ui
 
 from ..models.io import encoding
@@ -21,8 +22,11 @@ class SaveCinemagraph(io.ComfyNode):
             node_id="T2C_SaveCinemagraph",
             display_name="Save Cinemagraph",
             category=CATEGORY,
-            description="Saves the frames as an endlessly looping MP4 (H.264), GIF or animated WebP and shows it.",
+            description="Saves the frames as an endlessly looping MP4 (H.264), GIF or animated WebP and shows it. "
+                        "MP4 and WebP carry the workflow: drop one onto the canvas to get the graph back "
+                        "(the frontend reads nothing from GIF files).",
             is_output_node=True,
+            hidden=[io.Hidden.prompt, io.Hidden.extra_pnginfo],
             inputs=[
                 io.Image.Input("frames", tooltip="The loop's frames, e.g. from Animate Cinemagraph."),
                 io.String.Input("filename_prefix", default="cinemagraph/loop",
@@ -52,7 +56,18 @@ class SaveCinemagraph(io.ComfyNode):
         folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
             filename_prefix, out_dir, width, height)
         filename = f"{name}_{counter:05}_{encoding.EXTENSIONS[format]}"
-        encoding.write_loop(array, f"{folder}/{filename}", format, fps, quality, on_frame=FrameProgress(len(array) + 1))
+        encoding.write_loop(array, f"{folder}/{filename}", format, fps, quality,
+                            on_frame=FrameProgress(len(array) + 1), metadata=cls._metadata())
         saved = ui.SavedResult(filename, subfolder, io.FolderType.output)
         preview = ui.PreviewVideo([saved]) if format == "mp4" else ui.SavedImages([saved], is_animated=True)
         return io.NodeOutput(ui=preview)
+
+    @classmethod
+    def _metadata(cls) -> dict | None:
+        """{"prompt", "workflow", …} as core SaveVideo / SaveAnimatedWEBP embed them; None with --disable-metadata."""
+        if args.disable_metadata or cls.hidden is None:
+            return None
+        metadata = dict(cls.hidden.extra_pnginfo or {})
+        if cls.hidden.prompt is not None:
+            metadata["prompt"] = cls.hidden.prompt
+        return metadata or None

@@ -21,7 +21,15 @@ from pathlib import Path
 from comfy_server import REPO_ROOT, ComfyServer
 
 WORKFLOW_DIR = REPO_ROOT / "workflows"
-CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
+# The SD1.5 file ComfyUI's own templates use; the loader carries it in ``properties.models`` (name, url,
+# directory) as they do, so the frontend offers the download when the file is missing.
+CHECKPOINT = "v1-5-pruned-emaonly-fp16.safetensors"
+CHECKPOINT_MODEL = {
+    "name": CHECKPOINT,
+    "url": "https://huggingface.co/Comfy-Org/stable-diffusion-v1-5-archive/resolve/main/"
+           "v1-5-pruned-emaonly-fp16.safetensors?download=true",
+    "directory": "checkpoints",
+}
 TEXT_FLOW_WEIGHTS = "motion-pretrained/latest_net_G.pth"
 HINT_FLOW_WEIGHTS = "motion-direction-pretrained/latest_net_G.pth"
 VIDEO_WEIGHTS = "video-pretrained/latest_net_G.pth"
@@ -67,6 +75,7 @@ class Node:
     colours: dict = field(default_factory=dict)
     outputs: list = field(default_factory=list)  # [(name, type)]
     pos: tuple[int, int] = (0, 0)
+    models: list = field(default_factory=list)  # properties.models: files the node loads, with download info
 
     def __getitem__(self, name: str) -> Output:
         for slot, (output, kind) in enumerate(self.outputs):
@@ -101,7 +110,7 @@ class Workflow:
                 for name, spec in info.get(section, {}).items()]
 
     def add(self, node_type: str, column: int, *, title: str | None = None, colours: dict | None = None,
-            **inputs) -> Node:
+            models: list | None = None, **inputs) -> Node:
         """A node; each keyword is an input: an Output links it, anything else is its widget value."""
         if node_type not in self.info:
             raise KeyError(f"{node_type} is not a node of this ComfyUI")
@@ -113,7 +122,8 @@ class Workflow:
         width, height = SIZES.get(node_type, (320, 120))
         info = self.info[node_type]
         node = Node(len(self.nodes) + 1, node_type, column, width, height, values, links,
-                    title, dict(colours or {}), list(zip(info["output_name"], info["output"], strict=True)))
+                    title, dict(colours or {}), list(zip(info["output_name"], info["output"], strict=True)),
+                    models=[dict(model) for model in models or []])
         self.nodes.append(node)
         return node
 
@@ -218,6 +228,8 @@ class Workflow:
             if node.title:
                 entry["title"] = node.title
             entry["properties"] = {} if node.type in FRONTEND_ONLY else {"Node name for S&R": node.type}
+            if node.models:
+                entry["properties"]["models"] = node.models
             entry["widgets_values"] = self._widget_values(node)
             entry.update(node.colours)
             serial.append(entry)
@@ -231,9 +243,21 @@ class Workflow:
 # ------------------------------------------------------------------------------------------------ the workflows
 
 CHECKPOINT_NOTE = (
-    "Checkpoint: any Stable Diffusion 1.x model (SD 1.4, SD 1.5 or a fine-tune) in ComfyUI/models/checkpoints/, "
-    f"e.g. {CHECKPOINT}. SDXL, SD2 and later models do not work here: the twin sampler copies features "
-    "between SD1.x UNet blocks."
+    "Checkpoint: any Stable Diffusion 1.x model (SD 1.4, SD 1.5 or a fine-tune) in ComfyUI/models/checkpoints/. "
+    f"Selected: {CHECKPOINT}, the SD1.5 file of ComfyUI's own templates (ComfyUI offers its download from "
+    "huggingface.co/Comfy-Org/stable-diffusion-v1-5-archive when it is missing). SDXL, SD2 and later models do "
+    "not work here: the twin sampler copies features between SD1.x UNet blocks."
+)
+OFFICIAL_FILES_NOTE = (
+    "Where the network files come from: the official Text2Cinemagraph release (Mahapatra et al., arXiv "
+    "2307.03190) publishes its trained networks as checkpoints.tar, linked from the authors' project README; "
+    "there is no direct download URL for ComfyUI to offer. Unpack it and put the folders in "
+    "ComfyUI/models/text2cinemagraph/ (sub-folders are fine):\n"
+    "  motion-pretrained/latest_net_G.pth (text flow)\n"
+    "  motion-direction-pretrained/latest_net_G.pth (direction-hint flow)\n"
+    "  video-pretrained/latest_net_G.pth (video)\n"
+    ".pth files are read safely (weights only); scripts/convert_checkpoint.py writes a .safetensors copy. "
+    "No files? Use the workflow of the same name without \"official networks\": it needs no weights."
 )
 SAMPLER_NOTE = (
     "Twin Sampler: the artistic image and its realistic twin from the same noise, in one pass. The official "
@@ -254,15 +278,16 @@ PAINTING_SAMPLER_NOTE = (
     "of a text prompt. The seed does not matter here: the inversion is deterministic."
 )
 ANIMATE_NOTE = (
-    "Animate: frames = loop length (60 = 2 s at 30 fps, 120 for large, slow water). Lower speed if the moving "
-    "part smears or shows holes. Save writes an endlessly looping mp4, gif or webp to ComfyUI/output/cinemagraph/."
+    "Animate: frames = loop length (60 = 2 s at 30 fps, 120 for large, slow water). The sharp loop engine keeps the "
+    "picture's detail; if the log warns that texture must travel out of its region, use fewer frames or a lower "
+    "speed. Save writes an endlessly looping mp4, gif or webp to ComfyUI/output/cinemagraph/."
 )
 
 
 def _text_to_image(wf: Workflow, prompt: str, seed: int, *, painting: Node | None = None,
                    clusters: tuple[int, str, int] = (5, "spectral", 0)):
     """The shared front half: checkpoint → prompts → twin sampler → twin image, attention and mask."""
-    checkpoint = wf.add("CheckpointLoaderSimple", 0, ckpt_name=CHECKPOINT)
+    checkpoint = wf.add("CheckpointLoaderSimple", 0, ckpt_name=CHECKPOINT, models=[CHECKPOINT_MODEL])
     wf.note(0, CHECKPOINT_NOTE, title="Note: checkpoint")
     prompts = wf.add("T2C_TwinPrompt", 0, prompt=prompt, twin_prompt="")
     if painting is None:
@@ -300,17 +325,29 @@ def _text_to_image(wf: Workflow, prompt: str, seed: int, *, painting: Node | Non
 
 
 def _flow_and_loop(wf: Workflow, parts: dict, picture: Output, prefix: str, *, flow_model: Output | None,
-                   frames: int = 60, speed: float = 1.0, max_px: float = 0.0) -> tuple[Node, Node]:
+                   video_model: Output | None = None, frames: int = 60, speed: float = 1.0,
+                   max_px: float = 0.0) -> tuple[Node, Node]:
     """The shared back half: Text Flow on the twin → Animate ``picture`` → Save, with their previews."""
     flow = wf.add("T2C_TextFlow", 5, image=parts["twin"]["IMAGE"], mask=parts["region"]["mask"],
                   text=parts["motion_text"]["STRING"], conditioning=parts["artistic_encode"]["CONDITIONING"],
                   **({"flow_model": flow_model} if flow_model is not None else {}))
     wf.add("PreviewImage", 5, title="Flow preview", images=flow["preview"])
     animate = wf.add("T2C_Animate", 6, image=picture, flow=flow["flow"], mask=parts["region"]["mask"],
-                     frames=frames, speed=speed, max_px_per_frame=max_px)
+                     frames=frames, speed=speed, max_px_per_frame=max_px, engine="sharp loop",
+                     **({"video_model": video_model} if video_model is not None else {}))
     wf.note(6, ANIMATE_NOTE, title="Note: animate", width=340)
     wf.add("T2C_SaveCinemagraph", 6, frames=animate["frames"], filename_prefix=f"cinemagraph/{prefix}")
     return flow, animate
+
+
+TEXT_PROMPT = "a large waterfall falling from hills during sunset in the style of Leonid Afremov"
+DIRECTION_PROMPT = ("a large waterfall flowing in downwards direction from hills during sunset in the style of "
+                    "Leonid Afremov")
+DIRECTION_HELP = (
+    "The direction phrase (here \"in downwards direction\"; also \"in right to left, upwards direction\", "
+    "\"flowing to the left\", \"at 30 degrees\" ...) is taken out of the prompt before sampling (official) "
+    "and handed to Text Flow, which turns it into the motion."
+)
 
 
 def text_to_cinemagraph(info: dict) -> dict:
@@ -323,54 +360,70 @@ def text_to_cinemagraph(info: dict) -> dict:
         "Direction: write it in the prompt (\"in downwards direction\", \"flowing to the left\", \"at 30 "
         "degrees\"), pick it in Text Flow's direction, or draw arrows in its motion editor. Otherwise it follows "
         "what the prompt names (waterfall → down, clouds → sideways, smoke → up).\n"
-        "No extra weights are needed: flow and animation are learning-free by default."), title="Read me", width=400)
-    parts = _text_to_image(wf, "a large waterfall falling from hills during sunset in the style of Leonid Afremov",
-                           seed=23)
-    wf.add("T2C_FlowModelLoader", 5, title="Load Flow Model (optional, not connected)", weights=TEXT_FLOW_WEIGHTS)
-    wf.note(5, (
-        "Optional official flow network: put motion-pretrained/latest_net_G.pth (from the official "
-        "checkpoints.tar) in ComfyUI/models/text2cinemagraph/, pick it above and connect flow_model to Text "
-        "Flow's flow_model. It reads the artistic prompt (conditioning is already wired). Its flow can be fast: "
-        "set Animate's max_px_per_frame to 1 (the official clamp). The direction-hint network "
-        "(motion-direction-pretrained) is shown in the text_direction workflow."), title="Note: flow network",
-        width=400)
+        "Only the SD1.x checkpoint is needed: flow and animation are learning-free. The official trained networks "
+        "are used by text_to_cinemagraph_official_networks."), title="Read me", width=400)
+    parts = _text_to_image(wf, TEXT_PROMPT, seed=23)
     _flow_and_loop(wf, parts, parts["artistic"]["IMAGE"], "text", flow_model=None)
-    _video_loader(wf)
     return wf.to_json()
 
 
-def _video_loader(wf: Workflow) -> None:
-    wf.add("T2C_VideoModelLoader", 7, title="Load Video Model (optional, not connected)", weights=VIDEO_WEIGHTS)
-    wf.note(7, (
-        "Optional official video network: put video-pretrained/latest_net_G.pth in "
-        "ComfyUI/models/text2cinemagraph/, pick it above and connect video_model to Animate's video_model. It "
-        "clamps the flow to 1 px/frame (official) and renders 512-ish images; without it the learning-free pixel "
-        "engine runs at any size. Official speed with it: 0.5 (0.3 for directional prompts)."),
+def text_to_cinemagraph_official_networks(info: dict) -> dict:
+    wf = Workflow(info)
+    wf.note(0, (
+        "Text → cinemagraph with the official networks: the text-conditioned flow network predicts the motion "
+        "from the twin, the mask and the artistic prompt; the softmax-splatting video network renders the loop "
+        "(official settings: flow clamped to 1 px/frame, speed 0.5).\n" + OFFICIAL_FILES_NOTE),
+        title="Read me", width=400)
+    parts = _text_to_image(wf, TEXT_PROMPT, seed=23)
+    loader = wf.add("T2C_FlowModelLoader", 5, title="Load Flow Model (text)", weights=TEXT_FLOW_WEIGHTS)
+    wf.note(5, (
+        "The text flow network (motion-pretrained) reads the artistic prompt's CLIP conditioning (wired from the "
+        "Artistic prompt node); direction words and arrows do not steer it. dtype auto = what ComfyUI picks for "
+        "your device (fp32 on a CPU)."), title="Note: flow network", width=400)
+    video = _video_loader(wf)
+    _flow_and_loop(wf, parts, parts["artistic"]["IMAGE"], "text_networks", flow_model=loader["flow_model"],
+                   video_model=video["video_model"], speed=0.5, max_px=1.0)
+    return wf.to_json()
+
+
+def _video_loader(wf: Workflow) -> Node:
+    loader = wf.add("T2C_VideoModelLoader", 5, title="Load Video Model (official)", weights=VIDEO_WEIGHTS)
+    wf.note(5, (
+        "The official video network (video-pretrained) renders each frame from the image and the flow; it works "
+        "at about 512 px (the learning-free pixel engine, used when video_model is not connected, runs at any "
+        "size). Official speed with it: 0.5, or 0.3 for directional prompts; max_px_per_frame 1."),
         title="Note: video network", width=400)
+    return loader
 
 
 def text_direction(info: dict) -> dict:
     wf = Workflow(info)
     wf.note(0, (
-        "Text → cinemagraph with a direction in the prompt, using the official direction-hint flow network.\n"
-        "The direction phrase (here \"in downwards direction\"; also \"in right to left, upwards direction\", "
-        "\"flowing to the left\", \"at 30 degrees\" ...) is taken out of the prompt before sampling (official) "
-        "and handed to Text Flow, which turns it into the network's hint.\n"
-        "Needs ComfyUI/models/text2cinemagraph/motion-direction-pretrained/latest_net_G.pth from the official "
-        "checkpoints.tar. No weights? Delete the Load Flow Model node: Text Flow then runs its learning-free "
-        "engine with the same direction (set Animate's speed to 1 and max_px_per_frame to 0 for its usual "
-        "pace)."), title="Read me", width=400)
-    parts = _text_to_image(wf, "a large waterfall flowing in downwards direction from hills during sunset in the "
-                               "style of Leonid Afremov", seed=100, clusters=(10, "kmeans", 2))
+        "Text → cinemagraph with a direction in the prompt.\n" + DIRECTION_HELP + "\n"
+        "Only the SD1.x checkpoint is needed: the learning-free engine moves the water that way. "
+        "text_direction_official_networks runs the same prompt through the official direction-hint and video "
+        "networks."), title="Read me", width=400)
+    parts = _text_to_image(wf, DIRECTION_PROMPT, seed=100, clusters=(10, "kmeans", 2))
+    _flow_and_loop(wf, parts, parts["artistic"]["IMAGE"], "direction", flow_model=None)
+    return wf.to_json()
+
+
+def text_direction_official_networks(info: dict) -> dict:
+    wf = Workflow(info)
+    wf.note(0, (
+        "Text → cinemagraph with a direction in the prompt, through the official direction-hint flow network and "
+        "the official video network (official directional settings: 120 frames, speed 0.3, flow clamped to "
+        "1 px/frame).\n" + DIRECTION_HELP + "\n" + OFFICIAL_FILES_NOTE), title="Read me", width=400)
+    parts = _text_to_image(wf, DIRECTION_PROMPT, seed=100, clusters=(10, "kmeans", 2))
     loader = wf.add("T2C_FlowModelLoader", 5, title="Load Flow Model (direction hint)", weights=HINT_FLOW_WEIGHTS)
     wf.note(5, (
         "The direction-hint network predicts the flow from the twin, the mask and the direction (combo, arrows or "
         "the prompt's phrase). hint_px_per_frame 64 is the official hint. Its flow is clamped to ±1 px/frame in "
         "Animate (max_px_per_frame 1, official) and slowed by speed 0.3 over 120 frames (official directional "
         "settings); raise speed for faster water."), title="Note: direction network", width=400)
-    _flow_and_loop(wf, parts, parts["artistic"]["IMAGE"], "direction", flow_model=loader["flow_model"],
-                   frames=120, speed=0.3, max_px=1.0)
-    _video_loader(wf)
+    video = _video_loader(wf)
+    _flow_and_loop(wf, parts, parts["artistic"]["IMAGE"], "direction_networks", flow_model=loader["flow_model"],
+                   video_model=video["video_model"], frames=120, speed=0.3, max_px=1.0)
     return wf.to_json()
 
 
@@ -392,7 +445,9 @@ def painting_with_twin(info: dict) -> dict:
     return wf.to_json()
 
 
-WORKFLOWS = {"text_to_cinemagraph": text_to_cinemagraph, "text_direction": text_direction,
+WORKFLOWS = {"text_to_cinemagraph": text_to_cinemagraph,
+             "text_to_cinemagraph_official_networks": text_to_cinemagraph_official_networks,
+             "text_direction": text_direction, "text_direction_official_networks": text_direction_official_networks,
              "painting_with_twin": painting_with_twin}
 
 

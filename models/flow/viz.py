@@ -125,7 +125,7 @@ def draw_motion_hints(
     """``image`` [B, 3, H, W] (0..1) with the user's arrows (tail → head) and anchors (dots) drawn on it."""
     validate_nchw(image, "image", channels=3)
     if not isinstance(hints, MotionHints):
-        raise TypeError(f"hints must be MotionHints (see models.hints.parse_arrows), got {type(hints).__name__}")
+        raise TypeError(f"hints must be MotionHints (see models.flow.hints.parse_arrows), got {type(hints).__name__}")
     _, _, height, width = image.shape
     size = math.sqrt(height * width)
     thickness = max(2, round(size / 200))

@@ -21,6 +21,7 @@ from ..checks import InputValueError, check_int
 from ..flow.ops import validate_flow
 
 INTEGRATIONS = ("round", "bilinear")
+LEAVE_MODES = ("invalidate", "continue")
 
 
 def _check_integration(integration: str) -> None:
@@ -58,21 +59,28 @@ class _Scratch:
 class EulerState:
     """Positions of the tracked pixels after ``steps`` Euler steps of ``flow``; :meth:`step` adds one.
 
-    Semantics (official, ``integration="round"``): positions start at integer pixel centres; each step
-    reads the flow at ``torch.round`` of the current position (half-to-even, nearest) and adds it; a pixel
-    whose new x ∉ [0, W−1] or y ∉ [0, H−1] becomes invalid for good and is reset to its start.
+    ``sources`` (flat pixel indices, default :func:`tracked_pixels`) picks the pixels to track (a coarse grid
+    for an analysis pass, say). Semantics (official, ``integration="round"``): positions start at integer pixel
+    centres; each step reads the flow at ``torch.round`` of the current position (half-to-even, nearest) and
+    adds it; a pixel whose new x ∉ [0, W−1] or y ∉ [0, H−1] becomes invalid for good and is reset to its start.
     ``integration="bilinear"`` reads the flow bilinearly at the exact position instead (smoother
-    sub-pixel motion for the learning-free engine; same validity rule).
+    sub-pixel motion for the learning-free engine; same validity rule). With ``leave="continue"`` a pixel that
+    leaves the picture stays valid and keeps moving with the flow of the nearest border pixel (the sharp loop
+    engine reads a mirrored still out there) instead of becoming invalid.
     """
 
-    def __init__(self, flow: torch.Tensor, integration: str = "round") -> None:
+    def __init__(self, flow: torch.Tensor, integration: str = "round", sources: torch.Tensor | None = None,
+                 leave: str = "invalidate") -> None:
         validate_flow(flow)
         _check_integration(integration)
         batch, _, height, width = flow.shape
         self.size = (height, width)
         self.integration = integration
         self.steps = 0
-        self.sources = tracked_pixels(flow)
+        self.sources = tracked_pixels(flow) if sources is None else sources
+        if leave not in LEAVE_MODES:
+            raise InputValueError(f"leave must be one of {LEAVE_MODES}, got {leave!r}")
+        self.leave = leave
         self._flow = flow.reshape(batch, 2, height * width)
         start_x = (self.sources % width).to(flow.dtype)
         start_y = torch.div(self.sources, width, rounding_mode="floor").to(flow.dtype)
@@ -92,12 +100,15 @@ class EulerState:
         if self.integration == "round":
             # Nearest lookup without temporaries: the loop's hot path (allocations cost page faults per frame).
             torch.round(self._pos, out=scratch.work)
+            if self.leave == "continue":  # outside the picture: the nearest border pixel's flow
+                scratch.work.clamp_(min=0)
+                torch.minimum(scratch.work, self._upper, out=scratch.work)
             scratch.nearest.copy_(scratch.work)
             torch.mul(scratch.nearest[:, 1], self.size[1], out=scratch.index)
             scratch.index.add_(scratch.nearest[:, 0])
             return torch.gather(self._flow, 2, scratch.index.unsqueeze(1).expand(-1, 2, -1), out=scratch.velocity)
-        x, y = self._pos[:, 0], self._pos[:, 1]
         height, width = self.size
+        x, y = self._pos[:, 0].clamp(0, width - 1), self._pos[:, 1].clamp(0, height - 1)
         x0, y0 = torch.floor(x), torch.floor(y)
         fx, fy = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)
         x0, y0 = x0.long(), y0.long()
@@ -110,6 +121,9 @@ class EulerState:
         """Advance every tracked pixel by one frame (in place)."""
         pos, scratch = self._pos, self._scratch
         pos.add_(self._velocity())
+        self.steps += 1
+        if self.leave == "continue":
+            return
         # Outside [0, W−1] × [0, H−1] ⇔ the smaller distance to the low and high bounds is negative.
         torch.sub(self._upper, pos, out=scratch.work)
         torch.minimum(pos, scratch.work, out=scratch.work)
@@ -117,7 +131,10 @@ class EulerState:
         torch.lt(scratch.lowest, 0, out=scratch.outside)
         self._invalid.logical_or_(scratch.outside)
         torch.where(self._invalid.unsqueeze(1), self._start, pos, out=pos)
-        self.steps += 1
+
+    def positions(self) -> torch.Tensor:
+        """Current positions [B, 2, M] (x, y) of ``sources``; a view, valid until the next step."""
+        return self._pos
 
     def compact_displacement(self, out: torch.Tensor | None = None) -> torch.Tensor:
         """Displacement [B, 2, M] of ``sources`` (into ``out`` if given); invalid pixels get max(H, W) + 1 so
@@ -176,7 +193,7 @@ def _countdown(state: EulerState, total: int) -> Iterator[torch.Tensor]:
 
 
 def loop_compact_displacements(
-    flow: torch.Tensor, n_frames: int, integration: str = "round"
+    flow: torch.Tensor, n_frames: int, integration: str = "round", leave: str = "invalidate"
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """Yield ``(i, forward, backward)`` for frames i = 0 … N−1 of a symmetric loop, in frame order.
 
@@ -185,8 +202,8 @@ def loop_compact_displacements(
     are reused buffers (the loop allocates nothing per frame): use or copy them before the next item.
     """
     check_int(n_frames, "n_frames", 1)
-    forward = EulerState(flow, integration)
-    backward = EulerState(-flow, integration)
+    forward = EulerState(flow, integration, leave=leave)
+    backward = EulerState(-flow, integration, leave=leave)
     return _symmetric(forward, backward, n_frames)
 
 

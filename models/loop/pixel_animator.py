@@ -20,8 +20,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_companion, check_int
-from ..flow.ops import validate_flow, validate_nchw
+from ..checks import check_companion
+from ..flow.ops import validate_flow
+from .common import bounding_box, check_loop_inputs
 from .euler import INTEGRATIONS, EulerState, loop_compact_displacements, tracked_pixels
 from .splatting import Workspace, splat_points
 
@@ -60,7 +61,7 @@ def fill_holes(frame: torch.Tensor, holes: torch.Tensor) -> torch.Tensor:
     item without any valid pixel near its holes keeps its values.
     """
     filled = frame.clone()
-    rows, cols = _bounding_box(holes.any(dim=0)[0], margin=4)
+    rows, cols = bounding_box(holes.any(dim=0)[0], margin=4)
     box, box_holes = frame[:, :, rows, cols], holes[:, :, rows, cols]
     valid = (~box_holes).to(frame.dtype)
     levels = [torch.cat((box * valid, valid), dim=1)]
@@ -96,20 +97,7 @@ def active_window(flow: torch.Tensor) -> tuple[slice, slice]:
     further. Everything outside the window is static and untouched in every frame.
     """
     moving = (flow != 0).any(dim=1).any(dim=0)
-    return _bounding_box(moving, margin=int(math.ceil(float(flow.abs().max()))) + 2)
-
-
-def _bounding_box(mask: torch.Tensor, margin: int) -> tuple[slice, slice]:
-    """Rows and columns of the True pixels of ``mask`` [H, W], grown by ``margin`` and clipped; empty if none."""
-    rows = mask.any(dim=1).nonzero().squeeze(1)
-    cols = mask.any(dim=0).nonzero().squeeze(1)
-    if rows.numel() == 0:
-        return slice(0, 0), slice(0, 0)
-    height, width = mask.shape
-    return (
-        slice(max(0, int(rows[0]) - margin), min(height, int(rows[-1]) + 1 + margin)),
-        slice(max(0, int(cols[0]) - margin), min(width, int(cols[-1]) + 1 + margin)),
-    )
+    return bounding_box(moving, margin=int(math.ceil(float(flow.abs().max()))) + 2)
 
 
 class _Blender:
@@ -184,20 +172,7 @@ class _Blender:
 def _validate_inputs(
     image: torch.Tensor, flow: torch.Tensor, n_frames: int, importance: torch.Tensor | None
 ) -> None:
-    validate_nchw(image, "image", channels=3)
-    validate_flow(flow)
-    if flow.shape[-2:] != image.shape[-2:]:
-        raise ValueError(
-            f"flow size {list(flow.shape[-2:])} must match image size {list(image.shape[-2:])}; "
-            "resize it first (models.flow_ops.resize_flow)"
-        )
-    if flow.shape[0] not in (1, image.shape[0]):
-        raise ValueError(
-            f"flow batch ({flow.shape[0]}) must be 1 or match the image batch ({image.shape[0]})"
-        )
-    if flow.device != image.device:
-        raise ValueError(f"image ({image.device}) and flow ({flow.device}) must be on the same device")
-    check_int(n_frames, "n_frames", 1)
+    check_loop_inputs(image, flow, n_frames)
     if importance is not None:
         check_companion(importance, "importance", image, channels=1)
 

@@ -1,4 +1,5 @@
-"""Building blocks shared by the flow networks A and B: SPADE, the mask-aware resize, the eval-only base."""
+"""Building blocks shared by the flow networks A and B: SPADE, the mask-aware resize, the eval-only base, and
+the ``operations`` namespace the networks build their standard layers from."""
 
 from __future__ import annotations
 
@@ -16,6 +17,28 @@ SPADE_LAYERS = (
     "spade_layer8_7",
 )
 """The SPADE layers of networks A and B, in the official state-dict order (their widths differ)."""
+
+
+class TorchOps:
+    """The default ``operations``: plain ``torch.nn`` layers (``models/`` never imports ComfyUI).
+
+    The networks take any namespace with ``Conv2d``, ``Linear``, ``GroupNorm`` and ``LayerNorm`` classes that
+    have torch.nn's constructor signatures, i.e. ComfyUI's ``comfy.ops.disable_weight_init`` (no weight init,
+    the weights are loaded anyway) or ``comfy.ops.manual_cast`` (weights kept in a storage dtype, cast per call
+    to the input's dtype); ``nodes/loaders.py`` passes those.
+    """
+
+    Conv2d = nn.Conv2d
+    Linear = nn.Linear
+    GroupNorm = nn.GroupNorm
+    LayerNorm = nn.LayerNorm
+
+
+def cast_like(tensor: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
+    """``tensor`` in ``x``'s dtype and device (the per-call cast ``comfy.ops.manual_cast`` layers do)."""
+    if tensor is None or (tensor.dtype == x.dtype and tensor.device == x.device):
+        return tensor
+    return tensor.to(device=x.device, dtype=x.dtype)
 
 
 def leaky_relu(x: torch.Tensor) -> torch.Tensor:
@@ -64,11 +87,12 @@ class SPADE(nn.Module):
 
     HIDDEN = 128
 
-    def __init__(self, channels: int, label_channels: int) -> None:
+    def __init__(self, channels: int, label_channels: int, operations=TorchOps) -> None:
         super().__init__()
-        self.mlp_shared = nn.Sequential(nn.Conv2d(label_channels, self.HIDDEN, 3, padding=1), nn.ReLU())
-        self.mlp_gamma = nn.Conv2d(self.HIDDEN, channels, 3, padding=1)
-        self.mlp_beta = nn.Conv2d(self.HIDDEN, channels, 3, padding=1)
+        ops = operations
+        self.mlp_shared = nn.Sequential(ops.Conv2d(label_channels, self.HIDDEN, 3, padding=1), nn.ReLU())
+        self.mlp_gamma = ops.Conv2d(self.HIDDEN, channels, 3, padding=1)
+        self.mlp_beta = ops.Conv2d(self.HIDDEN, channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor, conditions: ConditionPyramid) -> torch.Tensor:
         normalized = F.instance_norm(x, eps=1e-5)
@@ -82,7 +106,12 @@ class InferenceNetwork(nn.Module):
     In train mode the official layers would run a spectral-norm power iteration and batch statistics that
     overwrite the loaded ``weight_u``/``weight_v``/``stored_*`` tensors (docs/networks.md#numerical-pitfalls); this
     reimplementation has no training behaviour, so asking for it is an error rather than a silent no-op.
+
+    ``compute_dtype`` (None = the weights' dtype) is the dtype the inputs are cast to: ComfyUI's manual-cast
+    loading keeps the weights in a storage dtype and computes in another (``nodes/loaders.py``).
     """
+
+    compute_dtype: torch.dtype | None = None
 
     def train(self, mode: bool = True) -> InferenceNetwork:
         if mode:
@@ -98,7 +127,8 @@ class InferenceNetwork(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        return next(self.parameters()).dtype
+        """The dtype inputs are computed in: ``compute_dtype`` if set, else the weights' dtype."""
+        return self.compute_dtype or next(self.parameters()).dtype
 
 
 def check_input(x: torch.Tensor, channels: int, multiple: int, network: str) -> None:

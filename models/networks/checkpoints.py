@@ -142,12 +142,15 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], kind: str, source: 
 
 
 def network_from_state_dict(
-    state_dict: Mapping[str, torch.Tensor], expect: str | tuple[str, ...] | None = None, source: str = "state dict"
+    state_dict: Mapping[str, torch.Tensor], expect: str | tuple[str, ...] | None = None, source: str = "state dict",
+    operations=None,
 ) -> InferenceNetwork:
     """Detect, check and strictly load a state dict into a ready ``eval()`` network without gradients.
 
     float32 tensors are adopted without a copy (``assign=True``: one copy of A's 1.3 GB in memory), so the
-    network shares them with ``state_dict``; other floating dtypes are converted to float32.
+    network shares them with ``state_dict``; other floating dtypes are converted to float32 (move the network
+    with ``.to(dtype)`` afterwards for another storage dtype). ``operations``: the layer namespace the network is
+    built from (default torch.nn; ComfyUI's loader passes ``comfy.ops``), see ``blocks.TorchOps``.
     """
     allowed = (expect,) if isinstance(expect, str) else tuple(expect or ())
     unknown = [kind for kind in allowed if kind not in NETWORKS]
@@ -174,15 +177,17 @@ def network_from_state_dict(
         for key, value in state_dict.items()
     }
     with torch.device("meta"):
-        network = NETWORKS[kind]()
+        network = NETWORKS[kind](operations=operations)
     network.load_state_dict(weights, strict=True, assign=True)
     network.requires_grad_(False)
     return network.eval()
 
 
-def load_network(path: str | os.PathLike, expect: str | tuple[str, ...] | None = None) -> InferenceNetwork:
+def load_network(
+    path: str | os.PathLike, expect: str | tuple[str, ...] | None = None, operations=None
+) -> InferenceNetwork:
     """Load any of the three generators from ``path`` (``expect`` restricts which are accepted)."""
-    return network_from_state_dict(read_state_dict(path), expect, source=str(path))
+    return network_from_state_dict(read_state_dict(path), expect, source=str(path), operations=operations)
 
 
 def load_flow_network(path: str | os.PathLike, expect: str | None = None) -> TextFlowNet | HintFlowNet:

@@ -10,7 +10,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .blocks import SPADE, SPADE_LAYERS, ConditionPyramid, InferenceNetwork, check_input, leaky_relu, split_resize
+from .blocks import (
+    SPADE,
+    SPADE_LAYERS,
+    ConditionPyramid,
+    InferenceNetwork,
+    TorchOps,
+    check_input,
+    leaky_relu,
+    split_resize,
+)
 from .spectral import SpectralNormConv2d
 
 _ENCODER = [(6, 32), (32, 64), (64, 128), (128, 256), (256, 256), (256, 256), (256, 256), (256, 256)]
@@ -46,14 +55,17 @@ class HintFlowNet(InferenceNetwork):
     INPUT_CHANNELS = 6
     SIZE_MULTIPLE = 256
 
-    def __init__(self) -> None:
+    def __init__(self, operations=None) -> None:
+        """``operations``: where SPADE's Conv2d comes from (default torch.nn, see TorchOps); the spectral-norm
+        convolutions are this package's own layers and cast their folded weights to the input's dtype."""
         super().__init__()
+        ops = operations or TorchOps
         for index, (cin, cout) in enumerate(_ENCODER, start=1):
             self.add_module(f"conv{index}", SpectralNormConv2d(cin, cout, 4, stride=2, padding=1))
         for index, (cin, cout) in enumerate(_DECODER, start=1):
             self.add_module(f"dconv{index}", SpectralNormConv2d(cin, cout, 3, stride=1, padding=1))
         for name, channels in _SPADE:
-            self.add_module(name, SPADE(channels, self.INPUT_CHANNELS))
+            self.add_module(name, SPADE(channels, self.INPUT_CHANNELS, ops))
         self.eval()
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:

@@ -163,7 +163,7 @@ def render_loop_with_network(
     image [B, 3, H, W] in 0..1; flow [B|1, 2, H, W] in px/frame. Frame i is the official
     ``network(input, (0, i, N−1))`` (i forward Euler steps, N − i backward, α = 1 − i/N), but the image is
     encoded once for the whole loop and the displacements come from
-    :func:`models.euler.loop_displacements` (O(N) Euler steps). ``on_frame(i)`` runs after frame i is
+    :func:`models.loop.euler.loop_displacements` (O(N) Euler steps). ``on_frame(i)`` runs after frame i is
     written; an exception it raises (e.g. a cancel) propagates. ``out`` defaults to the image's device.
     """
     if not isinstance(network, SplatVideoNet):

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .blocks import cast_like
+
 
 def _tensor_signature(tensor: torch.Tensor) -> tuple:
     """Identity of a tensor's current contents: storage, version counter, device and dtype.
@@ -108,7 +110,7 @@ class SpectralNormConv2d(LegacySpectralNorm):
         self.stride, self.padding = stride, padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return F.conv2d(x, cast_like(self.weight, x), cast_like(self.bias, x), self.stride, self.padding)
 
     def extra_repr(self) -> str:
         k = self.weight_orig.shape[-1]

@@ -10,7 +10,7 @@ Two ways to call it:
 * ``forward(input [B, 8, H, W], index)`` — the official per-frame contract (both images re-encoded and
   the Euler integration redone from scratch for every frame);
 * the per-loop API — :meth:`SplatVideoNet.encode_pair` once, then :meth:`SplatVideoNet.render` per frame
-  with displacements from :func:`models.euler.loop_displacements` (O(N) Euler steps for the whole loop).
+  with displacements from :func:`models.loop.euler.loop_displacements` (O(N) Euler steps for the whole loop).
   :func:`models.networks.inference.render_loop_with_network` drives it.
 
 Difference from the official code: the official network reshapes Z with ``view(B, 1, S, S)`` where S is
@@ -109,8 +109,12 @@ class SplatVideoNet(InferenceNetwork):
     INPUT_CHANNELS = 8
     SIZE_MULTIPLE = 4
 
-    def __init__(self) -> None:
+    def __init__(self, operations=None) -> None:
+        """``operations`` is accepted like the flow networks' (ComfyUI's loader passes comfy.ops) but unused:
+        every layer here is a spectral-norm or batch-statistics layer of this package, which casts its weights
+        to the input's dtype per call the way comfy.ops.manual_cast layers do."""
         super().__init__()
+        del operations
         self.encoder = Encoder()
         self.projector = Projector()
         self.eval()

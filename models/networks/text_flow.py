@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..checks import check_tensor
-from .blocks import SPADE, SPADE_LAYERS, ConditionPyramid, InferenceNetwork, check_input, leaky_relu, upsample2
+from .blocks import (
+    SPADE,
+    SPADE_LAYERS,
+    ConditionPyramid,
+    InferenceNetwork,
+    TorchOps,
+    check_input,
+    leaky_relu,
+    upsample2,
+)
 from .transformer import CONTEXT_DIM, CONTEXT_TOKENS, SpatialTransformer
 
 # (in, out) channels of conv2…conv8 and dconv1…dconv8, in the official state-dict order.
@@ -57,17 +65,19 @@ class TextFlowNet(InferenceNetwork):
     INPUT_CHANNELS = 4
     SIZE_MULTIPLE = 64
 
-    def __init__(self) -> None:
+    def __init__(self, operations=None) -> None:
+        """``operations``: where Conv2d/Linear/GroupNorm/LayerNorm come from (default torch.nn, see TorchOps)."""
         super().__init__()
-        self.conv1 = nn.Conv2d(self.INPUT_CHANNELS, 320, 3, padding=1)
+        ops = operations or TorchOps
+        self.conv1 = ops.Conv2d(self.INPUT_CHANNELS, 320, 3, padding=1)
         for index, (cin, cout) in enumerate(_ENCODER, start=2):
-            self.add_module(f"conv{index}", nn.Conv2d(cin, cout, 3, padding=1))
+            self.add_module(f"conv{index}", ops.Conv2d(cin, cout, 3, padding=1))
         for name, channels in _ATTENTION:
-            self.add_module(name, SpatialTransformer(channels))
+            self.add_module(name, SpatialTransformer(channels, ops))
         for index, (cin, cout) in enumerate(_DECODER, start=1):
-            self.add_module(f"dconv{index}", nn.Conv2d(cin, cout, 3, padding=1))
+            self.add_module(f"dconv{index}", ops.Conv2d(cin, cout, 3, padding=1))
         for name, channels in _SPADE:
-            self.add_module(name, SPADE(channels, self.INPUT_CHANNELS))
+            self.add_module(name, SPADE(channels, self.INPUT_CHANNELS, ops))
         self.eval()
 
     def forward(self, input: torch.Tensor, context: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .blocks import TorchOps
+
 HEADS = 8
 CONTEXT_DIM = 768
 CONTEXT_TOKENS = 77
@@ -20,9 +22,9 @@ CONTEXT_TOKENS = 77
 class GEGLU(nn.Module):
     """Linear(C → 8C) split into value and gate halves: value · GELU(gate) (exact erf GELU)."""
 
-    def __init__(self, dim: int, hidden: int) -> None:
+    def __init__(self, dim: int, hidden: int, operations=TorchOps) -> None:
         super().__init__()
-        self.proj = nn.Linear(dim, hidden * 2)
+        self.proj = operations.Linear(dim, hidden * 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         value, gate = self.proj(x).chunk(2, dim=-1)
@@ -30,10 +32,10 @@ class GEGLU(nn.Module):
 
 
 class FeedForward(nn.Module):
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, operations=TorchOps) -> None:
         super().__init__()
         # index 1 was Dropout(0) in the official code; Identity keeps the key ``net.2`` in place.
-        self.net = nn.Sequential(GEGLU(dim, dim * 4), nn.Identity(), nn.Linear(dim * 4, dim))
+        self.net = nn.Sequential(GEGLU(dim, dim * 4, operations), nn.Identity(), operations.Linear(dim * 4, dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -42,12 +44,12 @@ class FeedForward(nn.Module):
 class CrossAttention(nn.Module):
     """Image tokens attend to the 77 text tokens; 8 heads, softmax scale d^-0.5, no mask."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, operations=TorchOps) -> None:
         super().__init__()
-        self.to_q = nn.Linear(dim, dim, bias=False)
-        self.to_k = nn.Linear(CONTEXT_DIM, dim, bias=False)
-        self.to_v = nn.Linear(CONTEXT_DIM, dim, bias=False)
-        self.to_out = nn.Sequential(nn.Linear(dim, dim))
+        self.to_q = operations.Linear(dim, dim, bias=False)
+        self.to_k = operations.Linear(CONTEXT_DIM, dim, bias=False)
+        self.to_v = operations.Linear(CONTEXT_DIM, dim, bias=False)
+        self.to_out = nn.Sequential(operations.Linear(dim, dim))
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         batch, tokens, dim = x.shape
@@ -61,13 +63,13 @@ class CrossAttention(nn.Module):
 
 
 class CrossAttentionBlock(nn.Module):
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, operations=TorchOps) -> None:
         super().__init__()
         # registration order = official state-dict order (ff, attn2, norm2, norm3)
-        self.ff = FeedForward(dim)
-        self.attn2 = CrossAttention(dim)
-        self.norm2 = nn.LayerNorm(dim)
-        self.norm3 = nn.LayerNorm(dim)
+        self.ff = FeedForward(dim, operations)
+        self.attn2 = CrossAttention(dim, operations)
+        self.norm2 = operations.LayerNorm(dim)
+        self.norm3 = operations.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         x = x + self.attn2(self.norm2(x), context)
@@ -77,12 +79,12 @@ class CrossAttentionBlock(nn.Module):
 class SpatialTransformer(nn.Module):
     """GroupNorm → 1×1 conv → one cross-attention block over the H·W tokens → 1×1 conv, plus the input."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, operations=TorchOps) -> None:
         super().__init__()
-        self.norm = nn.GroupNorm(32, channels, eps=1e-6)
-        self.proj_in = nn.Conv2d(channels, channels, 1)
-        self.transformer_blocks = nn.ModuleList([CrossAttentionBlock(channels)])
-        self.proj_out = nn.Conv2d(channels, channels, 1)
+        self.norm = operations.GroupNorm(32, channels, eps=1e-6)
+        self.proj_in = operations.Conv2d(channels, channels, 1)
+        self.transformer_blocks = nn.ModuleList([CrossAttentionBlock(channels, operations)])
+        self.proj_out = operations.Conv2d(channels, channels, 1)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         batch, channels, height, width = x.shape

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .blocks import cast_like
 from .spectral import LegacySpectralNorm, SpectralNormConv2d
 
 NOISE_DIM = 20
@@ -31,7 +32,8 @@ class StoredBatchStats(nn.Module):
         self.register_buffer("accumulation_counter", torch.zeros(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.batch_norm(x, self.stored_mean, self.stored_var, training=False, eps=BN_EPS)
+        return F.batch_norm(x, cast_like(self.stored_mean, x), cast_like(self.stored_var, x), training=False,
+                            eps=BN_EPS)
 
 
 class NoiseBatchNorm(nn.Module):
@@ -99,8 +101,9 @@ class PartialConv2d(SpectralNormConv2d):
         # Once every hole is filled (after a few layers), multiplying by the all-ones masks is an exact
         # no-op; skipping it saves two full passes over the feature map.
         complete = bool(mask.all())
-        out = F.conv2d(x if complete else x * mask.to(x.dtype), self.weight, None, self.stride, self.padding)
-        out = out.mul_(ratio.to(out.dtype)).add_(self.bias.view(1, -1, 1, 1))
+        out = F.conv2d(x if complete else x * mask.to(x.dtype), cast_like(self.weight, x), None, self.stride,
+                       self.padding)
+        out = out.mul_(ratio.to(out.dtype)).add_(cast_like(self.bias, out).view(1, -1, 1, 1))
         return (out if complete else out.mul_(update.to(out.dtype))), update
 
 

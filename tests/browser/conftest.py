@@ -8,6 +8,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+OUR_EXTENSIONS = ("text2cinemagraph.motionEditor", "text2cinemagraph.savePreview")
+OUR_EXTENSIONS_READY = f"""() => window.app?.graph && window.LiteGraph?.registered_node_types?.T2C_TextFlow
+    && {list(OUR_EXTENSIONS)}.every((name) => (app.extensions ?? []).some((e) => e.name === name))"""
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Module-scoped: playwright's sync API holds an event loop on this thread until it stops, and the
@@ -27,14 +32,14 @@ def browser():
 
 @pytest.fixture()
 def comfy_page(browser, comfy_server):
-    """The ComfyUI frontend, loaded and ready (graph app up, our extension's setup() has run)."""
+    """The ComfyUI frontend, loaded and ready: the graph app is up, our extensions are in the app's extension
+    registry and our node types in LiteGraph's (observed in the app, not through a flag our JS would set)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(comfy_server.url, wait_until="domcontentloaded")
-    page.wait_for_function("window.app && window.app.graph && window.LiteGraph && window.__t2cExtensionLoaded",
-                           timeout=60_000)
+    page.wait_for_function(OUR_EXTENSIONS_READY, timeout=60_000)
     page.t2c_errors = errors
     try:
         yield page

@@ -16,7 +16,11 @@ WORKFLOW = REPO_ROOT / "workflows" / "animate_painting.json"
 PAINTING = REPO_ROOT / "assets" / "sample_painting.png"
 ARROW_SPAN_FRAMES = 60  # models/flow/hints.py: an arrow is the path a point covers in 60 frames
 TOLERANCE = 0.01  # of the image size: mouse positions land on whole screen pixels
-EDITOR = '[data-t2c="motion-editor"]'
+# The editor is found the way the app knows it: the node's `motion_editor` DOM widget; its state is the
+# extension's own object on the node (what its callbacks use), not a test hook.
+EDITOR_JS = "(id) => app.graph.getNodeById(id).widgets.find((w) => w.name === 'motion_editor').element"
+STATUS_JS = ("(id) => app.graph.getNodeById(id).widgets.find((w) => w.name === 'motion_editor').element"
+             ".querySelector('.t2c-motion-status').textContent")
 
 
 def _water_mask() -> np.ndarray:
@@ -46,22 +50,44 @@ def _load_and_focus(page, workflow):
         app.canvas.setDirty(true, true);
         return node.id;
     }""")
-    editor = f'{EDITOR}[data-node-id="{node_id}"]'
-    page.wait_for_selector(f'{editor}[data-image-loaded="true"]', timeout=30_000)
-    _wait_until_still(page, f"{editor} canvas")  # DOM widgets follow the pan over the next frames
+    _wait_for_picture(page, node_id, timeout=30_000)
+    editor = _editor(page, node_id)
+    _wait_until_still(page, editor.query_selector("canvas"))  # DOM widgets follow the pan over the next frames
     return node_id, editor
 
 
-def _wait_until_still(page, selector, timeout_s=20.0):
+def _editor(page, node_id):
+    return page.evaluate_handle(EDITOR_JS, node_id).as_element()
+
+
+def _editor_state(page, node_id) -> dict:
+    return page.evaluate("""(id) => {
+        const editor = app.graph.getNodeById(id).t2cMotionEditor;
+        return {source: editor.source, loaded: !!editor.image};
+    }""", node_id)
+
+
+def _wait_for_picture(page, node_id, source=None, timeout=10_000):
+    page.wait_for_function("""([id, source]) => {
+        const editor = app.graph.getNodeById(id)?.t2cMotionEditor;
+        return !!editor?.image && (source === null || editor.source === source);
+    }""", arg=[node_id, source], timeout=timeout)
+
+
+def _status(page, node_id) -> str:
+    return page.evaluate(STATUS_JS, node_id)
+
+
+def _wait_until_still(page, element, timeout_s=20.0):
     """Wait until the element's box is the same in two reads 150 ms apart (slow frames on a busy machine)."""
     deadline, previous = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
-        box = page.locator(selector).bounding_box()
+        box = element.bounding_box()
         if box is not None and box == previous:
             return
         previous = box
         page.wait_for_timeout(150)
-    raise AssertionError(f"{selector} kept moving for {timeout_s} s")
+    raise AssertionError(f"the editor kept moving for {timeout_s} s")
 
 
 def _arrows_value(page, node_id) -> str:
@@ -75,7 +101,7 @@ def _hints(page, node_id) -> dict:
 
 def _screen(page, editor):
     """Image fraction (x, y) → page coordinates over the editor canvas (it covers exactly the picture)."""
-    box = page.locator(f"{editor} canvas").bounding_box()
+    box = editor.query_selector("canvas").bounding_box()
     return box, lambda fx, fy: (box["x"] + fx * box["width"], box["y"] + fy * box["height"])
 
 
@@ -121,7 +147,7 @@ def test_drawn_arrow_steers_the_cinemagraph_queued_from_the_page(comfy_page, com
     workflow = json.loads(WORKFLOW.read_text())
     node_id, editor = _load_and_focus(page, workflow)
     original = _hints(page, node_id)
-    assert page.get_attribute(editor, "data-source") == "upstream", "the picture comes from the Load Image node"
+    assert _editor_state(page, node_id)["source"] == "upstream", "the picture comes from the Load Image node"
     box, at = _screen(page, editor)
     assert abs(box["width"] / box["height"] - 768 / 512) < 0.02, "the editor keeps the picture's aspect ratio"
     page.screenshot(path=str(artifacts_dir / "motion_editor_before.png"))
@@ -144,13 +170,13 @@ def test_drawn_arrow_steers_the_cinemagraph_queued_from_the_page(comfy_page, com
         text, workflow["nodes"][1]["widgets_values"][-1]], "the workflow keeps the JSON; the editor adds no value"
 
     # Undo button removes the anchor (the last item), right-click the arrow; Clear empties the widget.
-    page.click(f'{editor} [data-t2c="motion-undo"]')
+    editor.query_selector(".t2c-motion-undo").click()
     assert _hints(page, node_id)["anchors"] == original["anchors"]
     page.mouse.click(*at(0.5, 0.5), button="right")
     assert _hints(page, node_id)["arrows"] == original["arrows"]
-    page.click(f'{editor} [data-t2c="motion-clear"]')
+    editor.query_selector(".t2c-motion-clear").click()
     assert _arrows_value(page, node_id) == ""
-    assert page.text_content(f'{editor} [data-t2c="motion-status"]') == "0 arrows · 0 anchors"
+    assert _status(page, node_id) == "0 arrows · 0 anchors"
 
     # Only the drawn arrow and anchor drive the run (the text still says "waterfall", which would flow down).
     _draw(page, at, arrow, anchor)
@@ -178,8 +204,8 @@ def test_drawn_arrow_steers_the_cinemagraph_queued_from_the_page(comfy_page, com
     assert abs(vy) < 0.15 * vx, (vx, vy)
 
     # The save node shows the new file as a playing, looping, muted video.
-    player = page.wait_for_selector(f'video[data-t2c="save-preview"][src*="{video_path.name}"]', timeout=30_000)
-    assert player.evaluate("(v) => v.loop && v.muted && v.autoplay")
+    player = page.wait_for_selector(f'video[src*="{video_path.name}"]', timeout=30_000)
+    page.wait_for_function("(v) => v.loop && v.muted && v.autoplay", arg=player, timeout=20_000)
     start = player.evaluate("(v) => v.currentTime")
     # Loading and starting the video can take seconds on a busy machine: wait for it to play, then advance.
     page.wait_for_function("([v, start]) => !v.paused && v.readyState >= 2 && v.currentTime !== start",
@@ -195,14 +221,14 @@ def test_drawn_arrow_steers_the_cinemagraph_queued_from_the_page(comfy_page, com
 
     # Without the Load Image link the editor falls back to the picture of the last run (sent by T2C_TextFlow).
     page.evaluate("(id) => app.graph.getNodeById(id).disconnectInput(0)", node_id)
-    page.wait_for_selector(f'{editor}[data-source="last-run"][data-image-loaded="true"]', timeout=10_000)
+    _wait_for_picture(page, node_id, source="last-run")
     assert _hints(page, node_id)["arrows"] == [drawn]
     assert not page.t2c_errors
 
 
 def _pixel(page, editor, fx, fy):
-    return page.evaluate("""([selector, fx, fy]) => {
-        const canvas = document.querySelector(selector + ' canvas');
+    return page.evaluate("""([root, fx, fy]) => {
+        const canvas = root.querySelector('canvas');
         const x = Math.round(fx * (canvas.width - 1)), y = Math.round(fy * (canvas.height - 1));
         return [...canvas.getContext('2d').getImageData(x, y, 1, 1).data];
     }""", [editor, fx, fy])
@@ -220,20 +246,18 @@ def test_editor_redraws_when_the_widget_changes_and_sizes_itself(comfy_page, com
     flow_node = next(node for node in workflow["nodes"] if node["type"] == "T2C_TextFlow")
     flow_node["widgets_values"][6] = json.dumps({"version": 1, "arrows": [[0.1, 0.2, 0.9, 0.2]], "anchors": []})
     node_id, editor = _load_and_focus(page, workflow)  # a loaded workflow is drawn
-    assert page.text_content(f'{editor} [data-t2c="motion-status"]') == "1 arrow · 0 anchors"
+    assert _status(page, node_id) == "1 arrow · 0 anchors"
     assert _is_arrow_yellow(_pixel(page, editor, 0.5, 0.2))
 
     # Typing into the `arrows` text widget redraws the editor too.
     arrows_input = page.evaluate_handle(
         "(id) => app.graph.getNodeById(id).widgets.find((w) => w.name === 'arrows').element", node_id)
     arrows_input.as_element().fill(json.dumps({"arrows": [[0.5, 0.9, 0.5, 0.6]], "anchors": [[0.2, 0.5]]}))
-    page.wait_for_function(f"""() => document.querySelector('{editor} [data-t2c="motion-status"]').textContent
-                               === '1 arrow · 1 anchor'""", timeout=5_000)
+    page.wait_for_function(f"(id) => ({STATUS_JS})(id) === '1 arrow · 1 anchor'", arg=node_id, timeout=5_000)
     assert not _is_arrow_yellow(_pixel(page, editor, 0.5, 0.2))
     assert _is_arrow_yellow(_pixel(page, editor, 0.5, 0.75))
     arrows_input.as_element().fill("{not json")
-    page.wait_for_function(f"""() => document.querySelector('{editor} [data-t2c="motion-status"]').textContent
-                               .includes('not valid JSON')""", timeout=5_000)
+    page.wait_for_function(f"(id) => ({STATUS_JS})(id).includes('not valid JSON')", arg=node_id, timeout=5_000)
 
     # A fresh node without a picture: a placeholder of sensible size; the editor never enters the prompt.
     sizes = page.evaluate("""() => {
@@ -245,7 +269,7 @@ def test_editor_redraws_when_the_widget_changes_and_sizes_itself(comfy_page, com
         const editor = node.widgets.find((w) => w.name === 'motion_editor');
         return {node: [...node.size], min: editor.computeLayoutSize(node).minHeight, id: node.id};
     }""")
-    fresh = f'{EDITOR}[data-node-id="{sizes["id"]}"]'
-    page.wait_for_selector(f'{fresh}[data-source="none"]', timeout=5_000)
+    page.wait_for_function("(id) => app.graph.getNodeById(id)?.t2cMotionEditor?.source === 'none'",
+                           arg=sizes["id"], timeout=5_000)
     assert 150 <= sizes["min"] <= 600 and sizes["node"][1] >= sizes["min"], sizes
     assert not page.t2c_errors

@@ -60,3 +60,12 @@ def comfy_temp_dir(tmp_path_factory):
     folder_paths.set_temp_directory(str(tmp_path_factory.mktemp("comfy-temp")))
     yield folder_paths.get_temp_directory()
     folder_paths.set_temp_directory(previous)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def comfy_input_dir(tmp_path_factory):
+    """The pack copies its sample painting into the input folder when loaded: a temporary one, not .comfyui/input."""
+    previous = folder_paths.get_input_directory()
+    folder_paths.set_input_directory(str(tmp_path_factory.mktemp("comfy-input")))
+    yield folder_paths.get_input_directory()
+    folder_paths.set_input_directory(previous)

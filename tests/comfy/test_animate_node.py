@@ -105,3 +105,46 @@ def test_animate_then_save_decodes_as_a_loop(t2c_nodes, comfy_output_dir):
         else:
             with Image.open(path) as decoded:
                 assert decoded.n_frames == 16 and decoded.size == (w, h) and decoded.info.get("loop") == 0
+
+
+def test_engine_defaults_to_sharp_loop_and_comes_after_the_older_widgets(t2c_nodes):
+    inputs = t2c_nodes["T2C_Animate"].define_schema().inputs
+    names = [i.id for i in inputs]
+    engine = next(i for i in inputs if i.id == "engine")
+    assert engine.default == "sharp loop" and engine.optional
+    # Saved workflows list widget values by position: the new widget must not shift the older ones.
+    assert names.index("engine") > names.index("integration")
+
+
+def test_a_prompt_without_engine_renders_with_the_classic_splat_as_before(t2c_nodes):
+    image = _image(32, 40)
+    flow = _flow(32, 40, dx=1.3, dy=0.4)
+    legacy = _animate(t2c_nodes, image=image, flow=flow)
+    assert torch.equal(legacy, _animate(t2c_nodes, image=image, flow=flow, engine="classic splat"))
+    sharp = _animate(t2c_nodes, image=image, flow=flow, engine="sharp loop")
+    assert not torch.equal(sharp, legacy)
+
+
+def test_sharp_loop_through_the_node_starts_at_the_input_and_keeps_still_pixels(t2c_nodes):
+    image = _image(32, 48)
+    mask = torch.zeros(1, 32, 48)
+    mask[:, 8:24, 10:40] = 1.0
+    frames = _animate(t2c_nodes, image=image, flow=_flow(32, 48, dx=1.0), mask=mask, frames=10, engine="sharp loop")
+    assert torch.equal(frames[0], image[0])
+    still = mask[0] == 0
+    assert torch.equal(frames[:, still], image[0][still].expand(10, -1, -1))
+    assert torch.isfinite(frames).all()
+
+
+def test_sharp_loop_warns_when_texture_must_travel_out_of_its_region(t2c_nodes, caplog):
+    image = _image(40, 40)
+    mask = torch.zeros(1, 40, 40)
+    mask[:, 10:30, 10:30] = 1.0
+    with caplog.at_level("WARNING"):
+        _animate(t2c_nodes, image=image, flow=_flow(40, 40, dx=3.0), mask=mask, frames=60, engine="sharp loop")
+    assert "fewer frames or a lower speed" in caplog.text
+
+
+def test_an_unknown_engine_is_refused_by_name(t2c_nodes):
+    with pytest.raises(ValueError, match="engine"):
+        _animate(t2c_nodes, image=_image(16, 16), flow=_flow(16, 16), engine="warp drive")

@@ -66,3 +66,56 @@ def test_save_rejects_nan_frames(t2c_nodes, comfy_output_dir):
         t2c_nodes["T2C_SaveCinemagraph"].execute(frames=frames, filename_prefix="x", fps=30.0, format="gif",
                                                  quality=90)
     assert not list(comfy_output_dir.rglob("*.gif"))
+
+
+# ---- the graph in the file: what the executor hands an output node (hidden PROMPT / EXTRA_PNGINFO) ----------
+
+WORKFLOW = {"last_node_id": 2, "nodes": [{"id": 2, "type": "T2C_SaveCinemagraph"}], "links": [], "version": 0.4}
+PROMPT = {"2": {"class_type": "T2C_SaveCinemagraph", "inputs": {"filename_prefix": "meta", "fps": 30.0}}}
+
+
+def _run_as_the_executor(node, **inputs):
+    """The executor clones the class with the hidden inputs before calling execute (comfy_api _io.py)."""
+    clone = node.PREPARE_CLASS_CLONE({"PROMPT": PROMPT, "EXTRA_PNGINFO": {"workflow": WORKFLOW}})
+    return clone.execute(**inputs).ui.as_dict()["images"][0]
+
+
+def _read_back(path, fmt):
+    import json
+
+    from text2cinemagraph.models.io import encoding
+
+    if fmt == "mp4":
+        import av
+
+        with av.open(str(path)) as container:
+            return {key: json.loads(container.metadata[key]) for key in ("prompt", "workflow")
+                    if key in container.metadata}
+    if fmt == "webp":
+        with Image.open(path) as image:
+            exif = image.getexif()
+        return {text.split(":", 1)[0]: json.loads(text.split(":", 1)[1]) for text in exif.values()
+                if isinstance(text, str) and text.split(":", 1)[0] in ("prompt", "workflow")}
+    return encoding.read_gif_metadata(path)
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "webp", "gif"])
+def test_save_embeds_prompt_and_workflow(t2c_nodes, comfy_output_dir, fmt):
+    saved = _run_as_the_executor(t2c_nodes["T2C_SaveCinemagraph"], frames=_frames(t=4), filename_prefix="meta",
+                                 fps=30.0, format=fmt, quality=90, pingpong=False)
+    assert _read_back(comfy_output_dir / saved["filename"], fmt) == {"prompt": PROMPT, "workflow": WORKFLOW}
+
+
+def test_save_declares_the_hidden_inputs_the_executor_fills(t2c_nodes):
+    hidden = t2c_nodes["T2C_SaveCinemagraph"].INPUT_TYPES()["hidden"]
+    assert set(hidden) >= {"prompt", "extra_pnginfo"}
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "webp", "gif"])
+def test_disable_metadata_flag_is_respected(t2c_nodes, comfy_output_dir, monkeypatch, fmt):
+    from comfy.cli_args import args
+
+    monkeypatch.setattr(args, "disable_metadata", True)
+    saved = _run_as_the_executor(t2c_nodes["T2C_SaveCinemagraph"], frames=_frames(t=4), filename_prefix="nometa",
+                                 fps=30.0, format=fmt, quality=90, pingpong=False)
+    assert _read_back(comfy_output_dir / saved["filename"], fmt) == {}

@@ -25,7 +25,7 @@ from safetensors.torch import save_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-SD15_CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
+SD15_CHECKPOINT = "v1-5-pruned-emaonly-fp16.safetensors"  # what the bundled workflows select
 """The checkpoint name the bundled workflows select; the stand-in is saved under it."""
 
 SMALL_PAINTING = "sample_painting_small.png"

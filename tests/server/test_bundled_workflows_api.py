@@ -1,7 +1,6 @@
 """Bundled workflows through the real server: listed in the template browser, and run end to end."""
 
 import json
-import shutil
 
 import imageio.v3 as iio
 import pytest
@@ -20,8 +19,19 @@ def test_template_browser_lists_every_bundled_workflow(comfy_server):
         assert served == json.loads(path.read_text())
 
 
+def test_pack_puts_the_sample_painting_into_the_input_folder(comfy_server):
+    """Out of the box: the server started with an empty input folder and the pack copied the samples there."""
+    assert "[Text2Cinemagraph] copied sample_painting.png, sample_painting_mask.png into ComfyUI's input folder" \
+        in comfy_server.log()
+    for name in ("sample_painting.png", "sample_painting_mask.png"):
+        assert (comfy_server.input_dir / name).read_bytes() == (REPO_ROOT / "assets" / name).read_bytes()
+    listed = comfy_server.get("/object_info/LoadImage")["LoadImage"]["input"]["required"]["image"]
+    names = listed[0] if isinstance(listed[0], list) else listed[1].get("options", [])
+    assert "sample_painting.png" in names, "Load Image does not offer the sample painting"
+
+
 def test_animate_painting_runs_headless_and_writes_the_loop(comfy_server):
-    shutil.copy(REPO_ROOT / "assets" / "sample_painting.png", comfy_server.input_dir / "sample_painting.png")
+    # nothing copied by hand: the pack put sample_painting.png into the input folder when ComfyUI started
     workflow = json.loads((REPO_ROOT / "workflows" / "animate_painting.json").read_text())
     prompt = to_api(workflow, comfy_server.get("/object_info"))
     assert {node["class_type"] for node in prompt.values()} >= {"LoadImage", "T2C_TextFlow", "T2C_Animate",
@@ -44,7 +54,7 @@ def test_workflow_nodes_exist_on_the_server(comfy_server, path):
 
 
 def test_generated_workflows_are_current(comfy_server):
-    """text_to_cinemagraph, text_direction and painting_with_twin are generated from the node schemas."""
+    """Every workflow but animate_painting is generated from the node schemas (scripts/build_workflows.py)."""
     for name, text in build_all(comfy_server.get("/object_info")).items():
         assert (REPO_ROOT / "workflows" / name).read_text() == text, (
             f"workflows/{name} is stale: run `.venv/bin/python scripts/build_workflows.py`")

@@ -108,7 +108,10 @@ def _check_mask_and_motion(run: Run, loop: np.ndarray) -> None:
         assert moved < 1.0, "an empty mask must give a still loop"
 
 
-def check_text_workflow(run: Run, flow_info: str) -> None:
+def check_text_workflow(run: Run, flow_info: str, video_network: bool = False) -> None:
+    """``video_network``: Animate renders with the stand-in (golden-filled, random) video network, whose frames
+    show no meaningful motion, so only that it rendered the loop is checked (tests/server/test_networks_workflow.py
+    checks the network path itself)."""
     artistic = _picture(run.images(run.titled("Artistic image"))[0], (LATENT_PX, LATENT_PX))
     twin = _picture(run.images(run.titled("Realistic twin"))[0], (LATENT_PX, LATENT_PX))
     assert np.abs(artistic - twin).mean() > 1.0, "the twin is the artistic image: its prompt was not used"
@@ -117,6 +120,11 @@ def check_text_workflow(run: Run, flow_info: str) -> None:
     assert flow_info in run.text(text_flow)
     loop = run.loop()
     assert loop.shape == (FRAMES, LATENT_PX, LATENT_PX, 3)
+    if video_network:
+        (animate,) = run.node_ids("T2C_Animate")
+        assert run.prompt[animate]["inputs"].get("video_model"), "the video network is not connected"
+        assert loop.std() > 1.0, "the video network rendered a flat loop"
+        return
     _check_mask_and_motion(run, loop)
 
 
@@ -142,8 +150,12 @@ def check_animate_painting(run: Run) -> None:
 
 CHECKS = {
     "text_to_cinemagraph": lambda run: check_text_workflow(run, "learning-free engine; motion from prior: waterfall"),
-    "text_direction": lambda run: check_text_workflow(
-        run, "direction-hint network (motion-direction-pretrained/latest_net_G.pth); hint at 270.0°"),
+    "text_to_cinemagraph_official_networks": lambda run: check_text_workflow(
+        run, "text flow network (motion-pretrained/latest_net_G.pth)", video_network=True),
+    "text_direction": lambda run: check_text_workflow(run, "learning-free engine; motion from"),
+    "text_direction_official_networks": lambda run: check_text_workflow(
+        run, "direction-hint network (motion-direction-pretrained/latest_net_G.pth); hint at 270.0°",
+        video_network=True),
     "painting_with_twin": check_painting_with_twin,
     "animate_painting": check_animate_painting,
 }

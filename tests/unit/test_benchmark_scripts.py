@@ -15,6 +15,7 @@ from conftest import REPO_ROOT
     ("script", "args", "expected"),
     [
         ("animate.py", ["--quick"], ["÷splat", "speed-up", "targets:"]),
+        ("loop_quality.py", ["--quick"], ["contrast", "coher.", "sharp", "classic", "targets:"]),
         ("region_mask.py", ["--repeats", "1", "--seeds", "1"], ["spectral", "ARI"]),
     ],
 )

@@ -1,5 +1,6 @@
 """models.io.encoding: atomic writes with ordinary file permissions, clear errors, seamless pingpong."""
 
+import json
 import os
 import stat
 
@@ -31,7 +32,7 @@ def test_failed_encode_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="frames must be"):
         write_loop(np.zeros((2, 8, 8), np.uint8), tmp_path / "x.gif", "gif", fps=24)
 
-    def half_written_then_cancelled(frames, path, fps, quality, *_):
+    def half_written_then_cancelled(frames, path, fps, quality, *_, metadata=None):
         with open(path, "wb") as file:
             file.write(b"GIF89a")
         raise KeyboardInterrupt
@@ -92,3 +93,93 @@ def test_conversion_checks_for_cancel_between_chunks(monkeypatch):
     calls = []
     frames_to_uint8(_frames(5).astype(np.float32) / 255, on_chunk=lambda: calls.append(1))
     assert len(calls) == 5
+
+
+# ---- metadata: the graph travels in the file as ComfyUI's savers write it and its frontends read it ----------
+
+WORKFLOW = {"last_node_id": 1, "nodes": [{"id": 1, "type": "Note", "widgets_values": ["a=b; c#d \\ e\nf ünï"]}],
+            "links": [], "version": 0.4}
+PROMPT = {"1": {"class_type": "T2C_SaveCinemagraph", "inputs": {"filename_prefix": "x=y;#z"}}}
+METADATA = {"prompt": PROMPT, "workflow": WORKFLOW}
+
+
+def _isobmff_boxes(data: bytes, start: int, end: int) -> dict[bytes, tuple[int, int]]:
+    """Child boxes of [start, end): type → (payload start, box end)."""
+    boxes, offset = {}, start
+    while offset + 8 <= end:
+        size = int.from_bytes(data[offset:offset + 4], "big")
+        if size < 8:
+            break
+        boxes.setdefault(data[offset + 4:offset + 8], (offset + 8, offset + size))
+        offset += size
+    return boxes
+
+
+def mp4_tags_as_the_frontend_reads_them(data: bytes) -> dict:
+    """moov → udta → meta (full box) → keys + ilst, the path of the frontend's getFromIsobmffFile."""
+    moov = _isobmff_boxes(data, 0, len(data))[b"moov"]
+    udta = _isobmff_boxes(data, *moov)[b"udta"]
+    meta = _isobmff_boxes(data, *udta)[b"meta"]
+    inner = _isobmff_boxes(data, meta[0] + 4, meta[1])
+    keys_start, keys_end = inner[b"keys"]
+    count, offset, names = int.from_bytes(data[keys_start + 4:keys_start + 8], "big"), keys_start + 8, {}
+    for index in range(1, count + 1):
+        size = int.from_bytes(data[offset:offset + 4], "big")
+        names[index] = data[offset + 8:offset + size].decode()
+        offset += size
+    tags = {}
+    offset, ilst_end = inner[b"ilst"]
+    while offset + 8 <= ilst_end:
+        size = int.from_bytes(data[offset:offset + 4], "big")
+        index = int.from_bytes(data[offset + 4:offset + 8], "big")
+        data_box = _isobmff_boxes(data, offset + 8, offset + size)[b"data"]
+        tags[names[index]] = data[data_box[0] + 8:data_box[1]].decode()
+        offset += size
+    return tags
+
+
+def test_mp4_carries_prompt_and_workflow_where_the_frontend_looks(tmp_path):
+    path = write_loop(_frames(), tmp_path / "loop.mp4", "mp4", fps=24, metadata=METADATA)
+    data = path.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat"), "moov must come first (the reader reads the head)"
+    tags = mp4_tags_as_the_frontend_reads_them(data)
+    assert json.loads(tags["prompt"]) == PROMPT and json.loads(tags["workflow"]) == WORKFLOW
+    import av
+
+    with av.open(str(path)) as container:  # and any libav reader (core LoadVideo) sees the same tags
+        assert json.loads(container.metadata["workflow"]) == WORKFLOW
+        assert container.streams.video[0].frames == 4
+    assert [p.name for p in tmp_path.iterdir()] == ["loop.mp4"], "the remux left temporary files"
+
+
+def test_webp_carries_them_in_exif_like_core_save_animated_webp(tmp_path):
+    from PIL import Image
+
+    path = write_loop(_frames(), tmp_path / "loop.webp", "webp", fps=24, metadata=METADATA)
+    with Image.open(path) as image:
+        exif = image.getexif()
+        assert image.n_frames == 4 and image.info.get("loop") == 0
+    assert exif[0x0110].startswith("prompt:") and json.loads(exif[0x0110].removeprefix("prompt:")) == PROMPT
+    assert exif[0x010F].startswith("workflow:") and json.loads(exif[0x010F].removeprefix("workflow:")) == WORKFLOW
+
+
+def test_gif_carries_them_in_its_comment(tmp_path):
+    from PIL import Image
+
+    path = write_loop(_frames(), tmp_path / "loop.gif", "gif", fps=24, metadata=METADATA)
+    assert encoding.read_gif_metadata(path) == METADATA
+    with Image.open(path) as image:
+        assert image.n_frames == 4 and image.info.get("loop") == 0
+
+
+@pytest.mark.parametrize("fmt", ["gif", "webp", "mp4"])
+def test_no_metadata_embeds_nothing(tmp_path, fmt):
+    path = write_loop(_frames(), tmp_path / f"loop.{fmt}", fmt, fps=24, metadata={})
+    data = path.read_bytes()
+    assert b"workflow" not in data and b"prompt" not in data
+
+
+def test_a_workflow_larger_than_a_command_line_argument_fits(tmp_path):
+    big = {"nodes": [{"id": i, "type": "Note", "widgets_values": ["x" * 1000]} for i in range(200)]}  # ~200 KB
+    path = write_loop(_frames(), tmp_path / "loop.mp4", "mp4", fps=24, metadata={"workflow": big})
+    assert json.loads(mp4_tags_as_the_frontend_reads_them(path.read_bytes())["workflow"]) == big

@@ -2,6 +2,7 @@
 // The drawing lives in the node's `arrows` STRING widget as JSON (format version 1, see models/flow/hints.py and docs/flow.md#arrows-json):
 //   {"version": 1, "arrows": [[x0, y0, x1, y1], ...], "anchors": [[x, y], ...]}
 // with coordinates as fractions 0..1 of the image (x right, y down); an arrow's length is the speed.
+import { api } from "../../../scripts/api.js";
 import { app } from "../../../scripts/app.js";
 import { chainCallback, parseAnnotatedName, upstreamNode, viewUrl } from "./t2c_common.js";
 
@@ -47,7 +48,6 @@ export function formatHints({ arrows, anchors }) {
 }
 
 const editors = new Set();
-let syncTimer = null;
 
 class MotionEditor {
     constructor(node) {
@@ -65,9 +65,6 @@ class MotionEditor {
 
         this.root = document.createElement("div");
         this.root.className = "t2c-motion-editor";
-        this.root.dataset.t2c = "motion-editor";
-        this.root.dataset.source = "none"; // where the picture comes from: upstream | last-run | none
-        this.root.dataset.imageLoaded = "false";
         Object.assign(this.root.style, { display: "flex", flexDirection: "column", boxSizing: "border-box",
                                          userSelect: "none", minHeight: "0" });
 
@@ -78,7 +75,7 @@ class MotionEditor {
                                       () => this.removeLast());
         this.clearButton = this.button("Clear", "clear", "Remove all arrows and anchors", () => this.clear());
         this.status = document.createElement("span");
-        this.status.dataset.t2c = "motion-status";
+        this.status.className = "t2c-motion-status";
         Object.assign(this.status.style, { marginLeft: "4px", overflow: "hidden", whiteSpace: "nowrap",
                                            textOverflow: "ellipsis" });
         toolbar.append(this.undoButton, this.clearButton, this.status);
@@ -88,7 +85,7 @@ class MotionEditor {
                                           justifyContent: "center", overflow: "hidden", background: "#1a1a1a",
                                           borderRadius: "4px" });
         this.canvas = document.createElement("canvas");
-        this.canvas.dataset.t2c = "motion-canvas";
+        this.canvas.className = "t2c-motion-canvas";
         this.canvas.title = "Drag: arrow (direction and speed of the motion under it). Click: anchor (stays still). "
             + "Right-click: remove the last one.";
         Object.assign(this.canvas.style, { display: "block", touchAction: "none", cursor: "crosshair" });
@@ -114,7 +111,7 @@ class MotionEditor {
         button.type = "button";
         button.textContent = label;
         button.title = title;
-        button.dataset.t2c = `motion-${name}`;
+        button.className = `t2c-motion-${name}`;
         Object.assign(button.style, { font: "11px sans-serif", padding: "2px 8px", cursor: "pointer", color: "#ddd",
                                       background: "#333", border: "1px solid #555", borderRadius: "4px" });
         button.addEventListener("click", (e) => {
@@ -146,7 +143,7 @@ class MotionEditor {
 
     /** Pick up external changes: the widget text (typed, loaded workflow) and the picture to draw on. */
     sync() {
-        if (this.node.id != null) this.root.dataset.nodeId = String(this.node.id);
+        this.watchArrowsWidget();
         const text = this.widget?.value ?? "";
         if (text !== this.lastText) {
             const parsed = parseHints(text);
@@ -173,11 +170,18 @@ class MotionEditor {
         return this.lastRunUrl ? { url: this.lastRunUrl, source: "last-run" } : { url: null, source: "none" };
     }
 
+    /** Typing into the `arrows` text (or any code setting it through the widget) redraws at once. */
+    watchArrowsWidget() {
+        const widget = this.widget;
+        if (!widget || widget === this.watchedWidget) return;
+        this.watchedWidget = widget;
+        chainCallback(widget, "callback", () => this.sync());
+        widget.element?.addEventListener?.("input", () => this.sync());
+    }
+
     loadImage(url, source) {
         this.imageUrl = url;
         this.source = source;
-        this.root.dataset.source = source;
-        this.root.dataset.imageLoaded = "false";
         if (!url) {
             this.image = null;
             this.layout();
@@ -187,7 +191,6 @@ class MotionEditor {
         image.onload = () => {
             if (this.imageUrl !== url) return;
             this.image = image;
-            this.root.dataset.imageLoaded = "true";
             this.layout();
             this.node.setDirtyCanvas?.(true, true); // the node may need to grow for the picture's aspect
         };
@@ -406,8 +409,18 @@ function syncAll() {
     for (const editor of editors) editor.sync();
 }
 
+// No polling: the editor follows the app's events. graphChanged (the change tracker: a picked or uploaded file,
+// a mask-editor result, undo/redo, a loaded workflow), the `image` widget callbacks of other nodes, its own
+// node's callbacks (configure, connections, executed), the `arrows` widget and, on the classic canvas, onDraw.
 app.registerExtension({
-    name: "Text2Cinemagraph.motionEditor",
+    name: "text2cinemagraph.motionEditor",
+    async setup() {
+        api.addEventListener("graphChanged", syncAll);
+    },
+    nodeCreated(node) {
+        const imageWidget = node.widgets?.find((w) => w.name === "image");
+        if (imageWidget && node.type !== NODE_TYPE) chainCallback(imageWidget, "callback", () => syncAll());
+    },
     async beforeRegisterNodeDef(nodeType, nodeData) {
         if (nodeData?.name !== NODE_TYPE) return;
 
@@ -424,7 +437,6 @@ app.registerExtension({
             });
             widget.serialize = false; // not in widgets_values, not in the prompt: the `arrows` widget carries the drawing
             editors.add(editor);
-            syncTimer ??= setInterval(syncAll, 700);
             editor.sync();
         });
         chainCallback(nodeType.prototype, "onConfigure", function () {

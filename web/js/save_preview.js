@@ -1,55 +1,82 @@
 // Save Cinemagraph: the frontend previews an mp4 result as <video controls loop> but leaves it paused on its first
 // frame. A cinemagraph is meant to be seen moving, so each new preview video of the node plays muted, looping.
 // GIF/WebP results are shown as animated <img> by the frontend and loop by themselves.
+//
+// No polling: the frontend builds the <video> after onExecuted, asynchronously and detached (it is inserted into
+// the node's preview once it has loaded), in either renderer (classic canvas DOM widget or Vue node). From our
+// node's onExecuted until that video shows up, a MutationObserver watches for it being inserted; it disconnects
+// as soon as every pending result has been configured.
 import { app } from "../../../scripts/app.js";
 import { chainCallback } from "./t2c_common.js";
 
 const NODE_TYPE = "T2C_SaveCinemagraph";
-const saveNodes = new Set();
+const pending = new Set(); // "subfolder/filename" of mp4 results whose preview video has not appeared yet
 const started = new WeakSet(); // videos configured once: a user who pauses one is not overridden
-let timer = null;
+let observer = null;
 
-function previewVideos(node) {
-    const videos = [];
-    for (const widget of node.widgets ?? []) { // classic canvas: the preview is a DOM widget
-        const element = widget.element;
-        if (element instanceof HTMLVideoElement) videos.push(element);
-        else if (element?.querySelectorAll) videos.push(...element.querySelectorAll("video"));
-    }
-    if (node.id != null) { // Vue node renderer: the preview sits inside the node's element
-        videos.push(...document.querySelectorAll(`[data-node-id="${CSS.escape(String(node.id))}"] video`));
-    }
-    return videos;
+function fileKey(filename, subfolder = "") {
+    return `${subfolder ?? ""}/${filename}`;
 }
 
-function autoplay(node) {
-    for (const video of previewVideos(node)) {
-        if (started.has(video)) continue;
-        started.add(video);
-        video.dataset.t2c = "save-preview";
-        video.muted = video.defaultMuted = true;
-        video.loop = video.autoplay = video.playsInline = true;
-        video.play?.()?.catch?.(() => {}); // autoplay may be refused until the user interacts: controls remain
+function videoKey(video) {
+    const source = video.currentSrc || video.src || video.querySelector?.("source")?.src;
+    if (!source) return null;
+    try {
+        const url = new URL(source, window.location.href);
+        const filename = url.searchParams.get("filename");
+        return filename == null ? null : fileKey(filename, url.searchParams.get("subfolder") ?? "");
+    } catch {
+        return null;
     }
 }
 
-function check() {
-    for (const node of saveNodes) autoplay(node);
+function autoplay(video) {
+    if (started.has(video)) return;
+    started.add(video);
+    video.muted = video.defaultMuted = true;
+    video.loop = video.autoplay = video.playsInline = true;
+    video.play?.()?.catch?.(() => {}); // autoplay may be refused until the user interacts: controls remain
+}
+
+function inspect(element) {
+    const videos = element instanceof HTMLVideoElement ? [element] : [...(element.querySelectorAll?.("video") ?? [])];
+    for (const video of videos) {
+        const key = videoKey(video);
+        if (key && pending.has(key)) {
+            pending.delete(key);
+            autoplay(video);
+        }
+    }
+}
+
+function onMutations(records) {
+    for (const record of records) {
+        for (const added of record.addedNodes) inspect(added);
+        if (record.type === "attributes") inspect(record.target);
+    }
+    if (!pending.size) {
+        observer?.disconnect();
+        observer = null;
+    }
+}
+
+function expect(key) {
+    pending.add(key);
+    if (!observer) {
+        observer = new MutationObserver(onMutations);
+        observer.observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ["src"] });
+    }
+    inspect(document.body); // the preview may already be in place (a re-run of the same file name)
 }
 
 app.registerExtension({
-    name: "Text2Cinemagraph.savePreview",
+    name: "text2cinemagraph.savePreview",
     async beforeRegisterNodeDef(nodeType, nodeData) {
         if (nodeData?.name !== NODE_TYPE) return;
-        chainCallback(nodeType.prototype, "onNodeCreated", function () {
-            saveNodes.add(this);
-            timer ??= setInterval(check, 500); // the frontend loads the video after onExecuted, asynchronously
-        });
-        chainCallback(nodeType.prototype, "onRemoved", function () {
-            saveNodes.delete(this);
-        });
-        chainCallback(nodeType.prototype, "onExecuted", function () {
-            for (const delay of [50, 200, 600]) setTimeout(() => autoplay(this), delay);
+        chainCallback(nodeType.prototype, "onExecuted", function (output) {
+            for (const item of output?.images ?? []) {
+                if (String(item?.filename ?? "").endsWith(".mp4")) expect(fileKey(item.filename, item.subfolder));
+            }
         });
     },
 });

@@ -1,0 +1,163 @@
+"""The official networks on comfy.ops, in the dtype ComfyUI picks, and in fp16/bf16 within a stated tolerance.
+
+Tolerance, derived from the output's magnitude: |out(dtype) − out(fp32)| ≤ 16 · eps(dtype) · max|out(fp32)|, with
+eps = torch.finfo(dtype).eps (bf16 2⁻⁷, fp16 2⁻¹⁰): a rounding of eps/2 per operation that grows with the depth of
+these nets (≈ 20 layers) as a random walk, times a margin. Measured on CPU with the golden-filled weights: at most
+≈ 9 eps (bf16) and ≈ 11 eps (fp16) when the whole network computes in that dtype, ≈ 5 eps and ≈ 7 eps when only
+the weights are stored in it (manual cast to fp32, what the loader does on a CPU).
+"""
+
+import comfy.model_management
+import comfy.ops
+import folder_paths
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from golden_fill import golden_fill_
+from models.networks import HintFlowNet, SplatVideoNet, TextFlowNet
+
+TOLERANCE_EPS = 16
+LOW = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _build(network_class, operations=None):
+    with torch.device("meta"):
+        network = network_class(operations=operations)
+    return golden_fill_(network)
+
+
+def _inputs(network_class):
+    gen = torch.Generator().manual_seed(7)
+    if network_class is HintFlowNet:
+        return (torch.rand(1, 6, 256, 256, generator=gen) * 2 - 1,)
+    if network_class is TextFlowNet:
+        return torch.rand(1, 4, 64, 64, generator=gen) * 2 - 1, torch.randn(1, 77, 768, generator=gen)
+    image = torch.rand(1, 3, 32, 32, generator=gen) * 2 - 1
+    return torch.cat((image, image, torch.randn(1, 2, 32, 32, generator=gen)), dim=1), (0, 3, 8)
+
+
+def _run(network, inputs):
+    with torch.no_grad():
+        return network(*(x.to(network.dtype) if isinstance(x, torch.Tensor) else x for x in inputs)).float()
+
+
+def _assert_within_tolerance(actual, reference, dtype, label):
+    bound = TOLERANCE_EPS * torch.finfo(dtype).eps * reference.abs().max().item()
+    error = (actual - reference).abs().max().item()
+    assert error <= bound, f"{label}: max error {error:.3g} > {bound:.3g} ({TOLERANCE_EPS} eps · max|fp32|)"
+    assert torch.isfinite(actual).all()
+
+
+NETWORKS = [HintFlowNet, TextFlowNet, SplatVideoNet]
+
+
+@pytest.fixture(scope="module", params=NETWORKS, ids=lambda c: c.__name__)
+def reference(request):
+    """(class, inputs, fp32 output of the plain torch.nn network — the one golden conformance checks)."""
+    network_class = request.param
+    inputs = _inputs(network_class)
+    return network_class, inputs, _run(_build(network_class), inputs)
+
+
+def test_fp32_on_comfy_ops_is_the_plain_torch_network(reference):
+    """Golden conformance carries over: disable_weight_init / manual_cast in fp32 compute exactly the same."""
+    network_class, inputs, expected = reference
+    for operations in (comfy.ops.disable_weight_init, comfy.ops.manual_cast):
+        network = _build(network_class, operations)
+        if network_class is not SplatVideoNet:
+            assert any(isinstance(m, operations.Conv2d) for m in network.modules())
+        assert torch.equal(_run(network, inputs), expected)
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp16"])
+def test_weights_stored_in_half_precision_compute_in_fp32_with_manual_cast(reference, name):
+    """What the loader does on a CPU for dtype fp16/bf16: weights in that dtype, computed in fp32."""
+    network_class, inputs, expected = reference
+    network = _build(network_class, comfy.ops.manual_cast).to(LOW[name])
+    network.compute_dtype = torch.float32
+    assert next(network.parameters()).dtype == LOW[name]
+    _assert_within_tolerance(_run(network, inputs), expected, LOW[name], f"{network_class.__name__} {name} weights")
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp16"])
+def test_whole_network_in_half_precision(reference, name):
+    """What a GPU that is fast at half precision runs: weights and computation in that dtype."""
+    network_class, inputs, expected = reference
+    network = _build(network_class, comfy.ops.disable_weight_init).to(LOW[name])
+    assert network.dtype == LOW[name]
+    _assert_within_tolerance(_run(network, inputs), expected, LOW[name], f"{network_class.__name__} {name}")
+
+
+# ---- the loader nodes ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("t2c-dtype-models")
+    torch.save(golden_fill_(HintFlowNet()).state_dict(), root / "hint.pth")
+    save_file({k: v.contiguous() for k, v in golden_fill_(SplatVideoNet()).state_dict().items()},
+              str(root / "video.safetensors"))
+    return root
+
+
+@pytest.fixture()
+def model_folder(weights_dir, monkeypatch):
+    monkeypatch.setitem(folder_paths.folder_names_and_paths, "text2cinemagraph",
+                        ([str(weights_dir)], {".safetensors", ".pth"}))
+    monkeypatch.setattr(folder_paths, "filename_list_cache", {})
+    return weights_dir
+
+
+def _network(nodes, node_id, weights, **dtype):
+    return nodes[node_id].execute(weights=weights, **dtype).result[0].network()
+
+
+def test_dtype_input_is_optional_with_auto_default(t2c_nodes):
+    for node_id in ("T2C_FlowModelLoader", "T2C_VideoModelLoader"):
+        inputs = t2c_nodes[node_id].INPUT_TYPES()
+        assert "dtype" in inputs["optional"] and "dtype" not in inputs["required"]
+        kind, spec = inputs["optional"]["dtype"]
+        options = spec.get("options", kind)  # V3 writes ("COMBO", {"options": …}), V1 (options, {…})
+        assert options == ["auto", "fp32", "fp16", "bf16"] and spec["default"] == "auto"
+
+
+@pytest.mark.parametrize(("node_id", "weights"), [("T2C_FlowModelLoader", "hint.pth"),
+                                                  ("T2C_VideoModelLoader", "video.safetensors")])
+def test_auto_on_the_cpu_is_fp32_on_comfy_ops_and_old_workflows_load(t2c_nodes, model_folder, node_id, weights):
+    assert comfy.model_management.get_torch_device().type == "cpu"
+    for kwargs in ({}, {"dtype": "auto"}):  # {}: a workflow or API prompt saved before the input existed
+        network = _network(t2c_nodes, node_id, weights, **kwargs)
+        assert {p.dtype for p in network.parameters()} == {torch.float32} and network.dtype == torch.float32
+        convs = [m for m in network.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert all(isinstance(m, comfy.ops.disable_weight_init.Conv2d) for m in convs)
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp16"])
+def test_explicit_half_precision_is_stored_so_and_computes_as_comfyui_decides(t2c_nodes, model_folder, name):
+    network = _network(t2c_nodes, "T2C_FlowModelLoader", "hint.pth", dtype=name)
+    assert {p.dtype for p in network.parameters()} == {LOW[name]}
+    # on a CPU model_management computes fp16/bf16 weights in fp32 (manual cast)
+    assert network.dtype == torch.float32
+    convs = [m for m in network.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(isinstance(m, comfy.ops.manual_cast.Conv2d) for m in convs)
+    reference = _network(t2c_nodes, "T2C_FlowModelLoader", "hint.pth", dtype="fp32")
+    inputs = _inputs(HintFlowNet)
+    _assert_within_tolerance(_run(network, inputs), _run(reference, inputs), LOW[name], f"loader {name}")
+
+
+def test_a_dtype_the_device_cannot_run_names_the_input_and_the_fix(t2c_nodes, model_folder, monkeypatch):
+    from text2cinemagraph.nodes import loaders
+
+    monkeypatch.setattr(loaders, "pick_dtypes", lambda choice, device, n=0: (torch.float16, torch.float16))
+    real_conv2d = loaders.F.conv2d
+
+    def conv2d_without_half(x, *args, **kwargs):
+        if x.dtype == torch.float16:
+            raise RuntimeError('"slow_conv2d_cpu" not implemented for \'Half\'')
+        return real_conv2d(x, *args, **kwargs)
+
+    monkeypatch.setattr(loaders.F, "conv2d", conv2d_without_half)
+    with pytest.raises(ValueError, match=r"Load Video Model: dtype fp16 .*does not run on this device \(cpu\).*"
+                                         r"Set the node's dtype input to auto .* or fp32"):
+        t2c_nodes["T2C_VideoModelLoader"].execute(weights="video.safetensors", dtype="fp16")
