@@ -44,7 +44,7 @@ def test_a_real_photo_loops_with_the_sharp_engine(comfy_server):
     # H.264 is lossy (and subsamples colour): compare with margins far from what motion does.
     assert np.abs(frames[0] - rgb).mean() < 5.0, "frame 0 is the photo"
     far = cv2.dilate(lake.astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
-    middle = frames[FRAMES // 2]
+    middle = frames[FRAMES // 4]  # a two-cycle sharp loop is the still again at its middle
     still_change = np.abs(middle[far] - frames[0][far]).mean()
     assert still_change < 1.0, "the pier and the sky stay still"
     assert np.abs(middle[lake] - frames[0][lake]).mean() > 3 * still_change + 0.5, "the lake moves"
