@@ -105,3 +105,21 @@ def test_a_workflow_from_an_older_pack_version_still_loads(comfy_page, comfy_ser
     assert {node["inputs"]["weights"] for node in loaders} == {
         "motion-direction-pretrained/latest_net_G.pth", "video-pretrained/latest_net_G.pth"}
     assert not comfy_page.t2c_errors
+
+
+def _animate_engines(page):
+    return page.evaluate("async () => Object.values((await app.graphToPrompt()).output)"
+                         ".filter(n => n.class_type === 'T2C_Animate').map(n => n.inputs.engine)")
+
+
+def test_animate_saved_before_the_engine_input_keeps_the_classic_engine(comfy_page):
+    workflow = json.loads((REPO_ROOT / "workflows" / "animate_painting.json").read_text())
+    _load(comfy_page, workflow)
+    assert _animate_engines(comfy_page) == ["sharp loop"]
+    for node in workflow["nodes"]:
+        if node["type"] == "T2C_Animate":  # as saved before the input existed: four widget values
+            node["widgets_values"] = node["widgets_values"][:4]
+            node["inputs"] = [entry for entry in node["inputs"] if entry["name"] != "engine"]
+    _load(comfy_page, workflow)
+    assert _animate_engines(comfy_page) == ["classic splat"]
+    assert not comfy_page.t2c_errors
