@@ -12,6 +12,7 @@ texture at the edge instead of smearing the edge pixels.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -94,34 +95,28 @@ class SharpReader:
     def low(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """[M, C] bilinear reads of the blurred still at ``x``, ``y`` [M]."""
         height, width = self.size
-        x, y = mirror(x, width), mirror(y, height)
-        x0, y0 = x.floor(), y.floor()
-        fx, fy = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)
-        x0, y0 = x0.long(), y0.long()
-        x1, y1 = (x0 + 1).clamp(max=width - 1), (y0 + 1).clamp(max=height - 1)
-
-        def tap(yy: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
-            return self.blurred.index_select(0, yy * width + xx)
-
-        top = torch.lerp(tap(y0, x0), tap(y0, x1), fx)
-        return torch.lerp(top, torch.lerp(tap(y1, x0), tap(y1, x1), fx), fy)
+        return _bilinear(mirror(x, width), mirror(y, height), height, width,
+                         lambda index: self.blurred.index_select(0, index))
 
 
 def read_bilinear(grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Bilinear read of ``grid`` [B, C, h, w] at positions ``x``, ``y`` [B|1, M] (clamped to the grid): [B, C, M]."""
     batch, channels, height, width = grid.shape
-    x, y = x.clamp(0, width - 1), y.clamp(0, height - 1)
+    flat = grid.reshape(batch, channels, height * width)
+    return _bilinear(x.clamp(0, width - 1), y.clamp(0, height - 1), height, width,
+                     lambda index: torch.gather(flat, 2, index.unsqueeze(1).expand(batch, channels, -1)), dim=1)
+
+
+def _bilinear(x: torch.Tensor, y: torch.Tensor, height: int, width: int,
+              tap: Callable[[torch.Tensor], torch.Tensor], dim: int = -1) -> torch.Tensor:
+    """Bilinear interpolation at in-range positions ``x``, ``y``; ``tap(flat index)`` reads the four corners and
+    ``dim`` is where its result keeps the channels (the weights broadcast over it)."""
     x0, y0 = x.floor(), y.floor()
-    fx, fy = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)
+    fx, fy = (x - x0).unsqueeze(dim), (y - y0).unsqueeze(dim)
     x0, y0 = x0.long(), y0.long()
     x1, y1 = (x0 + 1).clamp(max=width - 1), (y0 + 1).clamp(max=height - 1)
-    flat = grid.reshape(batch, channels, height * width)
-
-    def tap(yy: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
-        return torch.gather(flat, 2, (yy * width + xx).unsqueeze(1).expand(batch, channels, -1))
-
-    top = torch.lerp(tap(y0, x0), tap(y0, x1), fx)
-    return torch.lerp(top, torch.lerp(tap(y1, x0), tap(y1, x1), fx), fy)
+    top = torch.lerp(tap(y0 * width + x0), tap(y0 * width + x1), fx)
+    return torch.lerp(top, torch.lerp(tap(y1 * width + x0), tap(y1 * width + x1), fx), fy)
 
 
 def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
