@@ -37,8 +37,9 @@ def free_port() -> int:
 class ComfyServer:
     """A real ``main.py`` process on 127.0.0.1 with its own input/output/user/model folders under ``workdir``."""
 
-    def __init__(self, workdir: Path, port: int | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, comfy_root: Path | None = None):
         self.workdir = Path(workdir)
+        self.comfy_root = comfy_root  # None: .comfyui/ or COMFYUI_DIR
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         for name in ("input", "output", "temp", "user/default", "models/text2cinemagraph", "models/checkpoints",
@@ -77,7 +78,8 @@ class ComfyServer:
                "--database-url", "sqlite:///:memory:",
                "--extra-model-paths-config", str(self.workdir / "extra_model_paths.yaml")]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(cmd, cwd=comfy_dir(), stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(cmd, cwd=self.comfy_root or comfy_dir(), stdout=self._log,
+                                        stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

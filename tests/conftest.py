@@ -1,5 +1,6 @@
 """Shared test set-up: the repository root on sys.path (so ``import models`` works) and common paths."""
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -8,7 +9,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
-ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
+# The current-ComfyUI leg of the test command keeps its screenshots and logs apart from the oldest leg's.
+ARTIFACTS_DIR = REPO_ROOT / "test-artifacts" / ("current-comfyui" if os.environ.get("T2C_COMFYUI_LEG") == "current"
+                                                else "")
 
 for _path in (REPO_ROOT, REPO_ROOT / "scripts", REPO_ROOT / "tests" / "fixtures"):
     # `import models`, `import comfy_server`, `import golden_fill` (test fixtures, never shipped to the nodes)
@@ -24,7 +27,7 @@ def golden_dir() -> Path:
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """Folder for files a person should look at after a run (screenshots, sample frames)."""
-    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS_DIR
 
 
@@ -50,7 +53,7 @@ def comfy_server(tmp_path_factory):
     finally:
         server.stop()
         log = server.log()
-        (ARTIFACTS_DIR / "server.log").parent.mkdir(exist_ok=True)
+        (ARTIFACTS_DIR / "server.log").parent.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS_DIR / "server.log").write_text(log)
         # The stand-in weights (a 2 GB SD1.5 checkpoint, the official networks) would otherwise pile up in
         # the three pytest temp folders pytest keeps; outputs and logs stay for inspection.
