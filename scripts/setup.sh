@@ -52,7 +52,10 @@ runtime_inputs() {
     cat "$ROOT/requirements.txt"
 }
 current_leg_wanted() { [[ "${T2C_COMFYUI_LEGS:-both}" != oldest && -f "$CURRENT_TARBALL" ]]; }
-current_inputs() { current_leg_wanted && echo "$CURRENT_PINS $(cksum < "$CURRENT_TARBALL")"; true; }
+current_inputs() {  # what the current leg is built from, this script included
+    current_leg_wanted && echo "$CURRENT_PINS $(cksum < "$CURRENT_TARBALL") $(cat "$0" "$ROOT/scripts/unmet_requirements.py" | cksum)"
+    true
+}
 RUNTIME_WANT="$(runtime_inputs | sha256sum | cut -d' ' -f1)"
 DEV_WANT="$( (runtime_inputs; cat "$ROOT/requirements-dev.txt"; current_inputs) | sha256sum | cut -d' ' -f1)"
 RUNTIME_STAMP="$VENV/.t2c-setup-stamp-runtime"
@@ -80,7 +83,7 @@ start=$(date +%s)
 
 # The current leg: unpack, then install only what the venv lacks into its own folder (see the header).
 set_up_current() {
-    local deps="$CURRENT/site-packages" missing round
+    local deps="$CURRENT/site-packages" missing wanted round
     say "setting up the current ComfyUI leg in $CURRENT from $CURRENT_TARBALL"
     rm -rf "$CURRENT"
     mkdir -p "$CURRENT"
@@ -88,13 +91,15 @@ set_up_current() {
     [[ -f "$CURRENT/main.py" ]] || { echo "error: $CURRENT_TARBALL holds no ComfyUI (main.py missing)" >&2; exit 1; }
     missing="$("$VPY" "$ROOT/scripts/unmet_requirements.py" "$CURRENT/requirements.txt" \
                | grep -v '^comfyui-frontend-package' || true)"
-    # shellcheck disable=SC2086  # word splitting of the pin lists is wanted
-    pip_quiet install -q --upgrade --no-deps --target "$deps" $CURRENT_PINS $missing
-    for round in 1 2 3 4 5; do
+    wanted="$CURRENT_PINS $missing"
+    # Round by round: install what is wanted so far, add what those packages need, until nothing is missing.
+    for round in 1 2 3 4 5 6; do
+        rm -rf "$deps"
+        # shellcheck disable=SC2086  # word splitting of the requirement lists is wanted
+        pip_quiet install -q --no-deps --target "$deps" $wanted
         missing="$(PYTHONPATH="$deps" "$VPY" "$ROOT/scripts/unmet_requirements.py" --deps-of "$deps")"
         [[ -z "$missing" ]] && break
-        # shellcheck disable=SC2086
-        pip_quiet install -q --upgrade --no-deps --target "$deps" $missing
+        wanted="$wanted $missing"
     done
     [[ -z "$missing" ]] || { echo "error: the current ComfyUI still lacks: $missing" >&2; exit 1; }
     mkdir -p "$CURRENT/custom_nodes" "$CURRENT/user/default"

@@ -1,6 +1,7 @@
 """Bundled workflows through the real server: listed in the template browser, and run end to end."""
 
 import json
+import os
 
 import imageio.v3 as iio
 import pytest
@@ -54,8 +55,19 @@ def test_workflow_nodes_exist_on_the_server(comfy_server, path):
     assert types - frontend_only <= set(known), f"unknown node types: {types - frontend_only - set(known)}"
 
 
+def _connected_outputs_only(workflow: dict) -> dict:
+    for node in workflow["nodes"]:
+        node["outputs"] = [output for output in node.get("outputs", []) if output.get("links")]
+    return workflow
+
+
 def test_generated_workflows_are_current(comfy_server):
-    """Every workflow but animate_painting is generated from the node schemas (scripts/build_workflows.py)."""
+    """Every workflow but animate_painting is generated from the node schemas (scripts/build_workflows.py) of the
+    oldest supported ComfyUI, byte for byte. Later ComfyUIs add outputs to core nodes (0.33: PreviewImage's
+    `images`), which the frontend adds on load: in the current leg the files match up to unconnected outputs."""
+    current_leg = os.environ.get("T2C_COMFYUI_LEG") == "current"
     for name, text in build_all(comfy_server.get("/object_info")).items():
-        assert (REPO_ROOT / "workflows" / name).read_text() == text, (
-            f"workflows/{name} is stale: run `.venv/bin/python scripts/build_workflows.py`")
+        committed = (REPO_ROOT / "workflows" / name).read_text()
+        if current_leg:
+            committed, text = (_connected_outputs_only(json.loads(t)) for t in (committed, text))
+        assert committed == text, f"workflows/{name} is stale: run `.venv/bin/python scripts/build_workflows.py`"

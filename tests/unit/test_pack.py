@@ -9,6 +9,7 @@ stripped, read as ``pathspec.PathSpec.from_lines("gitwildmatch", …)``), plus `
 from __future__ import annotations
 
 import subprocess
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -153,3 +154,28 @@ def test_registry_metadata():
     for key in ("Repository", "Documentation", "Bug Tracker"):
         assert urls.get(key, "").startswith("https://"), f"[project.urls] {key} is missing"
     assert project["version"]
+
+
+def _comfy_cli(cwd: Path, *args: str) -> str:
+    comfy = Path(sys.executable).with_name("comfy")
+    assert comfy.is_file(), "comfy-cli is missing from .venv: run `bash scripts/setup.sh` (requirements-dev.txt)"
+    result = subprocess.run([str(comfy), "--skip-prompt", "--no-enable-telemetry", "node", *args], cwd=cwd,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"comfy node {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
+    return result.stdout
+
+
+def test_the_real_comfy_cli_validates_and_packs_what_the_rules_above_say(tmp_path):
+    """`comfy node validate` and `comfy node pack` of comfy-cli itself, on a clone of what is committed: the
+    checks pass and its zip holds exactly the files pack_files() lists, under the size limit."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
+    assert "All validation checks passed" in _comfy_cli(clone, "validate")
+    _comfy_cli(clone, "pack")
+    archive = clone / "node.zip"
+    with zipfile.ZipFile(archive) as zipf:
+        packed = sorted(zipf.namelist())
+    committed = subprocess.run(["git", "-C", str(REPO_ROOT), "ls-files"], check=True, capture_output=True,
+                               text=True).stdout.splitlines()
+    assert packed == [path for path in pack_files() if path in committed]
+    assert archive.stat().st_size < MAX_PACK_BYTES
