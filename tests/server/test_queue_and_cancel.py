@@ -1,5 +1,5 @@
-"""The queue under load (issue 13, item 5): 20 queued runs keep the server's memory flat, and Cancel stops Save
-on a large input within 2 s, leaving no file behind."""
+"""The queue under load (issue 13, item 5): 20 queued runs keep the server's memory flat, and Cancel stops Text
+Flow, Animate and Save on large inputs within 2 s (Save leaving no file behind)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import uuid
 
 import psutil
 import pytest
-from test_bad_inputs import _graph, _pruned
+from test_bad_inputs import AUTO, _graph, _pruned
 
 CANCEL_SECONDS = 2.0
 """Issue 13: from /interrupt to the prompt's history entry, including the step from one node to the next."""
@@ -81,6 +81,50 @@ def _interrupted_node(entry: dict) -> str | None:
     """The class of the node that was running when Cancel arrived (ComfyUI's execution_interrupted message)."""
     return next((data["node_type"] for event, data in entry["status"]["messages"]
                  if event == "execution_interrupted"), None)
+
+
+def _flow_node(image: str, mask: str, text: str) -> dict:
+    return {"class_type": "T2C_TextFlow",
+            "inputs": {"image": [image, 0], "mask": [mask, 0], "text": text, "direction": AUTO, "angle": 270.0,
+                       "strength": 0.0, "seed": 0, "arrows": "", "hint_px_per_frame": 64.0}}
+
+
+def test_cancel_stops_a_large_text_flow(comfy_server):
+    graph = {
+        "img": {"class_type": "EmptyImage", "inputs": {"width": 2048, "height": 2048, "batch_size": 1,
+                                                       "color": 0x3366AA}},
+        "msk": {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 2048, "height": 2048}},
+        "flow": _flow_node("img", "msk", "a river"),  # the region's own axis: the river solver runs
+        "out": {"class_type": "PreviewImage", "inputs": {"images": ["flow", 1]}},
+    }
+    entry, elapsed = _cancel_when_running(comfy_server, graph, settle=0.3)
+    print(f"Text Flow 2048²: Cancel took {elapsed:.2f} s")
+    assert entry["status"]["status_str"] != "success"
+    assert _interrupted_node(entry) == "T2C_TextFlow"
+    assert elapsed < CANCEL_SECONDS, f"Cancel took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("engine", ["sharp loop", "classic splat"])
+def test_cancel_stops_a_large_animate(comfy_server, engine):
+    graph = {
+        "img": {"class_type": "EmptyImage", "inputs": {"width": 1024, "height": 1024, "batch_size": 1,
+                                                       "color": 0x3366AA}},
+        # A small flow (Animate resizes it to the image) so that Animate is what runs when Cancel arrives.
+        "small": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}},
+        "msk": {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 64, "height": 64}},
+        "flow": _flow_node("small", "msk", "a waterfall"),
+        "anim": {"class_type": "T2C_Animate",
+                 "inputs": {"image": ["img", 0], "flow": ["flow", 0], "frames": 120, "speed": 1.0,
+                            "max_px_per_frame": 0.0, "integration": "round", "engine": engine}},
+        "save": {"class_type": "T2C_SaveCinemagraph",
+                 "inputs": {"frames": ["anim", 0], "filename_prefix": "cancelled_animate/loop", "fps": 30.0,
+                            "format": "mp4", "quality": 90, "pingpong": False}},
+    }
+    entry, elapsed = _cancel_when_running(comfy_server, graph, settle=1.0)
+    print(f"Animate 1024² × 120 ({engine}): Cancel took {elapsed:.2f} s")
+    assert entry["status"]["status_str"] != "success"
+    assert _interrupted_node(entry) == "T2C_Animate"
+    assert elapsed < CANCEL_SECONDS, f"Cancel took {elapsed:.1f} s"
 
 
 @pytest.mark.parametrize("fmt", ["mp4", "gif", "webp"])
