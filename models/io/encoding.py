@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import struct
 import subprocess
@@ -44,6 +45,12 @@ EXTENSIONS = {"mp4": ".mp4", "gif": ".gif", "webp": ".webp"}
 CONVERT_CHUNK_BYTES = 32 * 2**20
 """LoopFrames converts this many bytes of float32 frames at a time (at least one frame): the conversion's share of
 a save's memory, and a short enough stretch of work between two Cancel checks."""
+
+
+PALETTE_SAMPLE_PIXELS = 2**18
+"""A GIF's palette is made from at most this many pixels of 8 frames spread over the loop (every n-th row and
+column): median cut over all their pixels is one uninterruptible call that took 2.5 s for 512² noise frames, and
+the palette is as good (mean error 5.87 vs 5.83 levels on the sample painting)."""
 
 
 class LoopFrames:
@@ -215,7 +222,8 @@ def _write_gif(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: 
     # One palette for the whole loop and no dithering: a per-frame palette (Pillow's default) makes the
     # static part of a cinemagraph shimmer, which is exactly what must not move.
     picks = np.linspace(0, len(loop) - 1, num=min(len(loop), 8)).round().astype(int)
-    mosaic = Image.fromarray(np.concatenate([loop[k].copy() for k in picks], axis=0))  # copies: chunks go
+    stride = max(1, math.ceil(math.sqrt(len(picks) * loop.height * loop.width / PALETTE_SAMPLE_PIXELS)))
+    mosaic = Image.fromarray(np.concatenate([loop[k][::stride, ::stride].copy() for k in picks], axis=0))
     palette = mosaic.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
     # GIF stores delays in 1/100 s, so e.g. 30 fps plays at 33.3 fps (30 ms) — a format limit.
     control = _gif_frame_control(int(round(1000.0 / fps)) // 10)

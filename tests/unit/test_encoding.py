@@ -72,9 +72,12 @@ def test_frames_converted_in_chunks_are_the_rounded_frames(monkeypatch, pingpong
         list(LoopFrames(frames))
 
 
-def test_gif_frames_decode_to_the_frames(tmp_path):
-    """Frames of at most 256 colours come back exactly: the shared palette, the changed-box frames drawn over the
-    previous one, and a frame identical to the one before it."""
+@pytest.mark.parametrize("palette_pixels", [encoding.PALETTE_SAMPLE_PIXELS, 1000])
+def test_gif_frames_decode_to_the_frames(tmp_path, monkeypatch, palette_pixels):
+    """Frames of at most 256 colours come back exactly: the shared palette (from every pixel of the sampled frames,
+    or every other row and column of them), the changed-box frames drawn over the previous one, and a frame
+    identical to the one before it."""
+    monkeypatch.setattr(encoding, "PALETTE_SAMPLE_PIXELS", palette_pixels)
     rng = np.random.default_rng(3)
     colours = rng.integers(0, 256, size=(40, 3), dtype=np.uint8)
     frames = colours[rng.integers(0, 40, size=(6, 20, 30))]
