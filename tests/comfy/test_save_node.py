@@ -156,8 +156,8 @@ def test_save_peak_memory_is_at_most_a_fifth_over_the_frames(t2c_nodes, comfy_ou
     t2c_nodes["T2C_SaveCinemagraph"].execute(frames=frames, filename_prefix="peak", fps=30.0, format=fmt,
                                              quality=90, pingpong=pingpong)
     extra = _peak_rss_bytes() - before
-    # 0.2 × frames: the bound. Measured with these frames: +44 MB (mp4), +55–65 MB (gif, +68 with
-    # ping-pong), +47 MB (webp): one conversion chunk (32 MiB of float32 and its 8-bit copy) and the encoder's own
+    # 0.2 × frames: the bound. Measured with these frames: +44 MB (mp4), +47–65 MB (gif, +68 with
+    # ping-pong), +47–82 MB (webp): one conversion chunk (32 MiB of float32 and its 8-bit copy) and the encoder's own
     # state. Before the frames were streamed through the encoders: +360 / +408 / +588 MB, +803 MB for the ping-pong
     # gif (an 8-bit copy of every frame, twice with ping-pong, and Pillow's list of every frame).
     # WebP: libwebp keeps the encoded file while it assembles it (about three copies), so frames that compress
