@@ -15,6 +15,7 @@ with ``except ValueError`` keeps catching it, whichever of the two a check raise
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -119,12 +120,17 @@ def check_companion(tensor: torch.Tensor, name: str, reference: torch.Tensor, ch
     return tensor
 
 
-def check_finite_output(tensor: torch.Tensor, what: str, causes: str, chunk_bytes: int = 64 * 2**20) -> torch.Tensor:
+def check_finite_output(tensor: torch.Tensor, what: str, causes: str, chunk_bytes: int = 64 * 2**20,
+                        on_chunk: Callable[[], None] | None = None) -> torch.Tensor:
     """Raise :class:`InputValueError` when an engine's output holds NaN or infinite values, so garbage is never
     handed on as a success. ``what`` names the node or engine, ``causes`` the likely causes and fixes. Checked in
-    chunks along dim 0 (no full-size temporary for a long video)."""
-    per_item = max(1, tensor[:1].numel() * 4)
-    for chunk in tensor.split(max(1, chunk_bytes // per_item)):
+    chunks of items along dim 0, a video [B, T, H, W, C] by frame (no full-size temporary); ``on_chunk()`` runs after
+    each (a long video takes seconds: an exception it raises, e.g. Cancel, stops the check)."""
+    items = tensor.flatten(0, tensor.dim() - 4) if tensor.dim() > 4 else tensor
+    per_item = max(1, items[:1].numel() * 4)
+    for chunk in items.split(max(1, chunk_bytes // per_item)):
         if not torch.isfinite(chunk).all():
             raise InputValueError(f"{what} produced NaN or infinite values — {causes}")
+        if on_chunk is not None:
+            on_chunk()
     return tensor

@@ -74,16 +74,21 @@ class Animate(io.ComfyNode):
                               video_network=video_model is not None)
         out = torch.empty((batch, frames, height, width, 3), dtype=torch.float32)
         progress = FrameProgress(batch * frames)
+        cancel = progress.cancel_point  # between frames and within the long steps before the first one
+        cancel()
         if video_model is not None:
-            video_model.render_loop(picture, motion, frames, out=out, on_frame=progress)
+            video_model.render_loop(picture, motion, frames, out=out, on_frame=progress, on_step=cancel)
         elif engine == SHARP_LOOP:
-            plan = sharp_loop.make_plan(motion, frames)
+            plan = sharp_loop.make_plan(motion, frames, on_step=cancel)
             for warning in plan.warnings:
                 log.warning("T2C_Animate: %s", warning)
-            sharp_loop.render_sharp_loop(picture, motion, frames, out=out, on_frame=progress, plan=plan)
+            sharp_loop.render_sharp_loop(picture, motion, frames, out=out, on_frame=progress, plan=plan,
+                                         on_step=cancel)
         else:  # CLASSIC_SPLAT
-            pixel_animator.render_loop(picture, motion, frames, out=out, on_frame=progress, integration=integration)
+            pixel_animator.render_loop(picture, motion, frames, out=out, on_frame=progress, integration=integration,
+                                       on_step=cancel)
         check_finite_output(out, "Animate Cinemagraph", "the video model's weights are broken or overflow (try another "
                             "file, or full precision), or the flow × speed is too large" if video_model is not None
-                            else "the flow × speed is too large: lower `speed` or set `max_px_per_frame`")
+                            else "the flow × speed is too large: lower `speed` or set `max_px_per_frame`",
+                            on_chunk=cancel)
         return io.NodeOutput(out.reshape(batch * frames, height, width, 3))

@@ -15,6 +15,7 @@ from ..models.flow import viz as flow_viz
 from ..models.flow.ops import clamp_note
 from ..models.networks.transformer import CONTEXT_DIM, CONTEXT_TOKENS
 from ..models.prompt.direction import AUTO, DIRECTION_CHOICES, chosen_angle
+from .progress import FrameProgress
 from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw, mask_to_b1hw
 from .validation import check_choices
 
@@ -104,36 +105,41 @@ class TextFlow(io.ComfyNode):
     def execute(cls, image, mask, text, direction, angle, strength, seed, arrows, hint_px_per_frame=64.0,
                 conditioning=None, flow_model=None) -> io.NodeOutput:
         check_choices(cls, direction=direction)
+        cancel = FrameProgress.cancel_point  # a 2048² image takes seconds: Cancel is checked between steps
         picture, region = image_to_bchw(image), mask_to_b1hw(mask)
         check_nchw(picture, "Text Flow `image`", channels=3)
         motion_hints = hints.parse_arrows(arrows)
         angle_deg = chosen_angle(direction, angle)
         if flow_model is None:
             result = flow_engine.flow_from_text(picture, region, text, direction_angle=angle_deg,
-                                                hints=motion_hints, strength=strength or None, seed=seed)
+                                                hints=motion_hints, strength=strength or None, seed=seed,
+                                                on_step=cancel)
             flow, notes = result.flow, [f"learning-free engine; motion from {result.source}", *result.warnings]
         else:
             flow, notes = cls._network_flow(flow_model, picture, region, text, angle_deg, motion_hints,
-                                            hint_px_per_frame, conditioning)
+                                            hint_px_per_frame, conditioning, cancel)
             notes[0] += clamp_note(flow)
+        cancel()
         check_finite_output(flow, "Text Flow", "lower `strength`" if flow_model is None else
                             f"the flow model {flow_model.filename} has broken weights or overflows in half precision "
                             "(try another file, or full precision)")
         for note in notes[1:]:
             log.warning("T2C_TextFlow: %s", note)
-        preview = flow_viz.flow_preview(picture, flow, motion_hints)
+        preview = flow_viz.flow_preview(picture, flow, motion_hints, on_step=cancel)
+        cancel()
         return io.NodeOutput(flow, bchw_to_image(preview), "\n".join(notes), ui=editor_image_ui(image))
 
     @staticmethod
-    def _network_flow(flow_model, picture, region, text, angle_deg, motion_hints, hint_px, conditioning):
+    def _network_flow(flow_model, picture, region, text, angle_deg, motion_hints, hint_px, conditioning, cancel):
         if region.shape[-2:] != picture.shape[-2:]:
             region = torch.nn.functional.interpolate(region, size=picture.shape[-2:], mode="bilinear")
         if flow_model.kind == "text_flow":
-            flow = networks.predict_text_flow(flow_model.network(), picture, region, sd1_context(conditioning))
+            flow = networks.predict_text_flow(flow_model.network(), picture, region, sd1_context(conditioning),
+                                              on_step=cancel)
             return flow, [f"text flow network ({flow_model.filename})"]
-        hint = hints.network_hint(region, motion_hints, angle_deg, text, hint_px)
+        hint = hints.network_hint(region, motion_hints, angle_deg, text, hint_px, on_step=cancel)
         notes = [f"direction-hint network ({flow_model.filename}); {hint.source}", *hint.warnings]
-        return networks.predict_hint_flow(flow_model.network(), picture, region, hint.hint), notes
+        return networks.predict_hint_flow(flow_model.network(), picture, region, hint.hint, on_step=cancel), notes
 
 
 class FlowPreview(io.ComfyNode):

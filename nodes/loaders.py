@@ -47,8 +47,9 @@ class LoadedNetwork:
         """The module on the compute device (ComfyUI evicts other models first if memory is short)."""
         return on_device(self.patcher)
 
-    def render_loop(self, image, flow, n_frames, *, out=None, on_frame=None):
-        return networks.render_loop_with_network(self.network(), image, flow, n_frames, out=out, on_frame=on_frame)
+    def render_loop(self, image, flow, n_frames, *, out=None, on_frame=None, on_step=None):
+        return networks.render_loop_with_network(self.network(), image, flow, n_frames, out=out, on_frame=on_frame,
+                                                 on_step=on_step)
 
 
 def pick_dtypes(choice: str, device: torch.device, n_params: int = 0) -> tuple[torch.dtype, torch.dtype]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import psutil
 
 from ..models.checks import InputValueError
+from ..models.io import encoding
 
 GB = 1e9
 HEADROOM = 0.9
@@ -38,18 +39,17 @@ def animate_bytes(batch: int, frames: int, height: int, width: int) -> float:
     return batch * frames * pixels * 3 * 4 + batch * pixels * 4 * 32
 
 
-def save_bytes(frames: int, height: int, width: int, pingpong: bool) -> float:
-    """Save's extra memory over the frames it is given: the uint8 copy (twice as long with ping-pong) and the
-    conversion chunk."""
-    pixels = height * width
-    return frames * (2 if pingpong else 1) * pixels * 3 + 8 * pixels * 3 * 4 * 3
+def save_bytes(height: int, width: int) -> float:
+    """Save's extra memory over the frames it is given: one conversion chunk (float32 and 8-bit, at least a frame;
+    frames are converted as they are encoded, ping-pong included) and the encoder's few frame-sized buffers."""
+    frame = height * width * 3 * 4
+    return 1.25 * max(encoding.CONVERT_CHUNK_BYTES, frame) + 8 * height * width * 4
 
 
-def preflight_save(frames: object, pingpong: bool) -> None:
+def preflight_save(frames: object) -> None:
     """Save Cinemagraph's preflight for IMAGE ``frames`` [T, H, W, 3] (anything else is checked by the encoder)."""
     shape = getattr(frames, "shape", None)
     if shape is None or len(shape) != 4:
         return
     count, height, width = (int(n) for n in shape[:3])
-    preflight("Save Cinemagraph", count, height, width, save_bytes(count, height, width, pingpong),
-              "fewer frames, a smaller image, or pingpong off")
+    preflight("Save Cinemagraph", count, height, width, save_bytes(height, width), "a smaller image")

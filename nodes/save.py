@@ -47,17 +47,14 @@ class SaveCinemagraph(io.ComfyNode):
     def execute(cls, frames, filename_prefix, fps, format, quality, pingpong=False) -> io.NodeOutput:
         check_choices(cls, format=format)
         filename_prefix = filename_prefix.strip() or DEFAULT_PREFIX  # "" would write a hidden "._00001_.mp4"
-        memory.preflight_save(frames, pingpong)
-        array = encoding.frames_to_uint8(frames, on_chunk=FrameProgress(0).cancel_point)
-        if pingpong:
-            array = encoding.pingpong(array)
-        height, width = array.shape[1:3]
+        memory.preflight_save(frames)
+        loop = encoding.LoopFrames(frames, pingpong)  # converted to 8 bits chunk by chunk as they are encoded
         out_dir = folder_paths.get_output_directory()
         folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
-            filename_prefix, out_dir, width, height)
+            filename_prefix, out_dir, loop.width, loop.height)
         filename = f"{name}_{counter:05}_{encoding.EXTENSIONS[format]}"
-        encoding.write_loop(array, f"{folder}/{filename}", format, fps, quality,
-                            on_frame=FrameProgress(len(array) + 1), metadata=cls._metadata())
+        encoding.write_loop(loop, f"{folder}/{filename}", format, fps, quality,
+                            on_frame=FrameProgress(len(loop) + 1), metadata=cls._metadata())
         saved = ui.SavedResult(filename, subfolder, io.FolderType.output)
         preview = ui.PreviewVideo([saved]) if format == "mp4" else ui.SavedImages([saved], is_animated=True)
         return io.NodeOutput(ui=preview)

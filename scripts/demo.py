@@ -45,12 +45,12 @@ def write_readme_gif(video: Path, gif: Path, width: int = 360) -> None:
     import torch.nn.functional as F
     from torch import from_numpy
 
-    from models.io.encoding import frames_to_uint8, write_loop
+    from models.io.encoding import write_loop
 
     frames = from_numpy(iio.imread(video, plugin="pyav")).permute(0, 3, 1, 2).float() / 255
     height = round(frames.shape[-2] * width / frames.shape[-1])
     small = F.interpolate(frames, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
-    write_loop(frames_to_uint8(small.clamp(0, 1).permute(0, 2, 3, 1)), gif, "gif", fps=30)
+    write_loop(small.clamp(0, 1).permute(0, 2, 3, 1), gif, "gif", fps=30)
     print(f"[demo] README GIF written to: {gif}")
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -97,6 +98,7 @@ def flow_from_text(
     variation: float = 1.0,
     seed: int = 0,
     sample_sector: bool = False,
+    on_step: Callable[[], None] | None = None,
 ) -> FlowResult:
     """Smooth Eulerian flow [B, 2, H, W] for ``image`` [B|1, 3, H, W] inside ``mask`` ([B|1, 1, h, w],
     [B, h, w] or [h, w]; > 0.5 = moving; resized to H×W if needed).
@@ -108,7 +110,8 @@ def flow_from_text(
     None = :func:`default_strength` (with arrows: None keeps the drawn speeds, a number rescales them so
     the fastest arrow moves ``strength`` px/frame). ``variation``: 0 = rigid, 1 = default wobble.
     ``seed``: the wobble (item b of a batch uses (seed, b)) and, with ``sample_sector``, the draw of θ
-    inside an official direction's sector (else its centre).
+    inside an official direction's sector (else its centre). ``on_step()`` runs between the full-size steps
+    (a large image takes seconds: an exception it raises, e.g. Cancel, stops the work).
     """
     image_batch, height, width = _validate_image(image)
     masks = mask_batch(mask)
@@ -129,7 +132,8 @@ def flow_from_text(
             warnings.append(f"mask {b} is empty (no pixel above 0.5): its flow is zero; draw or select a region")
             flows.append(np.zeros((2, height, width), dtype=np.float32))
             continue
-        flows.append(_item_flow(item_mask, plan, hints, base, strength is not None, variation, (seed, b), warnings))
+        flows.append(_item_flow(item_mask, plan, hints, base, strength is not None, variation, (seed, b), warnings,
+                                on_step or (lambda: None)))
     flow = torch.from_numpy(np.stack(flows)).to(image.device)
     return FlowResult(
         flow=flow, angle_used=plan.angle, source=plan.source, warnings=tuple(dict.fromkeys(warnings)), prompt=prompt
@@ -221,8 +225,10 @@ def _item_flow(
     variation: float,
     seed: tuple[int, int],
     warnings: list[str],
+    step: Callable[[], None],
 ) -> np.ndarray:
-    """Flow [2, H, W] of one boolean mask; ``base`` is the core speed, ``explicit`` whether the caller set it."""
+    """Flow [2, H, W] of one boolean mask; ``base`` is the core speed, ``explicit`` whether the caller set it;
+    ``step()`` runs between the full-size steps."""
     height, width = inside.shape
     speed: np.ndarray | float = base * plan.speed
     if plan.mode == "angle":
@@ -240,11 +246,16 @@ def _item_flow(
             speed = _upsample(low_speed[None] * scale, height, width)[0]
         direction = _upsample(low_direction, height, width)
         direction /= np.maximum(np.linalg.norm(direction, axis=0), 1e-12)
+    step()
     angle_noise, speed_noise = _smooth_noise(inside, seed)
     direction = _rotate(direction, np.radians(variation * ANGLE_JITTER_DEG * angle_noise))
+    step()
     size = math.sqrt(height * width)
     speed = speed * np.clip(1.0 + variation * SPEED_JITTER * speed_noise, 0.0, None)
-    speed = speed * _border_fade(inside, size) * _anchor_fade(hints, height, width, size)
+    speed = speed * _border_fade(inside, size)
+    step()
+    speed = speed * _anchor_fade(hints, height, width, size)
+    step()
     return np.where(inside[None], direction * speed[None], np.float32(0.0)).astype(np.float32)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -195,12 +196,14 @@ def gaussian_blend(
     width: int,
     sigma: float,
     eligible: torch.Tensor | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> torch.Tensor:
     """Normalised Gaussian blend Σw·v / Σw, w = exp(−(dist/σ)²), on an H×W pixel grid → [C, H, W].
 
     points [k, 2] (x, y) px, values [k, C]. Computed in the log domain so far-away pixels fall back to
     the nearest hints instead of dividing 0 by 0. ``eligible`` [k, H·W] bool restricts which hints
-    may reach which pixel (every pixel needs at least one).
+    may reach which pixel (every pixel needs at least one). ``on_step()`` runs after each chunk of pixels (at
+    full size, hundreds of hints take seconds: an exception it raises, e.g. Cancel, stops the blend).
     """
     pts = torch.as_tensor(points, dtype=torch.float32).reshape(-1, 2)
     vals = torch.as_tensor(values, dtype=torch.float32)
@@ -221,6 +224,8 @@ def gaussian_blend(
             logits = logits.masked_fill(~eligible[:, start : start + chunk].T, float("-inf"))
         weights = torch.softmax(logits, dim=1)
         out[:, start : start + chunk] = (weights @ vals).T
+        if on_step is not None:
+            on_step()
     return out.reshape(-1, height, width)
 
 
@@ -229,10 +234,11 @@ def blend_hint_map(
     points: np.ndarray | torch.Tensor,
     vectors: np.ndarray | torch.Tensor,
     sigma: float | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> torch.Tensor:
     """Official dense hint [B, 2, H, W]: k hints at ``points`` [k, 2] (x, y px) with ``vectors`` [k, 2]
     (x, y) blended with σ = H/k by default, times the binary mask (> 0.5); zero when the mask has
-    fewer than 5 pixels."""
+    fewer than 5 pixels. ``on_step`` as in :func:`gaussian_blend`."""
     mask = mask_batch(mask)
     points, vectors = np.asarray(points, dtype=np.float64), np.asarray(vectors, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or vectors.shape != points.shape or len(points) == 0:
@@ -243,7 +249,7 @@ def blend_hint_map(
         raise InputValueError("hint points and vectors must be finite")
     height, width = mask.shape[-2:]
     sigma = height / len(points) if sigma is None else sigma
-    field = gaussian_blend(points, vectors, height, width, sigma)
+    field = gaussian_blend(points, vectors, height, width, sigma, on_step=on_step)
     return _apply_hint_mask(mask, field[None])
 
 
@@ -279,14 +285,15 @@ class NetworkHint:
 
 
 def network_hint(mask: torch.Tensor, hints: MotionHints, angle_deg: float | None, text: str,
-                 px_per_frame: float = OFFICIAL_HINT_PX_PER_FRAME) -> NetworkHint:
+                 px_per_frame: float = OFFICIAL_HINT_PX_PER_FRAME,
+                 on_step: Callable[[], None] | None = None) -> NetworkHint:
     """What the direction-hint network is told: the drawn arrows blended as official hint points, else one hint
     at ``angle_deg`` (the direction combo), else the direction phrase of ``text``; with none of them the hint is
-    zero, as in the official code."""
+    zero, as in the official code. ``on_step`` as in :func:`gaussian_blend`."""
     if hints.arrows:
         height, width = mask.shape[-2:]
         points, vectors = hints.arrow_samples(height, width)
-        return NetworkHint(blend_hint_map(mask, points, vectors), "hint from the drawn arrows")
+        return NetworkHint(blend_hint_map(mask, points, vectors, on_step=on_step), "hint from the drawn arrows")
     warnings: tuple[str, ...] = ()
     if angle_deg is None:
         parsed = parse_direction(text)

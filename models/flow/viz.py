@@ -10,6 +10,7 @@ to the right is red, down is orange-yellow, left is cyan-blue and up is violet.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -104,7 +105,9 @@ def draw_flow_arrows(
     for b, canvas in enumerate(canvases):
         u, v = vectors[b if len(vectors) > 1 else 0]
         speed = np.hypot(u, v)
-        norm = float(flow[b if len(flow) > 1 else 0].norm(dim=0).max()) if max_magnitude is None else max_magnitude
+        item = flow[b if len(flow) > 1 else 0]
+        # hypot, not norm(dim=0): torch reduces over the 2-long channel dimension ~50× slower (0.7 s at 2048²)
+        norm = float(torch.hypot(item[0], item[1]).max()) if max_magnitude is None else max_magnitude
         if norm <= 0:
             continue
         scale = 0.9 * step / norm
@@ -177,12 +180,17 @@ def _draw_arrows(canvas: np.ndarray, tails: np.ndarray, heads: np.ndarray, color
         cv2.arrowedLine(canvas, start, end, bgr, thickness, cv2.LINE_AA, _SHIFT, tip)
 
 
-def flow_preview(image: torch.Tensor, flow: torch.Tensor, hints: MotionHints | None = None) -> torch.Tensor:
+def flow_preview(image: torch.Tensor, flow: torch.Tensor, hints: MotionHints | None = None,
+                 on_step: Callable[[], None] | None = None) -> torch.Tensor:
     """``image`` [B, 3, H, W] tinted with the flow's colour wheel where it moves, with arrows (and the user's
-    hints): Text Flow's preview."""
+    hints): Text Flow's preview. ``on_step()`` runs between its full-size steps (an exception it raises, e.g.
+    Cancel, stops it)."""
+    step = on_step or (lambda: None)
     colour = flow_to_color(flow)
+    step()
     moving = (flow.abs().sum(dim=1, keepdim=True) > 0).float()
     tinted = image * (1 - 0.6 * moving) + colour * 0.6 * moving
+    step()
     preview = draw_flow_arrows(tinted, flow)
     if hints is not None and not hints.is_empty:
         preview = draw_motion_hints(preview, hints)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -165,12 +165,13 @@ def euler_integrate(flow: torch.Tensor, steps: int, integration: str = "round") 
     return state.displacement()
 
 
-def _countdown(state: EulerState, total: int) -> Iterator[torch.Tensor]:
+def _countdown(state: EulerState, total: int, on_step: Callable[[], None] | None = None) -> Iterator[torch.Tensor]:
     """Yield the compact displacement after total, total−1, …, 1 steps from ``state`` (at step 0).
 
     Checkpoints every K = ⌈√total⌉ steps; each chunk is recomputed from its checkpoint and served in
     reverse: about 2·total steps, ⌈total/K⌉ checkpoints + K fields in memory. The K field buffers are reused
-    by every chunk, so a yielded field is valid until the next chunk starts.
+    by every chunk, so a yielded field is valid until the next chunk starts. ``on_step()`` runs after each step
+    of the first pass, which comes before the first field.
     """
     chunk = math.isqrt(total - 1) + 1
     checkpoints = []
@@ -178,6 +179,8 @@ def _countdown(state: EulerState, total: int) -> Iterator[torch.Tensor]:
         checkpoints.append(state.copy())
         for _ in range(chunk):
             state.step()
+            if on_step is not None:
+                on_step()
     checkpoints.append(state)
     fields: list[torch.Tensor] = []
     while checkpoints:
@@ -193,25 +196,28 @@ def _countdown(state: EulerState, total: int) -> Iterator[torch.Tensor]:
 
 
 def loop_compact_displacements(
-    flow: torch.Tensor, n_frames: int, integration: str = "round", leave: str = "invalidate"
+    flow: torch.Tensor, n_frames: int, integration: str = "round", leave: str = "invalidate",
+    on_step: Callable[[], None] | None = None,
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """Yield ``(i, forward, backward)`` for frames i = 0 … N−1 of a symmetric loop, in frame order.
 
     ``forward`` = displacement after i steps of +flow, ``backward`` = after N − i steps of −flow, both
     compact [B, 2, M] over ``tracked_pixels(flow)``. O(N) steps in total and O(√N) stored fields. The fields
     are reused buffers (the loop allocates nothing per frame): use or copy them before the next item.
+    ``on_step()`` runs after each of the about N steps made before the first item (an exception it raises, e.g.
+    Cancel, stops them).
     """
     check_int(n_frames, "n_frames", 1)
     forward = EulerState(flow, integration, leave=leave)
     backward = EulerState(-flow, integration, leave=leave)
-    return _symmetric(forward, backward, n_frames)
+    return _symmetric(forward, backward, n_frames, on_step)
 
 
 def _symmetric(
-    forward: EulerState, backward: EulerState, n_frames: int
+    forward: EulerState, backward: EulerState, n_frames: int, on_step: Callable[[], None] | None
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     forward_disp = None
-    for i, backward_disp in enumerate(_countdown(backward, n_frames)):
+    for i, backward_disp in enumerate(_countdown(backward, n_frames, on_step)):
         if i > 0:
             forward.step()
         forward_disp = forward.compact_displacement(out=forward_disp)
@@ -219,10 +225,10 @@ def _symmetric(
 
 
 def loop_displacements(
-    flow: torch.Tensor, n_frames: int, integration: str = "round"
+    flow: torch.Tensor, n_frames: int, integration: str = "round", on_step: Callable[[], None] | None = None
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """Like :func:`loop_compact_displacements` but with full [B, 2, H, W] displacement fields."""
-    compact = loop_compact_displacements(flow, n_frames, integration)
+    compact = loop_compact_displacements(flow, n_frames, integration, on_step=on_step)
     sources, size = tracked_pixels(flow), tuple(flow.shape[-2:])
     return (
         (i, scatter_to_grid(forward, sources, size), scatter_to_grid(backward, sources, size))

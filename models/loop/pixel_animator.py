@@ -197,12 +197,14 @@ def render_loop(
     on_frame: Callable[[int], None] | None = None,
     integration: str = "round",
     importance: torch.Tensor | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> torch.Tensor:
     """Render a seamless loop of ``n_frames`` frames into ``out`` [B, N, H, W, 3] (float32) and return it.
 
     image [B, 3, H, W]; flow [B|1, 2, H, W] in px/frame at the image's size; importance Z [B|1, 1, H, W]
     (default :func:`speed_importance`). Frames are written one by one into ``out`` (allocated if None);
-    ``on_frame(i)`` runs after frame i is written, and any exception it raises (e.g. a cancel) propagates.
+    ``on_frame(i)`` runs after frame i is written, and any exception it raises (e.g. a cancel) propagates;
+    ``on_step()`` likewise between the steps that come before the first frame (the set-up, the traces).
     Memory beyond ``out``: a few frame-sized buffers plus O(√N) displacement fields of the moving pixels.
     """
     image, flow, importance = _prepare(image, flow, n_frames, importance, integration)
@@ -217,9 +219,11 @@ def render_loop(
         )
     if on_frame is not None and not callable(on_frame):
         raise TypeError(f"on_frame must be callable or None, got {type(on_frame).__name__}")
-    displacements = loop_compact_displacements(flow, n_frames, integration)
+    step = on_step or (lambda: None)
+    step()
     blender = _Blender(image, flow, importance)
-    for i, forward, backward in displacements:
+    step()
+    for i, forward, backward in loop_compact_displacements(flow, n_frames, integration, on_step=on_step):
         blender.render(i, n_frames, forward, backward, out[:, i])
         if on_frame is not None:
             on_frame(i)

@@ -51,14 +51,15 @@ def render_sharp_loop(
     cycles: int | None = None,
     seed: int = 0,
     plan: LoopPlan | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> torch.Tensor:
     """Render a seamless loop [B, N, H, W, 3] (float32) of ``image`` [B, 3, H, W] along ``flow`` [B|1, 2, H, W].
 
     ``transition``: frames each pixel takes to switch phase (default
     :func:`models.loop.sharp_plan.default_transition`); ``cycles``: cycles per loop (default
     :func:`models.loop.sharp_plan.choose_cycles`); ``seed``: the stagger pattern; ``plan``: a ready
-    :class:`LoopPlan` for this flow and frame count (skips the analysis). ``out`` and ``on_frame`` as in
-    :func:`models.loop.pixel_animator.render_loop`. To read the analysis' warnings, make the plan first
+    :class:`LoopPlan` for this flow and frame count (skips the analysis). ``out``, ``on_frame`` and ``on_step``
+    as in :func:`models.loop.pixel_animator.render_loop`. To read the analysis' warnings, make the plan first
     (:func:`make_plan`) and pass it.
     """
     check_loop_inputs(image, flow, n_frames)
@@ -71,13 +72,13 @@ def render_sharp_loop(
         raise InputValueError(f"out must be a float32 tensor of shape {list(shape)} on {image.device}, "
                          f"got {out.dtype} {list(out.shape)} on {out.device}")
     if plan is None:
-        plan = make_plan(flow, n_frames, transition=transition, cycles=cycles, seed=seed)
+        plan = make_plan(flow, n_frames, transition=transition, cycles=cycles, seed=seed, on_step=on_step)
     elif plan.bounds[-1] != n_frames or plan.start.shape[-1] != plan.sources.numel():
         raise InputValueError(f"the plan was made for {plan.bounds[-1]} frames, not {n_frames}: make it with "
                               "make_plan(flow, n_frames)")
     still = image.permute(0, 2, 3, 1)
     sources = plan.sources
-    readers = [SharpReader(image[b], LOW_PASS_SIGMA) for b in range(batch)]
+    readers = [SharpReader(image[b], LOW_PASS_SIGMA, on_step) for b in range(batch)]
     xy = torch.stack((sources % width, torch.div(sources, width, rounding_mode="floor"))).to(image.dtype)
     # Per item: a pixel tracked for another item of the batch may be still in this one.
     moving = (flow != 0).any(dim=1).flatten(1)[:, sources]
@@ -85,7 +86,7 @@ def render_sharp_loop(
     for k, (first, last) in enumerate(pairwise(plan.bounds)):
         start, span = plan.start[k], (plan.end[k] - plan.start[k]).clamp_min(1e-3)
         fade_start, fade_span = plan.fade_start[k], (plan.fade_end[k] - plan.fade_start[k]).clamp_min(1e-3)
-        steps = loop_compact_displacements(-flow, last - first, TRACE_INTEGRATION, leave="continue")
+        steps = loop_compact_displacements(-flow, last - first, TRACE_INTEGRATION, leave="continue", on_step=on_step)
         for i, forward, backward in steps:
             out[:, first + i].copy_(still)
             if i > 0 and sources.numel():
@@ -104,8 +105,9 @@ def render_sharp_loop(
 
 
 def make_plan(flow: torch.Tensor, n_frames: int, *, transition: int | None = None, cycles: int | None = None,
-              seed: int = 0) -> LoopPlan:
-    """The analysis pass alone (its ``warnings`` say where the flow cannot loop cleanly)."""
+              seed: int = 0, on_step: Callable[[], None] | None = None) -> LoopPlan:
+    """The analysis pass alone (its ``warnings`` say where the flow cannot loop cleanly); ``on_step()`` runs after
+    each step of its traces."""
     validate_flow(flow)
     check_int(n_frames, "n_frames", 1)
     if cycles is not None and check_int(cycles, "cycles", 1) > n_frames:
@@ -113,7 +115,7 @@ def make_plan(flow: torch.Tensor, n_frames: int, *, transition: int | None = Non
     if transition is not None:
         check_int(transition, "transition", 1)
     check_int(seed, "seed", 0)
-    return plan_loop(flow.float(), n_frames, transition, cycles, seed)
+    return plan_loop(flow.float(), n_frames, transition, cycles, seed, on_step)
 
 
 def _blend(reader: SharpReader, forward: torch.Tensor, backward: torch.Tensor, beta: torch.Tensor,

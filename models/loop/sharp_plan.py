@@ -19,6 +19,7 @@ both phases are equally distorted, and the plan warns when that is a noticeable 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -90,9 +91,11 @@ def cycle_bounds(n_frames: int, cycles: int) -> tuple[int, ...]:
 
 
 def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, cycles: int | None = None,
-              seed: int = 0) -> LoopPlan:
+              seed: int = 0, on_step: Callable[[], None] | None = None) -> LoopPlan:
     """Transition windows of every moving pixel (module docstring). ``flow`` [B, 2, H, W]; ``transition`` in
-    frames (default :func:`default_transition`); ``cycles`` per loop (default :func:`choose_cycles`)."""
+    frames (default :func:`default_transition`); ``cycles`` per loop (default :func:`choose_cycles`).
+    ``on_step()`` runs after each step of the traces and between the full-size steps (an exception it raises, e.g.
+    Cancel, stops the pass)."""
     batch, _, height, width = flow.shape
     sources = tracked_pixels(flow)
     if sources.numel() == 0:  # nothing moves: one cycle, every frame is the still
@@ -108,8 +111,8 @@ def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, 
     moving = (flow.flatten(2)[:, :, grid] != 0).any(dim=1).to(flow.dtype)  # [B, G]
     # Distortion after k steps, made non-decreasing (once texture is torn it stays torn): [k, B, G].
     steps = n_frames if cycles is None else -(-n_frames // cycles)
-    forward = torch.cummax(_trace_distortion(-flow, grid, shape, stride, steps), dim=0).values
-    backward = torch.cummax(_trace_distortion(flow, grid, shape, stride, steps), dim=0).values
+    forward = torch.cummax(_trace_distortion(-flow, grid, shape, stride, steps, on_step), dim=0).values
+    backward = torch.cummax(_trace_distortion(flow, grid, shape, stride, steps, on_step), dim=0).values
     if cycles is None:
         cycles = choose_cycles(forward, backward, moving, n_frames)
     bounds = cycle_bounds(n_frames, cycles)
@@ -140,6 +143,8 @@ def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, 
         return begin, torch.maximum(torch.minimum(torch.stack([to_pixels(e) for e in last]), lengths), begin)
 
     start_px, end_px = window(starts, ends)
+    if on_step is not None:
+        on_step()
     fade_start_px, fade_end_px = window(fade_starts, fade_ends)
     warnings = []
     share = float(infeasible.sum() / moving.sum().clamp_min(1))
@@ -181,7 +186,7 @@ def _windows(forward: torch.Tensor, backward: torch.Tensor, stagger: torch.Tenso
 
 
 def _trace_distortion(flow: torch.Tensor, grid: torch.Tensor, shape: tuple[int, int], stride: int,
-                      steps: int) -> torch.Tensor:
+                      steps: int, on_step: Callable[[], None] | None) -> torch.Tensor:
     """|log σ| [steps + 1, B, G] of the map "grid point → its trace after k steps along ``flow``"."""
     state = EulerState(flow, "bilinear", sources=grid, leave="continue")
     out = flow.new_zeros(steps + 1, flow.shape[0], grid.numel())
@@ -194,6 +199,8 @@ def _trace_distortion(flow: torch.Tensor, grid: torch.Tensor, shape: tuple[int, 
         out[k] = _log_singular_values(positions.view(flow.shape[0], 2, *shape), stride)
         beyond = torch.maximum(-positions, positions - upper).amax(dim=1)
         out[k].masked_fill_(beyond > margin, math.inf)
+        if on_step is not None:
+            on_step()
     return out
 
 

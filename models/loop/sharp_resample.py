@@ -69,16 +69,21 @@ class SharpReader:
     """Reads one still [C, H, W] at float positions: :meth:`sharp` from the 2× grid, :meth:`low` bilinearly from a
     Gaussian-blurred copy (the part a transition cross-fades)."""
 
-    def __init__(self, still: torch.Tensor, low_sigma: float) -> None:
+    def __init__(self, still: torch.Tensor, low_sigma: float, on_step: Callable[[], None] | None = None) -> None:
+        """``on_step()`` runs between the full-size steps (an exception it raises, e.g. Cancel, stops them)."""
+        step = on_step or (lambda: None)
         channels, height, width = still.shape
         self.size = (height, width)
         fine = upsample_midpoints(still.unsqueeze(0))[0]
+        step()
         self.fine_width = fine.shape[-1]
         self.fine_size = fine.shape[-2:]
         self.fine = fine.reshape(channels, -1).t().contiguous()  # [P, C]: one row per 2× sample
+        step()
         # Cubic midpoints overshoot at edges: results are clipped to the still's own range.
         self.lowest, self.highest = still.amin(dim=(1, 2)), still.amax(dim=(1, 2))
         self.blurred = gaussian_blur(still.unsqueeze(0), low_sigma)[0].reshape(channels, -1).t().contiguous()
+        step()
 
     def index(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Row of :attr:`fine` [M] nearest to positions ``x``, ``y`` [M] (pixels)."""

@@ -19,7 +19,8 @@ Differences from the official scripts (``test_motion.py``, ``test_motion_directi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -85,18 +86,32 @@ def _flow_from_network(output: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
     return flow * (mask > 0.5).to(flow.dtype)
 
 
-def _run(network: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
+@contextlib.contextmanager
+def _after_each_module(network: torch.nn.Module, on_step: Callable[[], None] | None) -> Iterator[None]:
+    """Call ``on_step()`` after every module of ``network`` runs: a forward pass on a large image takes long on a
+    CPU, and an exception it raises (e.g. Cancel) stops it there."""
+    handles = [] if on_step is None else [m.register_forward_hook(lambda *_: on_step()) for m in network.modules()]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _run(network: torch.nn.Module, *inputs: torch.Tensor, on_step: Callable[[], None] | None = None) -> torch.Tensor:
+    with torch.no_grad(), _after_each_module(network, on_step):
         return network(*(t.to(device=network.device, dtype=network.dtype) for t in inputs))
 
 
 def predict_text_flow(
-    network: TextFlowNet, image: torch.Tensor, mask: torch.Tensor, context: torch.Tensor
+    network: TextFlowNet, image: torch.Tensor, mask: torch.Tensor, context: torch.Tensor,
+    on_step: Callable[[], None] | None = None,
 ) -> torch.Tensor:
     """Flow [B, 2, H, W] in px/frame predicted by network A from the image, the mask and the prompt.
 
     ``context`` [B|1, 77, 768] is the last hidden state of the SD-1.4 CLIP text encoder for the prompt
     (docs/networks.md#spatial-transformer). The flow is zero outside the binary mask, on the image's device.
+    ``on_step()`` runs after every module of the network (an exception it raises, e.g. Cancel, stops it).
     """
     if not isinstance(network, TextFlowNet):
         raise TypeError(f"network must be a TextFlowNet, got {type(network).__name__}")
@@ -104,17 +119,19 @@ def predict_text_flow(
     context = check_context(context, image.shape[0])
     size = nearest_valid_size(*image.shape[-2:], TextFlowNet.SIZE_MULTIPLE)
     rgb, binary = _network_rgb_and_mask(image, mask, size)
-    output = _run(network, torch.cat((rgb, binary), dim=1), context)
+    output = _run(network, torch.cat((rgb, binary), dim=1), context, on_step=on_step)
     return _flow_from_network(output.to(image.device), mask)
 
 
 def predict_hint_flow(
-    network: HintFlowNet, image: torch.Tensor, mask: torch.Tensor, hint: torch.Tensor
+    network: HintFlowNet, image: torch.Tensor, mask: torch.Tensor, hint: torch.Tensor,
+    on_step: Callable[[], None] | None = None,
 ) -> torch.Tensor:
     """Flow [B, 2, H, W] in px/frame predicted by network B from the image, the mask and a hint flow.
 
     ``hint`` [B|1, 2, H, W] is in px/frame (divided by 64 for the network); :func:`direction_hint` builds
-    the official one. The flow is zero outside the binary mask, on the image's device.
+    the official one. The flow is zero outside the binary mask, on the image's device. ``on_step`` as in
+    :func:`predict_text_flow`.
     """
     if not isinstance(network, HintFlowNet):
         raise TypeError(f"network must be a HintFlowNet, got {type(network).__name__}")
@@ -127,7 +144,7 @@ def predict_hint_flow(
     hint = hint.float().expand(image.shape[0], -1, -1, -1)
     if tuple(hint.shape[-2:]) != size:
         hint = resize_flow(hint, size, mode="nearest")
-    output = _run(network, torch.cat((rgb, binary, hint / MOTION_NORM), dim=1))
+    output = _run(network, torch.cat((rgb, binary, hint / MOTION_NORM), dim=1), on_step=on_step)
     return _flow_from_network(output.to(image.device), mask)
 
 
@@ -157,6 +174,7 @@ def render_loop_with_network(
     *,
     out: torch.Tensor | None = None,
     on_frame: Callable[[int], None] | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> torch.Tensor:
     """Render a seamless loop with network C into ``out`` [B, N, H, W, 3] (float32, 0..1) and return it.
 
@@ -164,7 +182,8 @@ def render_loop_with_network(
     ``network(input, (0, i, N−1))`` (i forward Euler steps, N − i backward, α = 1 − i/N), but the image is
     encoded once for the whole loop and the displacements come from
     :func:`models.loop.euler.loop_displacements` (O(N) Euler steps). ``on_frame(i)`` runs after frame i is
-    written; an exception it raises (e.g. a cancel) propagates. ``out`` defaults to the image's device.
+    written; an exception it raises (e.g. a cancel) propagates; ``on_step()`` likewise after every module of the
+    network and every Euler step before the first frame. ``out`` defaults to the image's device.
     """
     if not isinstance(network, SplatVideoNet):
         raise TypeError(f"network must be a SplatVideoNet, got {type(network).__name__}")
@@ -178,9 +197,9 @@ def render_loop_with_network(
     device = network.device
     rgb = F.pad((image.float().to(device) - 0.5) * 2, pad, mode="replicate")
     flow = F.pad(flow.float().to(device), pad)
-    with torch.no_grad():
+    with torch.no_grad(), _after_each_module(network, on_step):
         encoded = network.encode_pair(rgb)
-        for i, forward_disp, backward_disp in loop_displacements(flow, n_frames):
+        for i, forward_disp, backward_disp in loop_displacements(flow, n_frames, on_step=on_step):
             frame = network.render(encoded, forward_disp, backward_disp, 1.0 - i / n_frames)
             frame = ((frame[:, :, :height, :width].float() + 1) / 2).clamp(0, 1)
             out[:, i].copy_(frame.permute(0, 2, 3, 1))

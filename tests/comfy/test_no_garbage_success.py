@@ -39,7 +39,7 @@ def test_the_largest_allowed_motion_still_gives_finite_frames(t2c_nodes):
 class _NanVideoModel:
     """A video model whose (broken) weights give NaN, frame 0 included."""
 
-    def render_loop(self, picture, motion, frames, out, on_frame):
+    def render_loop(self, picture, motion, frames, out, on_frame, on_step):
         out.fill_(float("nan"))
 
 
@@ -51,7 +51,7 @@ def test_nan_frames_from_the_video_model_are_an_error_naming_the_weights(t2c_nod
 def test_nan_flow_from_a_flow_network_is_an_error_naming_the_file(t2c_nodes, monkeypatch):
     pack_networks = sys.modules[t2c_nodes["T2C_TextFlow"].__module__].networks
     monkeypatch.setattr(pack_networks, "predict_hint_flow",
-                        lambda network, picture, region, hint: torch.full((1, 2, 16, 16), float("nan")))
+                        lambda network, picture, region, hint, on_step: torch.full((1, 2, 16, 16), float("nan")))
     model = SimpleNamespace(kind="hint_flow", filename="broken.pth", network=lambda: None)
     with pytest.raises(ValueError, match="Text Flow produced NaN.*broken.pth"):
         t2c_nodes["T2C_TextFlow"].execute(image=_image(), mask=torch.ones(1, 16, 16), text="waterfall",

@@ -1,4 +1,5 @@
-"""models.io.encoding: atomic writes with ordinary file permissions, clear errors, seamless pingpong."""
+"""models.io.encoding: atomic writes with ordinary file permissions, clear errors, seamless pingpong, frames
+converted chunk by chunk as they are encoded."""
 
 import json
 import os
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from models.io import encoding
-from models.io.encoding import FORMATS, frames_to_uint8, pingpong, write_loop
+from models.io.encoding import FORMATS, LoopFrames, write_loop
 
 
 def _frames(t=4):
@@ -27,8 +28,8 @@ def test_written_file_has_the_umask_mode_and_no_partial_is_left(tmp_path, fmt):
 
 
 def test_failed_encode_leaves_nothing_behind(tmp_path, monkeypatch):
-    with pytest.raises(TypeError, match="uint8"):
-        write_loop(_frames().astype(np.float32), tmp_path / "x.gif", "gif", fps=24)
+    with pytest.raises(TypeError, match="floats in 0..1 or uint8"):
+        write_loop(_frames().astype(np.int64), tmp_path / "x.gif", "gif", fps=24)
     with pytest.raises(ValueError, match="frames must be"):
         write_loop(np.zeros((2, 8, 8), np.uint8), tmp_path / "x.gif", "gif", fps=24)
 
@@ -49,23 +50,44 @@ def test_bad_format_fps_and_nan_are_named(tmp_path):
     with pytest.raises(ValueError, match="fps must be positive"):
         write_loop(_frames(), tmp_path / "x.gif", "gif", fps=0)
     with pytest.raises(ValueError, match="NaN"):
-        frames_to_uint8(np.full((1, 2, 2, 3), np.nan))
+        write_loop(np.full((1, 2, 2, 3), np.nan), tmp_path / "x.gif", "gif", fps=24)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_pingpong_does_not_repeat_the_turning_frames():
-    frames = np.arange(5)[:, None, None, None] * np.ones((1, 1, 1, 3), np.uint8)
-    assert pingpong(frames)[:, 0, 0, 0].tolist() == [0, 1, 2, 3, 4, 3, 2, 1]
+    frames = np.arange(5, dtype=np.uint8)[:, None, None, None] * np.ones((1, 1, 1, 3), np.uint8)
+    assert [int(frame[0, 0, 0]) for frame in LoopFrames(frames, pingpong=True)] == [0, 1, 2, 3, 4, 3, 2, 1]
 
 
-def test_frames_to_uint8_in_chunks_equals_the_whole(monkeypatch):
+@pytest.mark.parametrize("pingpong", [False, True])
+def test_frames_converted_in_chunks_are_the_rounded_frames(monkeypatch, pingpong):
     frames = np.random.default_rng(0).uniform(-0.2, 1.2, (7, 5, 6, 3)).astype(np.float32)
-    whole = frames_to_uint8(frames)
+    expected = np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8)
+    expected = np.concatenate([expected, expected[-2:0:-1]]) if pingpong else expected
     monkeypatch.setattr(encoding, "CONVERT_CHUNK_BYTES", 5 * 6 * 3 * 4 * 2)  # two frames per chunk
-    assert np.array_equal(frames_to_uint8(frames), whole)
-    assert np.array_equal(whole, np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8))
+    loop = LoopFrames(frames, pingpong=pingpong)
+    assert np.array_equal(np.stack(list(loop)), expected)
     frames[6, 0, 0, 0] = np.nan  # in the last chunk
     with pytest.raises(ValueError, match="NaN"):
-        frames_to_uint8(frames)
+        list(LoopFrames(frames))
+
+
+@pytest.mark.parametrize("palette_pixels", [encoding.PALETTE_SAMPLE_PIXELS, 1000])
+def test_gif_frames_decode_to_the_frames(tmp_path, monkeypatch, palette_pixels):
+    """Frames of at most 256 colours come back exactly: the shared palette (from every pixel of the sampled frames,
+    or every other row and column of them), the changed-box frames drawn over the previous one, and a frame
+    identical to the one before it."""
+    monkeypatch.setattr(encoding, "PALETTE_SAMPLE_PIXELS", palette_pixels)
+    rng = np.random.default_rng(3)
+    colours = rng.integers(0, 256, size=(40, 3), dtype=np.uint8)
+    frames = colours[rng.integers(0, 40, size=(6, 20, 30))]
+    frames[1:, :, :12] = frames[0, :, :12]  # a still part
+    frames[3] = frames[2]
+    frames[4, 5:9, 20:27] = colours[0]  # only a small box changes
+    path = write_loop(frames, tmp_path / "x.gif", "gif", fps=25)
+    import imageio.v3 as iio
+
+    assert np.array_equal(iio.imread(path, index=None)[..., :3], frames)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -79,8 +101,6 @@ def test_cancel_between_frames_leaves_no_file(tmp_path, fmt, cancel_at):
         if index == (len(frames) if cancel_at == "end" else cancel_at):
             raise KeyboardInterrupt
 
-    if fmt == "webp" and cancel_at != "end":  # webp is encoded in one call: checked once, before the move
-        return
     with pytest.raises(KeyboardInterrupt):
         write_loop(frames, tmp_path / f"x.{fmt}", fmt, fps=24, on_frame=on_frame)
     assert list(tmp_path.iterdir()) == []
@@ -88,11 +108,11 @@ def test_cancel_between_frames_leaves_no_file(tmp_path, fmt, cancel_at):
     assert [p.name for p in tmp_path.iterdir()] == [f"x.{fmt}"]
 
 
-def test_conversion_checks_for_cancel_between_chunks(monkeypatch):
-    monkeypatch.setattr(encoding, "CONVERT_CHUNK_BYTES", 16 * 24 * 3 * 4)  # one frame per chunk
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_frame_is_reported_in_order(tmp_path, fmt):
     calls = []
-    frames_to_uint8(_frames(5).astype(np.float32) / 255, on_chunk=lambda: calls.append(1))
-    assert len(calls) == 5
+    write_loop(_frames(5).astype(np.float32) / 255, tmp_path / f"x.{fmt}", fmt, fps=24, on_frame=calls.append)
+    assert calls[:5] == [0, 1, 2, 3, 4] and set(calls[5:]) == {5}  # then the finish (repeated while ffmpeg ends)
 
 
 # ---- metadata: the graph travels in the file as ComfyUI's savers write it and its frontends read it ----------

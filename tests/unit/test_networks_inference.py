@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from networks_golden import filled, load_golden
+from networks_golden import filled, kernel_tolerance, load_golden
 from torch import nn
 
 from models.networks import (
@@ -119,7 +119,9 @@ def test_hint_flow_reproduces_the_official_directional_inference():
     network = filled(HintFlowNet, "spadeunet")
     flow = predict_hint_flow(network, image, mask, hint)
     expected = golden["output"] * MOTION_NORM * mask
-    assert (flow - expected).abs().max() <= 3e-5 * MOTION_NORM
+    # This CPU's kernels, not the golden run's: float32 roundings of the pre-tanh magnitude, in px (× 64).
+    pre_tanh = load_golden("spadeunet_set_a_intermediates")["inter.dconv8_pre_tanh"]
+    assert (flow - expected).abs().max() <= kernel_tolerance(golden["output"], pre_tanh) * MOTION_NORM
 
 
 def test_direction_hint():

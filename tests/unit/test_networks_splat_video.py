@@ -8,6 +8,7 @@ from networks_golden import (
     assert_matches_fill_check,
     capture_outputs,
     filled,
+    kernel_tolerance,
     load_golden,
     max_error,
 )
@@ -17,7 +18,8 @@ from models.networks import SplatVideoNet
 from models.networks.splat_video import parse_index
 
 OFFICIAL = "spadeunet4softmaxsplating"
-ATOL = 1e-5
+# Against the golden run (other kernels than this CPU's: oneDNN ISA, batch, threads) each bound is float32 roundings
+# of the magnitude compared (kernel_tolerance), not a fixed 1e-5.
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def test_every_frame_matches_the_official_module(network, golden):
     with torch.no_grad():
         for index in golden["indices"]:
             frames.append(network(golden["input"], index[None]))
-    assert max_error(torch.cat(frames), golden["output_frames"]) <= ATOL
+    assert max_error(torch.cat(frames), golden["output_frames"]) <= kernel_tolerance(golden["output_frames"])
 
 
 def test_euler_displacements_and_splat_weights_match(network, golden):
@@ -53,7 +55,8 @@ def test_euler_displacements_and_splat_weights_match(network, golden):
             assert torch.equal(backward, golden["euler_disp_backward"][i : i + 1])
             alpha = 1 - (middle - start) / (end - start + 1)
             _, weight_sum = network.splat(encoded, forward, backward, alpha)
-            assert max_error(weight_sum, golden["splat_weight_sum"][i : i + 1]) <= ATOL
+            expected = golden["splat_weight_sum"][i : i + 1]
+            assert max_error(weight_sum, expected) <= kernel_tolerance(expected)
 
 
 def test_intermediates_of_frame_3_match(network, golden):
@@ -70,10 +73,10 @@ def test_intermediates_of_frame_3_match(network, golden):
     finally:
         for handle in handles + capture_handles:
             handle.remove()
-    assert max_error(encodings[0], expected["enc_start_feat_and_Z"]) <= ATOL
-    assert max_error(encodings[1], expected["enc_end_feat_and_Z"]) <= ATOL
-    assert max_error(decoder_inputs[0], expected["decoder_input_frame3"]) <= ATOL
-    assert max_error(captured["projector"], expected["decoder_pre_tanh_frame3"]) <= ATOL
+    for actual, name in ((encodings[0], "enc_start_feat_and_Z"), (encodings[1], "enc_end_feat_and_Z"),
+                         (decoder_inputs[0], "decoder_input_frame3"),
+                         (captured["projector"], "decoder_pre_tanh_frame3")):
+        assert max_error(actual, expected[name]) <= kernel_tolerance(expected[name]), name
 
 
 def test_per_loop_api_renders_the_official_frames(network, golden):
@@ -84,7 +87,7 @@ def test_per_loop_api_renders_the_official_frames(network, golden):
         encoded = network.encode_pair(start, end)
         for i, forward, backward in loop_displacements(flow, n_frames):
             frame = network.render(encoded, forward, backward, 1 - i / n_frames)
-            assert max_error(frame, golden["output_frames"][i : i + 1]) <= ATOL
+            assert max_error(frame, golden["output_frames"][i : i + 1]) <= kernel_tolerance(golden["output_frames"])
 
 
 def test_non_square_sizes_other_than_fine_size(network):

@@ -29,7 +29,6 @@ INTERMEDIATES = [
     "attn_output_block_1",
     "dconv8",
 ]
-OUTPUT_ATOL = 5e-5
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +53,14 @@ def test_output_and_intermediates_match_the_official_module(network, golden_set)
     finally:
         for handle in handles:
             handle.remove()
-    assert max_error(output, golden["output"]) <= OUTPUT_ATOL
+    # The golden run's kernels are not this CPU's (oneDNN ISA, torch version: up to 7e-5 measured at |x| ≈ 4 after
+    # 1280-channel convolutions): each bound is float32 roundings of the magnitude it accumulates from, the output's
+    # that of its pre-tanh values.
+    assert max_error(output, golden["output"]) <= kernel_tolerance(golden["output"], golden["inter.dconv8_pre_tanh"])
     assert output.abs().max() < 1  # tanh
     for name in INTERMEDIATES:
         expected = golden["inter.dconv8_pre_tanh" if name == "dconv8" else f"inter.{name}"]
-        # Intermediates reach |x| ≈ 4 after 1280-channel convolutions; their float32 accumulation noise
-        # (oneDNN ISA, torch version: up to 7e-5 measured) scales with that magnitude.
-        assert max_error(captured[name], expected) <= OUTPUT_ATOL * max(1.0, expected.abs().max().item()), name
+        assert max_error(captured[name], expected) <= kernel_tolerance(expected), name
 
 
 def test_context_must_be_clip_tokens(network):
@@ -85,5 +85,5 @@ def test_context_batch_one_is_shared_by_the_batch(network):
     with torch.no_grad():
         both = network(torch.cat((image, other)), golden["context"])
         alone = network(other, golden["context"])
-    assert max_error(both[0:1], golden["output"]) <= OUTPUT_ATOL
+    assert max_error(both[0:1], golden["output"]) <= kernel_tolerance(golden["output"], golden["inter.dconv8_pre_tanh"])
     assert max_error(both[1:2], alone) <= kernel_tolerance(alone, both)
