@@ -161,8 +161,9 @@ def _comfy_cli(cwd: Path, *args: str) -> str:
     assert comfy.is_file(), "comfy-cli is missing from .venv: run `bash scripts/setup.sh` (requirements-dev.txt)"
     result = subprocess.run([str(comfy), "--skip-prompt", "--no-enable-telemetry", "node", *args], cwd=cwd,
                             capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"comfy node {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
-    return result.stdout
+    output = result.stdout + result.stderr  # its console writes the verdict to stderr
+    assert result.returncode == 0, f"comfy node {' '.join(args)} failed:\n{output}"
+    return output
 
 
 def test_the_real_comfy_cli_validates_and_packs_what_the_rules_above_say(tmp_path):
