@@ -19,7 +19,7 @@ while (( $# )); do
         *) pytest_args+=("$1"); shift ;;
     esac
 done
-setup_args=() oldest_paths=() current_paths=(tests/comfy tests/server tests/browser)
+setup_args=() oldest_paths=() current_paths=(tests/browser tests/comfy tests/server)  # the order pytest gives the oldest leg
 if (( ${#layers[@]} )); then
     setup_args=(--no-browser) current_paths=()
     for layer in "${layers[@]}"; do
