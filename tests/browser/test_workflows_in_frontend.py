@@ -77,22 +77,20 @@ def test_workflow_loads_without_missing_nodes_and_matches_our_converter(comfy_pa
 
 
 def _comparable(nodes: list[dict]) -> list[dict]:
-    """Nodes without their sizes (the frontend grows a node to fit its widgets) and unconnected outputs (ComfyUI
-    0.33 gave PreviewImage an `images` output, which the frontend adds to every node of that type)."""
-    return sorted(({**{key: value for key, value in node.items() if key != "size"},
-                    "outputs": [output for output in node.get("outputs", []) if output.get("links")]}
-                   for node in nodes), key=lambda node: node["id"])
+    """Nodes without their sizes (the frontend grows a node to fit its widgets) and unconnected outputs."""
+    return sorted(({key: value for key, value in node.items() if key != "size"}
+                   for node in ui.connected_outputs_only(nodes)), key=lambda node: node["id"])
 
 
 @pytest.mark.parametrize("name", sorted(GENERATED))
 def test_generated_workflow_is_what_the_frontend_saves(comfy_page, name):
     """scripts/build_workflows.py writes the frontend's own format: loaded and serialised again, every node, link
     and group comes back unchanged (what may change is left out by _comparable), compared in the older format each
-    frontend's save is brought to (frontend_ui.saved_nodes)."""
+    frontend's save is brought to (frontend_ui.saved_graph)."""
     workflow = json.loads((REPO_ROOT / "workflows" / f"{name}.json").read_text())
     _load(comfy_page, workflow)
-    saved_nodes = ui.saved_nodes(comfy_page)
-    saved = comfy_page.evaluate("JSON.parse(JSON.stringify(app.graph.serialize()))")
+    saved = ui.saved_graph(comfy_page)
+    saved_nodes = saved["nodes"]
     differences = [(ours["id"], ours["type"], key, ours.get(key), theirs.get(key))
                    for ours, theirs in zip(_comparable(workflow["nodes"]), _comparable(saved_nodes),
                                            strict=False)

@@ -3,7 +3,8 @@
 serves the bundled painting workflow in its template browser and runs it as handed over, with nothing copied by
 hand. The Manager clones what is committed, as it would from GitHub.
 
-It runs in the current-ComfyUI leg of the test command, where set-up put the Manager beside ComfyUI 0.33.0."""
+It is collected in the current-ComfyUI leg of the test command only, where set-up put the Manager beside ComfyUI
+0.33.0 (tests/server/conftest.py); there a missing Manager fails it."""
 
 import json
 import os
@@ -13,13 +14,8 @@ import sys
 from pathlib import Path
 
 import imageio.v3 as iio
-import pytest
 from comfy_server import REPO_ROOT, ComfyServer, comfy_dir
 from workflow_api import to_api
-
-pytestmark = pytest.mark.skipif(os.environ.get("T2C_COMFYUI_LEG") != "current",
-                                reason="runs in the current-ComfyUI leg (`bash scripts/test.sh`), where set-up "
-                                       "installed ComfyUI Manager")
 
 
 def _clean_comfyui(target: Path) -> Path:
