@@ -9,6 +9,10 @@ import { chainCallback, parseAnnotatedName, upstreamNode, viewUrl } from "./t2c_
 const NODE_TYPE = "T2C_TextFlow";
 const ARROWS_WIDGET = "arrows";
 const EDITOR_IMAGE_KEY = "t2c_editor_image"; // nodes/flow.py EDITOR_IMAGE_KEY
+const EDITOR_REGIONS_KEY = "t2c_editor_regions"; // nodes/flow.py EDITOR_REGIONS_KEY
+const LAYER_COLOURS = [[0.2, 0.55, 1.0], [1.0, 0.45, 0.15], [0.25, 0.85, 0.3], [0.95, 0.25, 0.75],
+                       [1.0, 0.85, 0.1], [0.1, 0.85, 0.9], [0.6, 0.4, 1.0], [0.95, 0.95, 0.95]]; // models/flow/viz.py
+const LAYER_TINT = 0.45; // models/flow/viz.py LAYER_TINT
 const FORMAT_VERSION = 1;
 const MAX_ITEMS = 128; // models/flow/hints.py MAX_ARROWS / MAX_ANCHORS
 const CLICK_SLOP_PX = 5; // a press that moves less than this (screen px) is a click: an anchor
@@ -47,6 +51,27 @@ export function formatHints({ arrows, anchors }) {
                             anchors: anchors.map((a) => a.map(round4)) });
 }
 
+/** A /view URL with ComfyUI's `channel=rgb`: the picture opaque, so a painted (transparent) region shows. */
+function opaqueUrl(url) {
+    return url && url.includes("/view?") && !url.includes("channel=") ? `${url}&channel=rgb` : url;
+}
+
+/** How many Text Flow nodes feed this one's `layers` (its layer's index in the stack, bottom first). */
+function layerIndex(node) {
+    let index = 0;
+    for (let below = upstreamNode(node, "layers"); below?.type === NODE_TYPE && index < LAYER_COLOURS.length;
+        below = upstreamNode(below, "layers")) index++;
+    return index;
+}
+
+/** Load `url` into an Image; `done(image)` gets it, or null when it fails. */
+function loadPicture(url, done) {
+    const image = new Image();
+    image.onload = () => done(image);
+    image.onerror = () => done(null);
+    image.src = url;
+}
+
 const editors = new Set();
 
 class MotionEditor {
@@ -62,6 +87,9 @@ class MotionEditor {
         this.imageUrl = null;
         this.source = "none";
         this.lastRunUrl = null;
+        this.regions = null; // drawn over the picture: this layer's region tinted, the stack's other layers outlined
+        this.regionsUrl = null;
+        this.lastRun = null; // {picture, regions}: the overlay of the last run and the picture it was made for
 
         this.root = document.createElement("div");
         this.root.className = "t2c-motion-editor";
@@ -152,8 +180,10 @@ class MotionEditor {
             this.history = [];
             this.draw();
         }
-        const { url, source } = this.pictureSource();
+        const { url, source, raw } = this.pictureSource();
         if (url !== this.imageUrl) this.loadImage(url, source);
+        const regions = this.regionsSource(url, raw);
+        if (regions.url !== this.regionsUrl) this.loadRegions(regions);
         this.fitMode();
     }
 
@@ -161,13 +191,52 @@ class MotionEditor {
         const upstream = upstreamNode(this.node, "image");
         if (upstream) {
             const shown = upstream.imgs?.[upstream.imageIndex ?? 0] ?? upstream.imgs?.[0];
-            if (shown?.src) return { url: shown.src, source: "upstream" };
+            if (shown?.src) return { url: opaqueUrl(shown.src), source: "upstream", raw: shown.src };
             const imageWidget = upstream.widgets?.find((w) => w.name === "image");
             if (typeof imageWidget?.value === "string" && imageWidget.value && /^Load ?Image/i.test(upstream.type)) {
-                return { url: viewUrl(parseAnnotatedName(imageWidget.value)), source: "upstream" };
+                const raw = viewUrl(parseAnnotatedName(imageWidget.value));
+                return { url: opaqueUrl(raw), source: "upstream", raw };
             }
         }
         return this.lastRunUrl ? { url: this.lastRunUrl, source: "last-run" } : { url: null, source: "none" };
+    }
+
+    /** The overlay of the last run while the picture is the one it ran on; before a run, a Load Image that
+     * feeds both `image` and `mask` gives this layer's region from its alpha (its MASK is 1 − alpha). */
+    regionsSource(pictureUrl, raw) {
+        if (this.lastRun && this.lastRun.picture === pictureUrl) return { url: this.lastRun.regions, kind: "run" };
+        const upstream = upstreamNode(this.node, "image");
+        if (raw && upstream && upstream === upstreamNode(this.node, "mask") && /^Load ?Image/i.test(upstream.type)) {
+            return { url: raw, kind: "alpha" };
+        }
+        return { url: null, kind: "none" };
+    }
+
+    loadRegions({ url, kind }) {
+        this.regionsUrl = url;
+        this.regions = null;
+        this.regionsKind = kind;
+        this.draw();
+        if (!url) return;
+        loadPicture(url, (image) => {
+            if (this.regionsUrl !== url || !image) return;
+            this.regions = kind === "run" ? image : this.tintFromAlpha(image);
+            this.draw();
+        });
+    }
+
+    /** This layer's colour at LAYER_TINT where `image` is transparent (the painted region), clear elsewhere. */
+    tintFromAlpha(image) {
+        const canvas = document.createElement("canvas");
+        canvas.width = image.naturalWidth;
+        canvas.height = image.naturalHeight;
+        const ctx = canvas.getContext("2d");
+        const [r, g, b] = LAYER_COLOURS[layerIndex(this.node) % LAYER_COLOURS.length].map((c) => Math.round(c * 255));
+        ctx.fillStyle = `rgba(${r}, ${g}, ${b}, ${LAYER_TINT})`;
+        ctx.fillRect(0, 0, canvas.width, canvas.height);
+        ctx.globalCompositeOperation = "destination-out";
+        ctx.drawImage(image, 0, 0);
+        return canvas;
     }
 
     /** Typing into the `arrows` text (or any code setting it through the widget) redraws at once. */
@@ -187,25 +256,22 @@ class MotionEditor {
             this.layout();
             return;
         }
-        const image = new Image();
-        image.onload = () => {
+        loadPicture(url, (image) => {
             if (this.imageUrl !== url) return;
             this.image = image;
             this.layout();
-            this.node.setDirtyCanvas?.(true, true); // the node may need to grow for the picture's aspect
-        };
-        image.onerror = () => {
-            if (this.imageUrl !== url) return;
-            this.image = null;
-            this.layout();
-        };
-        image.src = url;
+            if (image) this.node.setDirtyCanvas?.(true, true); // the node may need to grow for the picture's aspect
+        });
     }
 
     setLastRun(output) {
         const saved = output?.[EDITOR_IMAGE_KEY]?.[0];
         if (!saved?.filename) return;
         this.lastRunUrl = `${viewUrl(saved)}${app.getRandParam?.() ?? ""}`;
+        const regions = output?.[EDITOR_REGIONS_KEY]?.[0];
+        const picture = upstreamNode(this.node, "image") ? this.pictureSource().url : this.lastRunUrl;
+        this.lastRun = regions?.filename ? { picture, regions: `${viewUrl(regions)}${app.getRandParam?.() ?? ""}` }
+            : null;
         this.sync();
     }
 
@@ -358,6 +424,7 @@ class MotionEditor {
         ctx.clearRect(0, 0, width, height);
         if (this.image) {
             ctx.drawImage(this.image, 0, 0, width, height);
+            if (this.regions) ctx.drawImage(this.regions, 0, 0, width, height);
         } else {
             ctx.fillStyle = "#2a2a2a";
             ctx.fillRect(0, 0, width, height);
