@@ -29,7 +29,7 @@ from itertools import pairwise
 import torch
 
 from ..checks import InputValueError, check_int
-from ..flow.ops import validate_flow
+from ..flow.ops import smoothstep, validate_flow
 from .common import check_loop_inputs
 from .euler import loop_compact_displacements
 from .sharp_plan import LoopPlan, plan_loop
@@ -90,8 +90,8 @@ def render_sharp_loop(
         for i, forward, backward in steps:
             out[:, first + i].copy_(still)
             if i > 0 and sources.numel():
-                beta = _smoothstep((i - start) / span)
-                gamma = _smoothstep((i - fade_start) / fade_span)
+                beta = smoothstep((i - start) / span)
+                gamma = smoothstep((i - fade_start) / fade_span)
                 for b, reader in enumerate(readers):
                     f = b if forward.shape[0] > 1 else 0
                     p = b if beta.shape[0] > 1 else 0
@@ -134,8 +134,3 @@ def _blend(reader: SharpReader, forward: torch.Tensor, backward: torch.Tensor, b
         detail[mixing] = (a * detail[mixing] + b * other) / torch.sqrt(a * a + b * b)
     values = torch.lerp(low_f, low_b, gamma.unsqueeze(1)).add_(detail)
     return torch.clamp(values, reader.lowest, reader.highest, out=values)
-
-
-def _smoothstep(t: torch.Tensor) -> torch.Tensor:
-    t = t.clamp(0, 1)
-    return t * t * (3 - 2 * t)
