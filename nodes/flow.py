@@ -145,11 +145,10 @@ class TextFlow(io.ComfyNode):
         below = None if layers is None else as_stack(layers, "Text Flow `layers`")
         motion_hints = hints.parse_arrows(arrows)
         angle_deg = chosen_angle(direction, angle)
-        engine_fade = flow_model is None and border == LEGACY_BORDER  # the engine's own stick fade, as before
         if flow_model is None:
             result = flow_engine.flow_from_text(picture, region, text, direction_angle=angle_deg,
                                                 hints=motion_hints, strength=strength or None, seed=seed,
-                                                border_fade=engine_fade, on_step=cancel)
+                                                border_fade=False, on_step=cancel)
             flow, notes = result.flow, [f"learning-free engine; motion from {result.source}", *result.warnings]
         else:
             flow, notes = cls._network_flow(flow_model, picture, region, text, angle_deg, motion_hints,
@@ -162,10 +161,10 @@ class TextFlow(io.ComfyNode):
         for note in notes[1:]:
             log.warning("T2C_TextFlow: %s", note)
         region = fit_mask(region, picture.shape[-2:])
-        if not (engine_fade or legacy):  # a network's flow with no border asked for stays as it always was
+        if not (legacy and flow_model is not None):  # a network's flow with no border asked for stays as it was
             shaped = shape_border(flow, region, border, on_step=cancel)
             flow, border = shaped.flow, shaped.border
-            notes.append(f"border {border}" + (f": {shaped.note}" if shaped.note else ""))
+            notes.append(shaped.note or f"border {border}")
         stack, mine, note = cls._stacked(below, FlowLayer(flow=flow, mask=region, border=border,
                                                           cycles=None if cycles == "auto" else int(cycles),
                                                           label=cls._label()))

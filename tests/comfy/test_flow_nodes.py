@@ -251,4 +251,4 @@ def test_border_auto_is_resolved_and_said_in_info(t2c_nodes, blob):
     stack, _, info = _run_text_flow(t2c_nodes, image=image, mask=mask, text="a waterfall", border="auto").result
     (layer,) = stack.layers
     assert layer.border in ("behind", "slip", "stick")
-    assert f"border {layer.border}" in info
+    assert f"border auto → {layer.border}" in info, "info says what auto chose"
