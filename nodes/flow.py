@@ -76,7 +76,8 @@ class TextFlow(io.ComfyNode):
                         "from drawn arrows, the direction combo, or the text (\"flowing to the left\", \"in "
                         "upwards direction\", \"at 30 degrees\"); otherwise from what the text names "
                         "(waterfall → down, clouds → sideways, smoke → up). Learning-free unless a flow "
-                        "model is connected.",
+                        "model is connected. Chain Text Flows through `layers` to give several regions each "
+                        "their own motion, border and period (a stack of motion layers).",
             inputs=[
                 io.Image.Input("image", tooltip="The realistic twin, or the painting itself."),
                 io.Mask.Input("mask", tooltip="Where things move (e.g. from Region Mask, or painted in the mask "
