@@ -151,7 +151,7 @@ class Workflow:
     def _widget_values(self, node: Node) -> list:
         if node.type in FRONTEND_ONLY:
             return [node.values[name] for name in FRONTEND_ONLY[node.type]]
-        values = []
+        values, upload = [], False
         for name, spec, _ in self._inputs(node.type):
             if not _is_widget(spec):
                 continue
@@ -167,9 +167,9 @@ class Workflow:
             values.append(int(value) if isinstance(value, float) and value.is_integer() else value)  # as JS writes
             if options.get("control_after_generate") or name in ("seed", "noise_seed"):
                 values.append("fixed")  # the frontend's control_after_generate widget; fixed = reproducible
-            if any(options.get(flag) for flag in UPLOAD_FLAGS):
-                values.append("image")  # the upload button's value, as the frontend saves it
-        return values
+            upload |= any(options.get(flag) for flag in UPLOAD_FLAGS)
+        # the upload button's value, as the frontend saves it: its widget comes after the node's own widgets
+        return [*values, "image"] if upload else values
 
     def _order(self, links: list[list]) -> dict[int, int]:
         """Execution order as LiteGraph computes it on load: nodes without linked inputs in id order, then a
@@ -215,9 +215,9 @@ class Workflow:
                         outgoing.setdefault((source.node.id, source.slot), []).append(len(links))
                     entry["link"] = links[-1][0] if source is not None else None
                     inputs.append(entry)
-                    if _is_widget(spec) and any(_options(spec).get(flag) for flag in UPLOAD_FLAGS):
-                        inputs.append({"localized_name": "choose file to upload", "name": "upload",
-                                       "type": "IMAGEUPLOAD", "widget": {"name": "upload"}, "link": None})
+                if any(_options(spec).get(flag) for _, spec, _ in widgets for flag in UPLOAD_FLAGS):
+                    inputs.append({"localized_name": "choose file to upload", "name": "upload", "type": "IMAGEUPLOAD",
+                                   "widget": {"name": "upload"}, "link": None})  # after the node's own widgets
             nodes.append((node, inputs))
         serial, order = [], self._order(links)
         for node, inputs in nodes:

@@ -101,5 +101,5 @@ def test_the_layers_workflows_chain_one_text_flow_per_region(name, mask_node, re
     chain = _layer_chain(workflow)
     masks = [_source(workflow, node, "mask") for node in chain]
     assert [mask["type"] for mask in masks] == [mask_node] * len(regions)
-    assert [mask["widgets_values"][-1 if mask_node == "LoadImageMask" else 0] for mask in masks] == regions
+    assert [mask["widgets_values"][1 if mask_node == "LoadImageMask" else 0] for mask in masks] == regions
     assert len({node["title"] for node in chain}) == len(chain), "each layer's Text Flow says which region it moves"

@@ -64,6 +64,28 @@ function layerIndex(node) {
     return index;
 }
 
+/** The picture a Load Image (or Load Image (as Mask)) node shows: its preview, else the file its widget names. */
+function shownUrl(node) {
+    const shown = node.imgs?.[node.imageIndex ?? 0] ?? node.imgs?.[0];
+    if (shown?.src) return shown.src;
+    const imageWidget = node.widgets?.find((w) => w.name === "image");
+    if (typeof imageWidget?.value === "string" && imageWidget.value && /^Load ?Image/i.test(node.type)) {
+        return viewUrl(parseAnnotatedName(imageWidget.value));
+    }
+    return null;
+}
+
+/** Where the `mask` of a Text Flow comes from when a loader feeds it: the file and the channel that is the mask
+ * (Load Image: its alpha, MASK = 1 − alpha; Load Image (as Mask): the channel its widget picks), else null. */
+function maskSource(node) {
+    const upstream = upstreamNode(node, "mask");
+    if (!upstream || !/^LoadImage(Mask)?$/.test(upstream.type)) return null;
+    const url = shownUrl(upstream);
+    const channel = upstream.type === "LoadImage" ? "alpha"
+        : upstream.widgets?.find((w) => w.name === "channel")?.value;
+    return url && channel ? { url, channel } : null;
+}
+
 /** Load `url` into an Image; `done(image)` gets it, or null when it fails. */
 function loadPicture(url, done) {
     const image = new Image();
@@ -88,7 +110,8 @@ class MotionEditor {
         this.source = "none";
         this.lastRunUrl = null;
         this.regions = null; // drawn over the picture: this layer's region tinted, the stack's other layers outlined
-        this.regionsUrl = null;
+        this.regionsKey = null; // what `regions` was made from: a run's overlay URL, or a mask file and its channel
+        this.regionsKind = "none";
         this.lastRun = null; // {picture, regions}: the overlay of the last run and the picture it was made for
 
         this.root = document.createElement("div");
@@ -180,62 +203,63 @@ class MotionEditor {
             this.history = [];
             this.draw();
         }
-        const { url, source, raw } = this.pictureSource();
+        const { url, source } = this.pictureSource();
         if (url !== this.imageUrl) this.loadImage(url, source);
-        const regions = this.regionsSource(url, raw);
-        if (regions.url !== this.regionsUrl) this.loadRegions(regions);
+        const regions = this.regionsSource(url);
+        if (regions.key !== this.regionsKey) this.loadRegions(regions);
         this.fitMode();
     }
 
     pictureSource() {
         const upstream = upstreamNode(this.node, "image");
-        if (upstream) {
-            const shown = upstream.imgs?.[upstream.imageIndex ?? 0] ?? upstream.imgs?.[0];
-            if (shown?.src) return { url: opaqueUrl(shown.src), source: "upstream", raw: shown.src };
-            const imageWidget = upstream.widgets?.find((w) => w.name === "image");
-            if (typeof imageWidget?.value === "string" && imageWidget.value && /^Load ?Image/i.test(upstream.type)) {
-                const raw = viewUrl(parseAnnotatedName(imageWidget.value));
-                return { url: opaqueUrl(raw), source: "upstream", raw };
-            }
-        }
+        const raw = upstream ? shownUrl(upstream) : null;
+        if (raw) return { url: opaqueUrl(raw), source: "upstream" };
         return this.lastRunUrl ? { url: this.lastRunUrl, source: "last-run" } : { url: null, source: "none" };
     }
 
-    /** The overlay of the last run while the picture is the one it ran on; before a run, a Load Image that
-     * feeds both `image` and `mask` gives this layer's region from its alpha (its MASK is 1 − alpha). */
-    regionsSource(pictureUrl, raw) {
-        if (this.lastRun && this.lastRun.picture === pictureUrl) return { url: this.lastRun.regions, kind: "run" };
-        const upstream = upstreamNode(this.node, "image");
-        if (raw && upstream && upstream === upstreamNode(this.node, "mask") && /^Load ?Image/i.test(upstream.type)) {
-            return { url: raw, kind: "alpha" };
+    /** The overlay of the last run while the picture is the one it ran on; before a run, this layer's region from
+     * the loader that feeds `mask` (maskSource), tinted here. */
+    regionsSource(pictureUrl) {
+        if (this.lastRun && this.lastRun.picture === pictureUrl) {
+            return { key: this.lastRun.regions, url: this.lastRun.regions, kind: "run" };
         }
-        return { url: null, kind: "none" };
+        const mask = maskSource(this.node);
+        return mask ? { key: `${mask.url}#${mask.channel}`, url: mask.url, kind: mask.channel }
+            : { key: null, url: null, kind: "none" };
     }
 
-    loadRegions({ url, kind }) {
-        this.regionsUrl = url;
+    loadRegions({ key, url, kind }) {
+        this.regionsKey = key;
         this.regions = null;
         this.regionsKind = kind;
         this.draw();
         if (!url) return;
         loadPicture(url, (image) => {
-            if (this.regionsUrl !== url || !image) return;
-            this.regions = kind === "run" ? image : this.tintFromAlpha(image);
+            if (this.regionsKey !== key || !image) return;
+            this.regions = kind === "run" ? image : this.tintMask(image, kind);
             this.draw();
         });
     }
 
-    /** This layer's colour at LAYER_TINT where `image` is transparent (the painted region), clear elsewhere. */
-    tintFromAlpha(image) {
+    /** This layer's colour at LAYER_TINT where the mask in `channel` of `image` is above one half (the threshold
+     * of models/flow/layers.py), clear elsewhere: what Text Flow's overlay shows for its own region. */
+    tintMask(image, channel) {
         const canvas = document.createElement("canvas");
         canvas.width = image.naturalWidth;
         canvas.height = image.naturalHeight;
-        const ctx = canvas.getContext("2d");
-        const [r, g, b] = LAYER_COLOURS[layerIndex(this.node) % LAYER_COLOURS.length].map((c) => Math.round(c * 255));
-        ctx.fillStyle = `rgba(${r}, ${g}, ${b}, ${LAYER_TINT})`;
-        ctx.fillRect(0, 0, canvas.width, canvas.height);
-        ctx.globalCompositeOperation = "destination-out";
+        const ctx = canvas.getContext("2d", { willReadFrequently: true });
         ctx.drawImage(image, 0, 0);
+        const pixels = ctx.getImageData(0, 0, canvas.width, canvas.height);
+        const offset = { red: 0, green: 1, blue: 2, alpha: 3 }[channel] ?? 3;
+        const colour = LAYER_COLOURS[layerIndex(this.node) % LAYER_COLOURS.length].map((c) => Math.round(c * 255));
+        const tint = Math.round(255 * LAYER_TINT);
+        const data = pixels.data;
+        for (let i = 0; i < data.length; i += 4) {
+            const value = data[i + offset];
+            const inside = offset === 3 ? value < 128 : value > 127; // alpha: MASK = 1 − alpha, as the loaders read it
+            data.set([...colour, inside ? tint : 0], i);
+        }
+        ctx.putImageData(pixels, 0, 0);
         return canvas;
     }
 
