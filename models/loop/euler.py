@@ -197,19 +197,19 @@ def _countdown(state: EulerState, total: int, on_step: Callable[[], None] | None
 
 def loop_compact_displacements(
     flow: torch.Tensor, n_frames: int, integration: str = "round", leave: str = "invalidate",
-    on_step: Callable[[], None] | None = None,
+    on_step: Callable[[], None] | None = None, sources: torch.Tensor | None = None,
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """Yield ``(i, forward, backward)`` for frames i = 0 … N−1 of a symmetric loop, in frame order.
 
-    ``forward`` = displacement after i steps of +flow, ``backward`` = after N − i steps of −flow, both
-    compact [B, 2, M] over ``tracked_pixels(flow)``. O(N) steps in total and O(√N) stored fields. The fields
-    are reused buffers (the loop allocates nothing per frame): use or copy them before the next item.
+    ``forward`` = displacement after i steps of +flow, ``backward`` = after N − i steps of −flow, both compact
+    [B, 2, M] over ``sources`` (default ``tracked_pixels(flow)``). O(N) steps in total and O(√N) stored fields.
+    The fields are reused buffers (the loop allocates nothing per frame): use or copy them before the next item.
     ``on_step()`` runs after each of the about N steps made before the first item (an exception it raises, e.g.
     Cancel, stops them).
     """
     check_int(n_frames, "n_frames", 1)
-    forward = EulerState(flow, integration, leave=leave)
-    backward = EulerState(-flow, integration, leave=leave)
+    forward = EulerState(flow, integration, sources, leave=leave)
+    backward = EulerState(-flow, integration, forward.sources, leave=leave)
     return _symmetric(forward, backward, n_frames, on_step)
 
 
