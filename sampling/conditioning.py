@@ -9,13 +9,15 @@ import comfy.sd1_clip
 import comfy.supported_models
 import torch
 
+from ..models.checks import InputShapeError, InputTypeError, InputValueError
+
 
 def check_sd1(model) -> None:
     """SD1.x only: the block numbers of the injection and the capture are those of the SD1 UNet."""
     config = getattr(getattr(model, "model", None), "model_config", None)
     if not isinstance(config, comfy.supported_models.SD15) or config.unet_config.get("in_channels", 4) != 4:
         name = type(config).__name__ if config is not None else type(model).__name__
-        raise ValueError(f"T2C_TwinSampler supports Stable Diffusion 1.x models (SD1.4, SD1.5 and their "
+        raise InputTypeError(f"T2C_TwinSampler supports Stable Diffusion 1.x models (SD1.4, SD1.5 and their "
                          f"fine-tunes); this model is {name}. Load an SD1.x checkpoint.")
 
 
@@ -27,19 +29,19 @@ UNSUPPORTED_OPTIONS = {"control": "ControlNet", "hooks": "hooks", "area": "areas
 def single_context(conditioning, name: str, context_dim: int) -> torch.Tensor:
     """The [1, tokens, dim] embeddings of a one-prompt CONDITIONING, or a clear error."""
     if not isinstance(conditioning, list) or not conditioning:
-        raise ValueError(f"{name} is empty: connect a CLIPTextEncode")
+        raise InputValueError(f"{name} is empty: connect a CLIPTextEncode")
     if len(conditioning) != 1:
-        raise ValueError(f"{name} holds {len(conditioning)} combined conditionings; T2C_TwinSampler needs one "
-                         "prompt per input (use one CLIPTextEncode, or ConditioningConcat instead of Combine)")
+        raise InputValueError(f"{name} holds {len(conditioning)} combined conditionings; T2C_TwinSampler needs one "
+                              "prompt per input (use one CLIPTextEncode, or ConditioningConcat instead of Combine)")
     context, options = conditioning[0]
     if not isinstance(context, torch.Tensor) or context.ndim != 3 or context.shape[-1] != context_dim:
         shape = tuple(context.shape) if isinstance(context, torch.Tensor) else type(context).__name__
-        raise ValueError(f"{name} must be SD1.x text embeddings [1, 77·k, {context_dim}], got {shape}: encode "
-                         "it with the same checkpoint's CLIP")
+        raise InputShapeError(f"{name} must be SD1.x text embeddings [1, 77·k, {context_dim}], got {shape}: encode "
+                              "it with the same checkpoint's CLIP")
     extras = [label for key, label in UNSUPPORTED_OPTIONS.items() if options.get(key) is not None]
     if extras:
-        raise ValueError(f"{name} carries {', '.join(extras)}, which T2C_TwinSampler does not apply (the twin "
-                         "must follow the artistic image's own layout): connect the plain CLIPTextEncode output")
+        raise InputValueError(f"{name} carries {', '.join(extras)}, which T2C_TwinSampler does not apply (the twin "
+                              "must follow the artistic image's own layout): connect the plain CLIPTextEncode output")
     return context
 
 
@@ -56,6 +58,6 @@ def prompt_tokens(prompt: str, length: int) -> list[str]:
     tokens = [tokenizer.inv_vocab.get(token, "<embedding>") if isinstance(token, int) else "<embedding>"
               for chunk in chunks for token, *_ in chunk]
     if len(tokens) != length:
-        raise ValueError(f"prompt gives {len(tokens)} tokens but the positive conditioning has {length}: connect "
-                         "the same text that the artistic CLIPTextEncode encodes (or leave prompt empty)")
+        raise InputValueError(f"prompt gives {len(tokens)} tokens but the positive conditioning has {length}: connect "
+                              "the same text that the artistic CLIPTextEncode encodes (or leave prompt empty)")
     return tokens

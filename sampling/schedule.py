@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..models.checks import InputValueError
+
 CAPTURE_FRACTION = 0.56
 """Share of the steps (the least noisy ones) whose attention is averaged: official t ≤ 541, 28 of 50."""
 
@@ -37,9 +39,9 @@ class TwinSchedule:
         for name, value in (("attention_injection", attention), ("feature_injection", features),
                             ("negative_alpha", negative_alpha)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and 0.0 <= value <= 1.0):
-                raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
+                raise InputValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
         if not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be a positive int, got {steps!r}")
+            raise InputValueError(f"steps must be a positive int, got {steps!r}")
         alphas = None
         if negative_alpha < 1.0:
             alphas = tuple(negative_alpha * (1.0 - i / (steps - 1)) if steps > 1 else negative_alpha

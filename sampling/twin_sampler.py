@@ -14,6 +14,7 @@ import comfy.samplers
 import comfy.utils
 import torch
 
+from ..models.checks import InputShapeError
 from ..models.region.attention_capture import AttentionCapture
 from .conditioning import check_sd1, prompt_tokens, single_context
 from .inversion import invert, progress_callback
@@ -33,7 +34,7 @@ def sample_twins(model, positive, twin_positive, unconditional, latent, seed, st
     source = reference if reference is not None else latent
     samples = comfy.sample.fix_empty_latent_channels(model, source["samples"])
     if samples.ndim != 4 or samples.shape[1] != 4:
-        raise ValueError(f"expected an SD1.x latent [B, 4, h, w], got {tuple(samples.shape)}")
+        raise InputShapeError(f"expected an SD1.x latent [B, 4, h, w], got {tuple(samples.shape)}")
     if "noise_mask" in source:
         log.warning("T2C_TwinSampler: the latent's noise mask is ignored (no inpainting in the twin sampler)")
     batch = samples.shape[0]
