@@ -109,6 +109,27 @@ def check_nchw(tensor: torch.Tensor, name: str, channels: int | None = None) -> 
     return tensor
 
 
+def check_mask(mask: object, name: str) -> torch.Tensor:
+    """A mask as float32 [B, 1, H, W] in 0..1, from any layout a user can send: [H, W] (one mask), [B, H, W]
+    (ComfyUI's MASK) or [B, 1, H, W]; bool or floating point. Every stage reads masks through this one check, so a
+    mask that one node takes is taken by all."""
+    check_tensor(mask, name)
+    shape = list(mask.shape)
+    mask = mask[None, None] if mask.dim() == 2 else mask[:, None] if mask.dim() == 3 else mask
+    if mask.dim() != 4 or mask.shape[1] != 1 or min(mask.shape) == 0:
+        raise InputShapeError(f"{name} must have shape [H, W], [B, H, W] or [B, 1, H, W] with no empty dimension, "
+                              f"got {shape}")
+    if mask.dtype != torch.bool and not mask.is_floating_point():
+        raise InputTypeError(f"{name} must be bool or float in 0..1, got {mask.dtype} (divide a 0..255 mask by 255)")
+    mask = mask.float()
+    low, high = (float(v) for v in torch.aminmax(mask))  # one pass; NaN and inf show in the extremes
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise InputValueError(f"{name} contains NaN or infinite values; fix the node that produced it")
+    if low < 0 or high > 1:
+        raise InputValueError(f"{name} values must be in 0..1, got {low:g}..{high:g} (divide a 0..255 mask by 255)")
+    return mask
+
+
 def check_companion(tensor: torch.Tensor, name: str, reference: torch.Tensor, channels: int) -> torch.Tensor:
     """A [B|1, ``channels``, H, W] tensor that goes with ``reference`` [B, ·, H, W]: the same size, and batch 1 or
     the reference's."""

@@ -7,14 +7,14 @@ import logging
 import torch
 from comfy_api.latest import io
 
-from ..models.checks import check_finite_output, check_nchw
+from ..models.checks import check_finite_output, check_mask, check_nchw
 from ..models.flow.ops import prepare_flow
 from ..models.loop import pixel_animator, sharp_loop
 from ..models.loop.engines import CLASSIC_SPLAT, ENGINES, LEGACY_ENGINE, SHARP_LOOP
 from ..models.loop.euler import INTEGRATIONS
 from . import memory
 from .progress import FrameProgress
-from .types import CATEGORY, Flow, VideoModel, image_to_bchw, mask_to_b1hw
+from .types import CATEGORY, Flow, VideoModel, image_to_bchw
 from .validation import check_choices
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class Animate(io.ComfyNode):
         check_choices(cls, integration=integration, engine=engine)
         picture = check_nchw(image_to_bchw(image), "Animate `image`", channels=3)
         batch, _, height, width = picture.shape
-        region = None if mask is None else mask_to_b1hw(mask)
+        region = None if mask is None else check_mask(mask, "Animate `mask`")
         memory.preflight("Animate Cinemagraph", batch * frames, height, width,
                          memory.animate_bytes(batch, frames, height, width),
                          "fewer frames, a smaller image or fewer images in the batch")

@@ -8,7 +8,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..models import networks
-from ..models.checks import check_finite_output, check_nchw
+from ..models.checks import InputShapeError, InputValueError, check_finite_output, check_mask, check_nchw
 from ..models.flow import engine as flow_engine
 from ..models.flow import hints
 from ..models.flow import viz as flow_viz
@@ -16,7 +16,7 @@ from ..models.flow.ops import clamp_note
 from ..models.networks.transformer import CONTEXT_DIM, CONTEXT_TOKENS
 from ..models.prompt.direction import AUTO, DIRECTION_CHOICES, chosen_angle
 from .progress import FrameProgress
-from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw, mask_to_b1hw
+from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw
 from .validation import check_choices
 
 log = logging.getLogger(__name__)
@@ -30,12 +30,12 @@ Not ``images``: the frontend would also draw that as a second preview under the 
 def sd1_context(conditioning) -> torch.Tensor:
     """The [B, 77, 768] token embeddings of an SD1.x CLIPTextEncode conditioning, or a clear error."""
     if not conditioning:
-        raise ValueError("the text flow network needs `conditioning`: connect CLIPTextEncode (SD1.x CLIP) "
-                         "with your prompt")
+        raise InputValueError("the text flow network needs `conditioning`: connect CLIPTextEncode (SD1.x CLIP) "
+                              "with your prompt")
     context = conditioning[0][0]
     if context.ndim != 3 or context.shape[-1] != SD1_CONTEXT[1] or context.shape[1] % SD1_CONTEXT[0]:
-        raise ValueError(f"the text flow network needs SD1.x CLIP tokens [*, 77, 768]; this conditioning is "
-                         f"{list(context.shape)} — encode the prompt with an SD1.x checkpoint's CLIP")
+        raise InputShapeError(f"the text flow network needs SD1.x CLIP tokens [*, 77, 768]; this conditioning is "
+                              f"{list(context.shape)} — encode the prompt with an SD1.x checkpoint's CLIP")
     return context[:, : SD1_CONTEXT[0]].float()  # a long prompt: the official model saw only 77 tokens
 
 
@@ -106,7 +106,7 @@ class TextFlow(io.ComfyNode):
                 conditioning=None, flow_model=None) -> io.NodeOutput:
         check_choices(cls, direction=direction)
         cancel = FrameProgress.cancel_point  # a 2048² image takes seconds: Cancel is checked between steps
-        picture, region = image_to_bchw(image), mask_to_b1hw(mask)
+        picture, region = image_to_bchw(image), check_mask(mask, "Text Flow `mask`")
         check_nchw(picture, "Text Flow `image`", channels=3)
         motion_hints = hints.parse_arrows(arrows)
         angle_deg = chosen_angle(direction, angle)

@@ -8,12 +8,12 @@ import os
 import torch
 from comfy_api.latest import io
 
-from ..models.checks import check_number
+from ..models.checks import check_mask, check_number
 from ..models.region import attention_mask, backends, clip, odise
 from ..models.region.words import DEFAULT_WORDS
 from .holders import ModelCache
 from .paths import model_dirs
-from .types import CATEGORY, Attention, bchw_to_image, image_to_bchw, mask_to_b1hw
+from .types import CATEGORY, Attention, bchw_to_image, image_to_bchw
 from .validation import check_choices
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class RegionMask(io.ComfyNode):
         check_choices(cls, backend=backend, cluster_type=cluster_type, clip_model=clip_model)
         check_number(threshold, "Region Mask `threshold`")  # NaN passes ComfyUI's min/max
         pictures = image_to_bchw(image)
-        masks = None if mask is None else mask_to_b1hw(mask)[:, 0]
+        masks = None if mask is None else check_mask(mask, "Region Mask `mask`")[:, 0]
         params = attention_mask.MaskParams(n_clusters=n_clusters, method=cluster_type, threshold=threshold,
                                            erosion_ksize=erosion_ksize, erosion_iter=erosion_iterations)
         chosen = backends.choose_backend(

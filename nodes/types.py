@@ -1,13 +1,16 @@
 """Socket types shared by our nodes, and conversions between ComfyUI tensors and the layout of ``models/``.
 
 ComfyUI passes IMAGE as [B,H,W,3] and MASK as [B,H,W] (or [H,W]); ``models/`` works channel-first
-([B,3,H,W], [B,1,H,W]) like torch's own image ops, so the conversion lives here, once.
+([B,3,H,W], [B,1,H,W]) like torch's own image ops, so the IMAGE conversion lives here, once; every stage reads a
+MASK through :func:`models.checks.check_mask`.
 """
 
 from __future__ import annotations
 
 import torch
 from comfy_api.latest import io
+
+from ..models.checks import InputShapeError
 
 CATEGORY = "Text2Cinemagraph"
 
@@ -22,19 +25,9 @@ def image_to_bchw(image: torch.Tensor) -> torch.Tensor:
     if image.ndim == 3:
         image = image.unsqueeze(0)
     if image.ndim != 4 or image.shape[-1] not in (3, 4):
-        raise ValueError(f"expected an IMAGE [B,H,W,3], got shape {tuple(image.shape)}")
+        raise InputShapeError(f"expected an IMAGE [B,H,W,3], got shape {tuple(image.shape)}")
     return image[..., :3].permute(0, 3, 1, 2).float().contiguous()
 
 
 def bchw_to_image(image: torch.Tensor) -> torch.Tensor:
     return image.permute(0, 2, 3, 1).contiguous()
-
-
-def mask_to_b1hw(mask: torch.Tensor) -> torch.Tensor:
-    if mask.ndim == 2:
-        mask = mask.unsqueeze(0)
-    if mask.ndim == 4 and mask.shape[1] == 1:
-        return mask.float()
-    if mask.ndim != 3:
-        raise ValueError(f"expected a MASK [B,H,W], got shape {tuple(mask.shape)}")
-    return mask.unsqueeze(1).float()

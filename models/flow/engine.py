@@ -39,10 +39,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import InputShapeError, InputTypeError, InputValueError, check_string, check_tensor, is_number
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_mask, check_string, check_tensor, is_number
 from ..prompt.direction import parse_direction, truncation_note
 from ..prompt.vocabulary import find_prior
-from .hints import MotionHints, gaussian_blend, mask_batch, parse_arrows
+from .hints import MotionHints, gaussian_blend, parse_arrows
 from .ops import MAX_MOTION_PX, angle_vector
 from .river_field import river_directions
 
@@ -114,7 +114,7 @@ def flow_from_text(
     (a large image takes seconds: an exception it raises, e.g. Cancel, stops the work).
     """
     image_batch, height, width = _validate_image(image)
-    masks = mask_batch(mask)
+    masks = check_mask(mask, "mask")
     hints = parse_arrows(hints) if isinstance(hints, str) or hints is None else hints
     _validate_options(text, region, direction_angle, hints, strength, variation, seed)
     batch = _batch_size(image_batch, masks.shape[0])

@@ -16,8 +16,9 @@ import cv2
 import numpy as np
 import torch
 
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_nchw
 from .hints import MotionHints
-from .ops import validate_flow, validate_nchw
+from .ops import validate_flow
 
 _WHEEL_RAMPS = (  # (length, start colour, end colour) of each ramp, RGB
     (15, (1.0, 0.0, 0.0), (1.0, 1.0, 0.0)),
@@ -47,7 +48,8 @@ def flow_to_color(flow: torch.Tensor, max_magnitude: float | None = None) -> tor
     """
     validate_flow(flow)
     if max_magnitude is not None and not (_positive(max_magnitude)):
-        raise ValueError(f"max_magnitude must be a positive finite number of px/frame or None, got {max_magnitude!r}")
+        raise InputValueError(
+            f"max_magnitude must be a positive finite number of px/frame or None, got {max_magnitude!r}")
     flow = flow.float()
     u, v = flow[:, 0], flow[:, 1]
     speed = torch.hypot(u, v)
@@ -82,21 +84,22 @@ def draw_flow_arrows(
     along the flow there; length ∝ speed, the fastest (or ``max_magnitude``) spanning 90 % of a cell.
     Arrows have a dark outline so they read on any background.
     """
-    validate_nchw(background, "background", channels=3)
+    check_nchw(background, "background", channels=3)
     validate_flow(flow)
     _, _, height, width = background.shape
     batches = {flow.shape[0], background.shape[0]}
     if flow.shape[-2:] != (height, width) or (len(batches) > 1 and 1 not in batches):
-        raise ValueError(
+        raise InputShapeError(
             f"flow {list(flow.shape)} must match background {list(background.shape)} in size, and their batches "
             "must be equal or one of them 1"
         )
     background = background.expand(max(batches), -1, -1, -1)
     step = max(8, round(max(height, width) / 24)) if step is None else step
     if isinstance(step, bool) or not isinstance(step, int) or step < 2:
-        raise ValueError(f"step must be an int ≥ 2 pixels, got {step!r}")
+        raise InputValueError(f"step must be an int ≥ 2 pixels, got {step!r}")
     if max_magnitude is not None and not _positive(max_magnitude):
-        raise ValueError(f"max_magnitude must be a positive finite number of px/frame or None, got {max_magnitude!r}")
+        raise InputValueError(
+            f"max_magnitude must be a positive finite number of px/frame or None, got {max_magnitude!r}")
     ys = np.arange(step // 2, height, step)
     xs = np.arange(step // 2, width, step)
     grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
@@ -126,9 +129,10 @@ def draw_motion_hints(
     anchor_color: _Color = (0.2, 0.8, 1.0),
 ) -> torch.Tensor:
     """``image`` [B, 3, H, W] (0..1) with the user's arrows (tail → head) and anchors (dots) drawn on it."""
-    validate_nchw(image, "image", channels=3)
+    check_nchw(image, "image", channels=3)
     if not isinstance(hints, MotionHints):
-        raise TypeError(f"hints must be MotionHints (see models.flow.hints.parse_arrows), got {type(hints).__name__}")
+        raise InputTypeError(
+            f"hints must be MotionHints (see models.flow.hints.parse_arrows), got {type(hints).__name__}")
     _, _, height, width = image.shape
     size = math.sqrt(height * width)
     thickness = max(2, round(size / 200))
@@ -151,7 +155,7 @@ def _positive(value: object) -> bool:
 
 def _bgr255(color: _Color) -> tuple[int, int, int]:
     if len(color) != 3 or not all(isinstance(c, (int, float)) and 0 <= c <= 1 for c in color):
-        raise ValueError(f"colours are (r, g, b) with each value in 0..1, got {color!r}")
+        raise InputValueError(f"colours are (r, g, b) with each value in 0..1, got {color!r}")
     return tuple(round(255 * c) for c in reversed(color))
 
 

@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import InputShapeError, InputTypeError, InputValueError
+
 FORMATS = ("mp4", "gif", "webp")
 EXTENSIONS = {"mp4": ".mp4", "gif": ".gif", "webp": ".webp"}
 
@@ -64,13 +66,13 @@ class LoopFrames:
     def __init__(self, frames, pingpong: bool = False):
         shape = tuple(getattr(frames, "shape", ()))
         if len(shape) != 4 or shape[-1] != 3:
-            raise ValueError(f"frames must be [T, H, W, 3] RGB, got shape {shape}")
+            raise InputShapeError(f"frames must be [T, H, W, 3] RGB, got shape {shape}")
         if shape[0] < 1:
-            raise ValueError("frames is empty: nothing to encode")
+            raise InputValueError("frames is empty: nothing to encode")
         self._torch = hasattr(frames, "detach")
         floating = frames.dtype.is_floating_point if self._torch else np.issubdtype(frames.dtype, np.floating)
         if not floating and (self._torch or frames.dtype != np.uint8):
-            raise TypeError(f"frames must be floats in 0..1 or uint8, got {frames.dtype}")
+            raise InputTypeError(f"frames must be floats in 0..1 or uint8, got {frames.dtype}")
         self._frames, self._floating = frames, floating
         count, self.height, self.width = shape[:3]
         self.order = list(range(count)) + (list(range(count - 2, 0, -1)) if pingpong and count >= 3 else [])
@@ -100,7 +102,7 @@ class LoopFrames:
             chunk = chunk.detach().cpu().float().numpy()  # a view for the CPU float32 frames ComfyUI passes
         scaled = np.multiply(chunk, 255.0, dtype=np.float32)
         if not np.isfinite(scaled).all():
-            raise ValueError("frames contain NaN or inf; check the node that produced them")
+            raise InputValueError("frames contain NaN or inf; check the node that produced them")
         np.rint(scaled, out=scaled)
         np.clip(scaled, 0, 255, out=scaled)
         return scaled.astype(np.uint8)
@@ -118,9 +120,9 @@ def write_loop(frames, path: str | os.PathLike, fmt: str, fps: float, quality: i
     ``workflow``), embedded as described in the module docstring; None or {} embeds nothing.
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise InputValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+        raise InputValueError(f"fps must be positive, got {fps}")
     loop = frames if isinstance(frames, LoopFrames) else LoopFrames(frames)
     metadata = {str(key): value for key, value in (metadata or {}).items() if value is not None}
     on_frame = on_frame or _nothing
@@ -313,7 +315,7 @@ class _FramesOnDemand:
         if index == self._index + 1:
             self._image, self._index = next(self._images), index
         elif index != self._index:
-            raise ValueError("the frames are made in order")
+            raise RuntimeError("the frames are made in order")
 
     def tell(self) -> int:
         return self._index

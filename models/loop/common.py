@@ -1,29 +1,49 @@
-"""What both pixel engines need: their shared input checks and the bounding box of a mask."""
+"""What every loop engine needs (the pixel engines and the video network): the input checks, the output buffer, and
+the bounding box of a mask."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
-from ..checks import check_int
-from ..flow.ops import validate_flow, validate_nchw
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_int, check_nchw
+from ..flow.ops import validate_flow
 
 
-def check_loop_inputs(image: torch.Tensor, flow: torch.Tensor, n_frames: int) -> None:
-    """image [B, 3, H, W], flow [B|1, 2, H, W] of the same size on the same device, n_frames ≥ 1."""
-    validate_nchw(image, "image", channels=3)
+def check_loop_inputs(image: torch.Tensor, flow: torch.Tensor, n_frames: int,
+                      on_frame: Callable[[int], None] | None = None) -> None:
+    """image [B, 3, H, W], flow [B|1, 2, H, W] of the same size on the same device, n_frames ≥ 1, on_frame a
+    callable or None."""
+    check_nchw(image, "image", channels=3)
     validate_flow(flow)
     if flow.shape[-2:] != image.shape[-2:]:
-        raise ValueError(
+        raise InputShapeError(
             f"flow size {list(flow.shape[-2:])} must match image size {list(image.shape[-2:])}; "
             "resize it first (models.flow.ops.resize_flow)"
         )
     if flow.shape[0] not in (1, image.shape[0]):
-        raise ValueError(
+        raise InputShapeError(
             f"flow batch ({flow.shape[0]}) must be 1 or match the image batch ({image.shape[0]})"
         )
     if flow.device != image.device:
-        raise ValueError(f"image ({image.device}) and flow ({flow.device}) must be on the same device")
+        raise InputValueError(f"image ({image.device}) and flow ({flow.device}) must be on the same device")
     check_int(n_frames, "n_frames", 1)
+    if on_frame is not None and not callable(on_frame):
+        raise InputTypeError(f"on_frame must be callable or None, got {type(on_frame).__name__}")
+
+
+def loop_buffer(out: torch.Tensor | None, image: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """The float32 [B, N, H, W, 3] tensor the frames of ``image`` [B, 3, H, W] are written into: ``out`` when it is
+    exactly that (a caller's preallocated, e.g. memory-mapped, buffer), a new one on the image's device if None."""
+    batch, _, height, width = image.shape
+    shape = (batch, n_frames, height, width, 3)
+    if out is None:
+        return torch.empty(shape, dtype=torch.float32, device=image.device)
+    if tuple(out.shape) != shape or out.dtype != torch.float32 or out.device != image.device:
+        raise InputValueError(f"out must be a float32 tensor of shape {list(shape)} on {image.device}, "
+                              f"got {out.dtype} {list(out.shape)} on {out.device}")
+    return out
 
 
 def bounding_box(mask: torch.Tensor, margin: int) -> tuple[slice, slice]:

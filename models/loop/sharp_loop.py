@@ -30,7 +30,7 @@ import torch
 
 from ..checks import InputValueError, check_int
 from ..flow.ops import validate_flow
-from .common import check_loop_inputs
+from .common import check_loop_inputs, loop_buffer
 from .euler import loop_compact_displacements
 from .sharp_plan import LoopPlan, plan_loop
 from .sharp_resample import SharpReader
@@ -62,15 +62,10 @@ def render_sharp_loop(
     as in :func:`models.loop.pixel_animator.render_loop`. To read the analysis' warnings, make the plan first
     (:func:`make_plan`) and pass it.
     """
-    check_loop_inputs(image, flow, n_frames)
+    check_loop_inputs(image, flow, n_frames, on_frame)
     image, flow = image.float(), flow.float()
     batch, _, height, width = image.shape
-    shape = (batch, n_frames, height, width, 3)
-    if out is None:
-        out = torch.empty(shape, dtype=torch.float32, device=image.device)
-    elif tuple(out.shape) != shape or out.dtype != torch.float32 or out.device != image.device:
-        raise InputValueError(f"out must be a float32 tensor of shape {list(shape)} on {image.device}, "
-                         f"got {out.dtype} {list(out.shape)} on {out.device}")
+    out = loop_buffer(out, image, n_frames)
     if plan is None:
         plan = make_plan(flow, n_frames, transition=transition, cycles=cycles, seed=seed, on_step=on_step)
     elif plan.bounds[-1] != n_frames or plan.start.shape[-1] != plan.sources.numel():

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..checks import InputValueError
 from .blocks import InferenceNetwork
 from .hint_flow import HintFlowNet
 from .splat_video import SplatVideoNet
@@ -49,24 +50,24 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         else:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        raise ValueError(
+        raise InputValueError(
             f"{path}: cannot be read as a safe checkpoint: it pickles objects other than tensors, so it was "
             "refused before any of its code could run (torch.load weights_only=True). Only plain state dicts of "
             "tensors (torch.save(net.state_dict())) and .safetensors files are accepted"
         ) from error
     except Exception as error:  # corrupt or truncated file
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(
+        raise InputValueError(
             f"{path}: cannot be read as a safe checkpoint ({type(error).__name__}: {detail}); "
             "re-download the file if it is truncated"
         ) from error
     if isinstance(loaded, Mapping) and isinstance(loaded.get("state_dict"), Mapping):
         loaded = loaded["state_dict"]
     if not isinstance(loaded, Mapping):
-        raise ValueError(f"{path}: expected a state dict (name → tensor), got {type(loaded).__name__}")
+        raise InputValueError(f"{path}: expected a state dict (name → tensor), got {type(loaded).__name__}")
     not_tensors = [key for key, value in loaded.items() if not isinstance(value, torch.Tensor)]
     if not_tensors:
-        raise ValueError(f"{path}: entries that are not tensors: {not_tensors[:_SHOWN]}")
+        raise InputValueError(f"{path}: entries that are not tensors: {not_tensors[:_SHOWN]}")
     return dict(loaded)
 
 
@@ -100,7 +101,7 @@ def detect_network(state_dict: Mapping[str, torch.Tensor], source: str = "state 
     conv1 = state_dict.get("conv1.weight")
     if conv1 is not None and conv1.dim() == 4 and conv1.shape[1] == TextFlowNet.INPUT_CHANNELS:
         return "text_flow"
-    raise ValueError(
+    raise InputValueError(
         f"{source}: not a Text2Cinemagraph generator (expected spadexattnunetsd, spadeunet or "
         f"spadeunet4softmaxsplating keys); first keys: {keys[:_SHOWN]}"
     )
@@ -138,7 +139,7 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], kind: str, source: 
     """Raise a ``ValueError`` listing missing / unexpected / mis-shaped keys against network ``kind``."""
     problems = _problems(state_dict, kind)
     if problems:
-        raise ValueError(f"{source}: not a complete {_describe(kind)} checkpoint: " + "; ".join(problems))
+        raise InputValueError(f"{source}: not a complete {_describe(kind)} checkpoint: " + "; ".join(problems))
 
 
 def network_from_state_dict(
@@ -155,7 +156,7 @@ def network_from_state_dict(
     allowed = (expect,) if isinstance(expect, str) else tuple(expect or ())
     unknown = [kind for kind in allowed if kind not in NETWORKS]
     if unknown:
-        raise ValueError(f"unknown network {unknown[0]!r}; expected one of {sorted(NETWORKS)}")
+        raise InputValueError(f"unknown network {unknown[0]!r}; expected one of {sorted(NETWORKS)}")
     state_dict = strip_prefixes(state_dict)
     kind = detect_network(state_dict, source)
     if allowed and kind not in allowed:
@@ -165,7 +166,7 @@ def network_from_state_dict(
             advice = "load it with the Load Flow Model node (load_flow_network) and connect it to Text Flow"
         else:
             advice = f"pass expect={kind!r} or None"
-        raise ValueError(
+        raise InputValueError(
             f"{source}: holds the {_describe(kind)} network ({advice}), expected "
             + " or ".join(_describe(k) for k in allowed)
             + ": "
@@ -193,7 +194,7 @@ def load_network(
 def load_flow_network(path: str | os.PathLike, expect: str | None = None) -> TextFlowNet | HintFlowNet:
     """Load network A (``"text_flow"``) or B (``"hint_flow"``); ``expect`` pins one of them."""
     if expect is not None and expect not in FLOW_NETWORKS:
-        raise ValueError(f"expect must be None or one of {FLOW_NETWORKS}, got {expect!r}")
+        raise InputValueError(f"expect must be None or one of {FLOW_NETWORKS}, got {expect!r}")
     return load_network(path, expect or FLOW_NETWORKS)
 
 
@@ -212,7 +213,7 @@ def convert_to_safetensors(
     source = Path(source)
     target = Path(target) if target is not None else source.with_suffix(".safetensors")
     if target.resolve() == source.resolve():
-        raise ValueError(f"{source}: source and target are the same file")
+        raise InputValueError(f"{source}: source and target are the same file")
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists; pass overwrite=True (--force) to replace it")
     state_dict = strip_prefixes(read_state_dict(source))

@@ -150,8 +150,8 @@ def load_clip(model_name: str = DEFAULT_MODEL, pretrained_tag: str = DEFAULT_TAG
 
     tag_cfg = open_clip.get_pretrained_cfg(model_name, pretrained_tag)
     if not tag_cfg:
-        raise ValueError(f"unknown open_clip model/tag {model_name}/{pretrained_tag}; "
-                         f"known tags: {open_clip.list_pretrained_tags_by_model(model_name)}")
+        raise InputValueError(f"unknown open_clip model/tag {model_name}/{pretrained_tag}; "
+                              f"known tags: {open_clip.list_pretrained_tags_by_model(model_name)}")
     if weights_path is not None:
         path = Path(weights_path)
         if not path.is_file():
@@ -172,16 +172,17 @@ def load_clip(model_name: str = DEFAULT_MODEL, pretrained_tag: str = DEFAULT_TAG
             image_mean=tag_cfg.get("mean"), image_std=tag_cfg.get("std"),
             image_interpolation=tag_cfg.get("interpolation"), image_resize_mode=tag_cfg.get("resize_mode"))
     except pickle.UnpicklingError:  # torch's own message advises weights_only=False: never do that here
-        raise ValueError(f"Region Mask: the CLIP weights file {path} pickles objects other than tensors, so it was "
-                         "refused before any of its code could run; use the open_clip_pytorch_model.bin or "
-                         ".safetensors file from the model's Hugging Face repository") from None
+        raise InputValueError(f"Region Mask: the CLIP weights file {path} pickles objects other than tensors, so it "
+                              "was refused before any of its code could run; use the open_clip_pytorch_model.bin "
+                              "or .safetensors file from the model's Hugging Face repository") from None
     except RuntimeError as error:
-        raise ValueError(f"{path} does not hold open_clip {model_name} weights ({error}); "
-                         "check the model name or rename the file") from error
+        raise InputValueError(f"{path} does not hold open_clip {model_name} weights ({error}); "
+                              "check the model name or rename the file") from error
     except Exception as error:  # a truncated or corrupt file (e.g. safetensors' bare "header too small")
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"Region Mask: the CLIP weights file {path} cannot be read ({detail}); re-download it "
-                         f"from the model's Hugging Face repository, or remove it to use another backend") from error
+        raise InputValueError(f"Region Mask: the CLIP weights file {path} cannot be read ({detail}); re-download "
+                              "it from the model's Hugging Face repository, or remove it to use another backend"
+                              ) from error
     logger.info("loaded CLIP %s (%s) from %s", model_name, pretrained_tag, path)
     return OpenClipEmbedder(model, preprocess, open_clip.get_tokenizer(model_name), weights=path)
 
@@ -216,7 +217,7 @@ def image_proposals(image: torch.Tensor, n_segments: int = 12, grid: int = 64, s
     mixed colours along an edge) are merged into their nearest solid neighbour. Returns int64 [H, W] ids 0..P-1."""
     image = _check_image(image)
     if n_segments < 1 or grid < 2 or min_cells < 1:
-        raise ValueError(f"need n_segments >= 1, grid >= 2, min_cells >= 1; got {n_segments}, {grid}, {min_cells}")
+        raise InputValueError(f"need n_segments >= 1, grid >= 2, min_cells >= 1; got {n_segments}, {grid}, {min_cells}")
     height, width = image.shape[1:]
     scale = grid / max(height, width)
     gh, gw = max(1, round(height * scale)), max(1, round(width * scale))
@@ -280,7 +281,7 @@ def class_embeddings(embedder: ImageTextEmbedder, classes: Sequence[str],
                      templates: Sequence[str] = PROMPT_TEMPLATES) -> torch.Tensor:
     """One embedding per class: the normalised mean over prompt templates."""
     if not templates:
-        raise ValueError("templates is empty; give at least one, e.g. 'a photo of {}.'")
+        raise InputValueError("templates is empty; give at least one, e.g. 'a photo of {}.'")
     texts = [template.format(name) for name in classes for template in templates]
     embedded = embedder.embed_texts(texts).reshape(len(classes), len(templates), -1).mean(dim=1)
     return torch.nn.functional.normalize(embedded, dim=-1)
@@ -302,11 +303,11 @@ def label_regions(
     image = _check_image(image)
     positives = parse_phrases(words)
     if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold is a probability in [0, 1], got {threshold!r}")
+        raise InputValueError(f"threshold is a probability in [0, 1], got {threshold!r}")
     if not isinstance(proposals, torch.Tensor) or proposals.ndim != 2 or proposals.is_floating_point():
-        raise ValueError("proposals must be an integer tensor [h, w] of region ids")
+        raise InputShapeError("proposals must be an integer tensor [h, w] of region ids")
     if proposals.min() < 0:
-        raise ValueError("proposal ids must be >= 0")
+        raise InputValueError("proposal ids must be >= 0")
     size = (int(image.shape[1]), int(image.shape[2]))
     proposals_px = upsample_labels(proposals.long().cpu(), size)
     taken = {word_stem(w) for w in positives}
