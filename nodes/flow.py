@@ -8,12 +8,13 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..models import networks
-from ..models.checks import InputShapeError, InputValueError, check_finite_output, check_mask, check_nchw
+from ..models.checks import check_finite_output, check_mask, check_nchw
 from ..models.flow import engine as flow_engine
 from ..models.flow import hints
 from ..models.flow import viz as flow_viz
 from ..models.flow.ops import clamp_note
 from ..models.networks.transformer import CONTEXT_DIM, CONTEXT_TOKENS
+from ..models.prompt.conditioning import prompt_embeddings
 from ..models.prompt.direction import AUTO, DIRECTION_CHOICES, chosen_angle
 from .progress import FrameProgress
 from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw
@@ -21,22 +22,15 @@ from .validation import check_choices
 
 log = logging.getLogger(__name__)
 
-SD1_CONTEXT = (CONTEXT_TOKENS, CONTEXT_DIM)
 EDITOR_IMAGE_KEY = "t2c_editor_image"
 """UI output key under which T2C_TextFlow sends its input picture to the motion editor (web/js/motion_editor.js).
 Not ``images``: the frontend would also draw that as a second preview under the editor."""
 
 
 def sd1_context(conditioning) -> torch.Tensor:
-    """The [B, 77, 768] token embeddings of an SD1.x CLIPTextEncode conditioning, or a clear error."""
-    if not conditioning:
-        raise InputValueError("the text flow network needs `conditioning`: connect CLIPTextEncode (SD1.x CLIP) "
-                              "with your prompt")
-    context = conditioning[0][0]
-    if context.ndim != 3 or context.shape[-1] != SD1_CONTEXT[1] or context.shape[1] % SD1_CONTEXT[0]:
-        raise InputShapeError(f"the text flow network needs SD1.x CLIP tokens [*, 77, 768]; this conditioning is "
-                              f"{list(context.shape)} — encode the prompt with an SD1.x checkpoint's CLIP")
-    return context[:, : SD1_CONTEXT[0]].float()  # a long prompt: the official model saw only 77 tokens
+    """The text flow network's [B, 77, 768] context: the first 77 tokens of a one-prompt SD1.x conditioning."""
+    context = prompt_embeddings(conditioning, "Text Flow `conditioning`", CONTEXT_DIM, "the text flow network")
+    return context[:, :CONTEXT_TOKENS].float()  # a long prompt: the official model saw only 77 tokens
 
 
 def editor_image_ui(image: torch.Tensor) -> dict:

@@ -15,8 +15,9 @@ import comfy.utils
 import torch
 
 from ..models.checks import InputShapeError
+from ..models.prompt.conditioning import prompt_embeddings
 from ..models.region.attention_capture import AttentionCapture
-from .conditioning import check_sd1, prompt_tokens, single_context
+from .conditioning import check_sd1, prompt_tokens
 from .inversion import invert, progress_callback
 from .schedule import TwinSchedule
 from .twin_guider import TwinGuider
@@ -39,7 +40,8 @@ def sample_twins(model, positive, twin_positive, unconditional, latent, seed, st
         log.warning("T2C_TwinSampler: the latent's noise mask is ignored (no inpainting in the twin sampler)")
     batch = samples.shape[0]
     context_dim = model.model.model_config.unet_config["context_dim"]
-    prompts = {name: single_context(conditioning, label, context_dim) for name, conditioning, label in (
+    prompts = {name: prompt_embeddings(conditioning, label, context_dim, "T2C_TwinSampler")
+               for name, conditioning, label in (
         ("artistic", positive, "positive"), ("twin", twin_positive, "twin_positive"),
         ("unconditional", unconditional, "unconditional"),
         ("negative", negative if negative is not None else positive, "negative"))}

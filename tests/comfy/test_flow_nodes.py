@@ -92,7 +92,7 @@ def test_text_flow_without_conditioning_for_text_network_is_a_clear_error():
 
     with pytest.raises(ValueError, match="CLIPTextEncode"):
         sd1_context(None)
-    with pytest.raises(ValueError, match="77, 768"):
+    with pytest.raises(ValueError, match="Text Flow `conditioning` must be SD1.x text embeddings \\[B, 77·k, 768\\]"):
         sd1_context([[torch.zeros(1, 77, 1024), {}]])
     assert sd1_context([[torch.zeros(2, 154, 768), {}]]).shape == (2, 77, 768)
 

@@ -237,7 +237,7 @@ def test_non_sd1_models_are_refused_with_the_supported_list(t2c_nodes):
 def test_bad_conditioning_and_fractions_raise_clear_errors(t2c_nodes, model):
     with pytest.raises(ValueError, match="combined conditionings"):
         run_twin(t2c_nodes, model, twin_positive=TWIN + EMPTY)
-    with pytest.raises(ValueError, match=r"\[1, 77·k, 64\]"):
+    with pytest.raises(ValueError, match=r"unconditional must be SD1.x text embeddings \[B, 77·k, 64\]"):
         run_twin(t2c_nodes, model, unconditional=tiny_sd.conditioning(3, context_dim=32))
     with pytest.raises(ValueError, match="positive carries ControlNet, which T2C_TwinSampler does not apply"):
         run_twin(t2c_nodes, model, positive=[[ART[0][0], {"control": object()}]])
