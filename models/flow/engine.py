@@ -39,7 +39,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import InputShapeError, InputTypeError, InputValueError, check_mask, check_string, check_tensor, is_number
+from ..checks import (
+    InputShapeError,
+    InputTypeError,
+    InputValueError,
+    check_int,
+    check_mask,
+    check_string,
+    check_tensor,
+    is_number,
+)
 from ..prompt.direction import parse_direction, truncation_note
 from ..prompt.vocabulary import find_prior
 from .hints import MotionHints, gaussian_blend, parse_arrows
@@ -172,8 +181,7 @@ def _validate_options(
                               f"got {strength!r}")
     if not (is_number(variation) and 0 <= variation <= MAX_VARIATION):
         raise InputValueError(f"variation must be a number in [0, {MAX_VARIATION}], got {variation!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputValueError(f"seed must be an int ≥ 0, got {seed!r}")
+    check_int(seed, "seed", 0)
 
 
 def _batch_size(images: int, masks: int) -> int:

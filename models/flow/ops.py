@@ -60,9 +60,8 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int], mode: str = "bilinear
 def clamp_flow(flow: torch.Tensor, max_px: float) -> torch.Tensor:
     """Clamp each component to [-max_px, max_px], as the official pipeline does before applying ``speed``."""
     validate_flow(flow)
-    if isinstance(max_px, bool) or not isinstance(max_px, (int, float)) or not max_px >= 0:
-        raise InputValueError(f"max_px must be a number >= 0, got {max_px!r}")
-    return flow.clamp(-float(max_px), float(max_px))
+    max_px = check_number(max_px, "max_px", minimum=0.0)
+    return flow.clamp(-max_px, max_px)
 
 
 def mask_flow(flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..checks import InputShapeError, InputTypeError, InputValueError, check_nchw
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_int, check_nchw
 from .hints import MotionHints
 from .ops import validate_flow
 
@@ -95,8 +95,7 @@ def draw_flow_arrows(
         )
     background = background.expand(max(batches), -1, -1, -1)
     step = max(8, round(max(height, width) / 24)) if step is None else step
-    if isinstance(step, bool) or not isinstance(step, int) or step < 2:
-        raise InputValueError(f"step must be an int ≥ 2 pixels, got {step!r}")
+    check_int(step, "step (pixels between arrows)", 2)
     if max_magnitude is not None and not _positive(max_magnitude):
         raise InputValueError(
             f"max_magnitude must be a positive finite number of px/frame or None, got {max_magnitude!r}")
