@@ -43,18 +43,20 @@ def check_string(value: object, name: str) -> str:
     return value
 
 
-def check_number(value: object, name: str, *, minimum: float | None = None, expected: str = "a finite number",
-                 kind_error: bool = False) -> float:
-    """A finite number ≥ ``minimum``; ``expected`` words the message ("a finite number of degrees"). A value of the
-    wrong kind raises :class:`InputTypeError` when ``kind_error``, else :class:`InputValueError` with the same
-    words (for inputs whose callers have always been told "must be a finite number")."""
+def check_number(value: object, name: str, *, minimum: float | None = None, maximum: float | None = None,
+                 expected: str = "a finite number", kind_error: bool = False) -> float:
+    """A finite number in [``minimum``, ``maximum``] (either bound optional); ``expected`` words the message ("a
+    finite number of degrees", "a fraction"), followed by the bounds. A value of the wrong kind raises
+    :class:`InputTypeError` when ``kind_error``, else :class:`InputValueError` with the same words (for inputs whose
+    callers have always been told "must be a finite number")."""
+    bounds = ("" if minimum is None and maximum is None else f" >= {minimum:g}" if maximum is None
+              else f" <= {maximum:g}" if minimum is None else f" in [{minimum:g}, {maximum:g}]")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         error = InputTypeError if kind_error else InputValueError
-        raise error(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise InputValueError(f"{name} must be {expected}, got {value}")
-    if minimum is not None and value < minimum:
-        raise InputValueError(f"{name} must be >= {minimum:g}, got {value}")
+        raise error(f"{name} must be {expected}{bounds}, got {type(value).__name__} {value!r}")
+    if (not math.isfinite(value) or (minimum is not None and value < minimum)
+            or (maximum is not None and value > maximum)):
+        raise InputValueError(f"{name} must be {expected}{bounds}, got {value}")
     return float(value)
 
 

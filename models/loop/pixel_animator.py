@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ..checks import InputValueError, check_companion
+from ..checks import InputValueError, check_companion, check_number
 from ..flow.ops import validate_flow
 from .common import bounding_box, check_loop_inputs, loop_buffer
 from .euler import INTEGRATIONS, EulerState, loop_compact_displacements, tracked_pixels
@@ -36,8 +36,7 @@ def speed_importance(flow: torch.Tensor, sharpness: float = DEFAULT_SHARPNESS) -
     learns Z from features); static pixels get Z = 0, the fastest pixel Z = sharpness.
     """
     validate_flow(flow)
-    if isinstance(sharpness, bool) or not isinstance(sharpness, (int, float)) or not 0 <= sharpness <= 50:
-        raise InputValueError(f"sharpness must be a number in [0, 50], got {sharpness!r}")
+    check_number(sharpness, "sharpness", minimum=0.0, maximum=50.0)
     speed = torch.linalg.vector_norm(flow, dim=1, keepdim=True)
     top = speed.max()
     return speed * (sharpness / top) if top > 0 else torch.zeros_like(speed)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..checks import InputShapeError, InputTypeError, InputValueError
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_number
 from ..loop.euler import euler_integrate
 from ..loop.splatting import splat_with_weights
 from .blocks import InferenceNetwork, check_input
@@ -152,8 +152,7 @@ class SplatVideoNet(InferenceNetwork):
         Start features travel along ``forward_disp`` with weight α, end features along ``backward_disp``
         with weight 1 − α; G = Σ F·w / max(Σ w, 1e-8), exactly 0 where nothing lands (holes).
         """
-        if not 0.0 <= alpha <= 1.0:
-            raise InputValueError(f"alpha must be in [0, 1], got {alpha}")
+        check_number(alpha, "alpha", minimum=0.0, maximum=1.0)
         numerator = denominator = None
         for features, weight, disp, blend in (
             (encoded.features_start, encoded.weight_start, forward_disp, alpha),

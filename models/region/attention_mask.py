@@ -53,7 +53,7 @@ from scipy import ndimage
 from sklearn.cluster import KMeans, SpectralClustering
 from threadpoolctl import threadpool_limits
 
-from ..checks import InputShapeError, InputValueError, check_mask
+from ..checks import InputShapeError, InputValueError, check_mask, check_number
 from .attention_capture import AttentionCapture, aspect_matches
 from .words import parse_words
 
@@ -88,8 +88,7 @@ class MaskParams:
             raise InputValueError(f"method must be 'spectral' or 'kmeans', got {self.method!r}")
         if not isinstance(self.n_clusters, int) or not 2 <= self.n_clusters <= num_tokens:
             raise InputValueError(f"n_clusters must be an int in [2, {num_tokens}], got {self.n_clusters!r}")
-        if not 0.0 <= float(self.threshold) <= 1.0:
-            raise InputValueError(f"threshold is an overlap fraction in [0, 1], got {self.threshold!r}")
+        check_number(self.threshold, "threshold", minimum=0.0, maximum=1.0, expected="an overlap fraction")
         _check_erosion(self.erosion_ksize, self.erosion_iter)
         if self.pca_dims is not None and (not isinstance(self.pca_dims, int) or self.pca_dims < 1):
             raise InputValueError(f"pca_dims must be None (all components) or an int >= 1, got {self.pca_dims!r}")

@@ -25,7 +25,7 @@ from scipy import ndimage
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-from ..checks import InputShapeError, InputValueError
+from ..checks import InputShapeError, InputValueError, check_number
 from .attention_mask import split_segments, upsample_labels, word_stem
 from .words import parse_phrases
 
@@ -302,8 +302,7 @@ def label_regions(
     the same aspect (any resolution, nearest-resized). Proposals under ``min_area`` of the image are not scored."""
     image = _check_image(image)
     positives = parse_phrases(words)
-    if not 0.0 <= threshold <= 1.0:
-        raise InputValueError(f"threshold is a probability in [0, 1], got {threshold!r}")
+    check_number(threshold, "threshold", minimum=0.0, maximum=1.0, expected="a probability")
     if not isinstance(proposals, torch.Tensor) or proposals.ndim != 2 or proposals.is_floating_point():
         raise InputShapeError("proposals must be an integer tensor [h, w] of region ids")
     if proposals.min() < 0:

@@ -109,3 +109,24 @@ def test_check_mask_takes_every_layout_a_user_sends(shape, batch, dtype):
 def test_check_mask_refuses_the_rest_naming_the_input(mask, error, problem):
     with pytest.raises(error, match=problem):
         checks.check_mask(mask, "Animate `mask`")
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "problem"),
+    [
+        (1.5, {"minimum": 0.0, "maximum": 1.0, "expected": "a fraction"}, r"x must be a fraction in \[0, 1\], got 1.5"),
+        (-1, {"minimum": 0.0}, "x must be a finite number >= 0, got -1"),
+        (7, {"maximum": 5.0}, "x must be a finite number <= 5, got 7"),
+        (float("nan"), {"minimum": 0.0, "maximum": 1.0}, r"in \[0, 1\], got nan"),
+        ("0.5", {"minimum": 0.0, "maximum": 1.0}, r"in \[0, 1\], got str '0.5'"),
+        (True, {}, "got bool True"),
+    ],
+)
+def test_check_number_names_the_input_and_its_bounds(value, kwargs, problem):
+    with pytest.raises(checks.InputValueError, match=problem):
+        checks.check_number(value, "x", **kwargs)
+
+
+def test_check_number_takes_the_bounds_themselves():
+    assert checks.check_number(0, "x", minimum=0.0, maximum=1.0) == 0.0
+    assert checks.check_number(1, "x", minimum=0.0, maximum=1.0) == 1.0
