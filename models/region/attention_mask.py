@@ -53,7 +53,7 @@ from scipy import ndimage
 from sklearn.cluster import KMeans, SpectralClustering
 from threadpoolctl import threadpool_limits
 
-from ..checks import InputShapeError, InputValueError, check_mask, check_number
+from ..checks import InputShapeError, InputValueError, check_mask, check_nchw, check_number
 from .attention_capture import AttentionCapture, aspect_matches
 from .words import parse_words
 
@@ -159,6 +159,15 @@ def split_segments(clusters: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------------------------- resolution
+
+
+def region_image(image: torch.Tensor) -> torch.Tensor:
+    """One picture [3, H, W] in 0..1 as a float32 CPU tensor (clamped): what the overlay and the CLIP and ODISE
+    backends read, checked once for all of them."""
+    if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3:
+        raise InputShapeError(
+            f"image must be a float tensor [3, H, W] in 0..1, got {tuple(getattr(image, 'shape', ()))}")
+    return check_nchw(image[None], "image", channels=3)[0].detach().float().cpu().clamp(0, 1)
 
 
 def upsample_labels(labels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -404,10 +413,8 @@ def mask_from_words(
 def preview_overlay(image: torch.Tensor, labels: torch.Tensor | None, mask: torch.Tensor,
                     alpha: float = 0.45) -> torch.Tensor:
     """Image [3, H, W] in 0..1 with label regions tinted (distinct hues) and the mask outline drawn in white."""
-    if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3:
-        raise InputShapeError(f"image must be a [3, H, W] tensor, got {tuple(getattr(image, 'shape', ()))}")
-    size = (int(image.shape[1]), int(image.shape[2]))
-    out = image.detach().float().cpu().clamp(0, 1)
+    out = region_image(image)
+    size = (int(out.shape[1]), int(out.shape[2]))
     if labels is not None:
         labels_px = upsample_labels(labels.long(), size)
         count = int(labels_px.max()) + 1

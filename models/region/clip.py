@@ -26,7 +26,7 @@ from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from ..checks import InputShapeError, InputValueError, check_number
-from .attention_mask import split_segments, upsample_labels, word_stem
+from .attention_mask import region_image, split_segments, upsample_labels, word_stem
 from .words import parse_phrases
 
 logger = logging.getLogger(__name__)
@@ -191,12 +191,10 @@ def load_clip(model_name: str = DEFAULT_MODEL, pretrained_tag: str = DEFAULT_TAG
 
 
 def _check_image(image: torch.Tensor) -> torch.Tensor:
-    if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3 or min(image.shape[1:]) < 2:
-        shape = tuple(getattr(image, "shape", ()))
-        raise InputShapeError(f"image must be a float tensor [3, H, W] in 0..1, got {shape}")
-    if not image.is_floating_point() or not torch.isfinite(image).all():
-        raise InputValueError("image must be a finite float tensor in 0..1")
-    return image.detach().float().cpu().clamp(0, 1)
+    image = region_image(image)
+    if min(image.shape[1:]) < 2:
+        raise InputShapeError(f"image must be at least 2×2 pixels to be cut into proposals, got {list(image.shape)}")
+    return image
 
 
 def _without_core(pieces: np.ndarray) -> np.ndarray:

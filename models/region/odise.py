@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..checks import InputShapeError, InputValueError
-from .attention_mask import upsample_labels
+from .attention_mask import region_image, upsample_labels
 from .words import DEFAULT_WORDS, parse_vocabulary
 
 ODISE_CONFIG = "Panoptic/odise_label_coco_50e.py"
@@ -69,11 +69,9 @@ class OdiseResult:
 
 def odise_mask(predictor: Predictor, image: torch.Tensor) -> OdiseResult:
     """Run a predictor on one image [3, H, W] in 0..1 and turn its panoptic output into the coarse mask."""
-    if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3 or not image.is_floating_point():
-        raise InputShapeError(
-            f"image must be a float tensor [3, H, W] in 0..1, got {tuple(getattr(image, 'shape', ()))}")
+    image = region_image(image)
     size = (int(image.shape[1]), int(image.shape[2]))
-    rgb = (image.detach().float().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    rgb = (image * 255).round().byte().permute(1, 2, 0).numpy()
     predictions = predictor(rgb)
     if not isinstance(predictions, dict) or "panoptic_seg" not in predictions:
         raise InputValueError("the ODISE predictor returned no 'panoptic_seg'; build it with panoptic_on=True")
