@@ -19,6 +19,8 @@ from networks_golden import (
 
 from models.networks import HintFlowNet
 
+pytestmark = pytest.mark.numerics  # .ci/run reruns these under other CPU kernels
+
 OFFICIAL = "spadeunet"
 INTERMEDIATES = ["spade_layer8_0", "conv8", "spade_layer8_7", "spade_layer2_1", "dconv8"]
 GOLDEN_SLACK = 256

@@ -18,6 +18,8 @@ from models.loop.euler import euler_integrate, loop_displacements
 from models.networks import SplatVideoNet
 from models.networks.splat_video import parse_index
 
+pytestmark = pytest.mark.numerics  # .ci/run reruns these under other CPU kernels
+
 OFFICIAL = "spadeunet4softmaxsplating"
 # Against the golden run (other kernels than this CPU's: oneDNN ISA, batch, threads) each bound is float32 roundings
 # of the magnitude compared (kernel_tolerance), not a fixed 1e-5.

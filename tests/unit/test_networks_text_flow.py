@@ -21,6 +21,8 @@ from networks_golden import (
 
 from models.networks import TextFlowNet
 
+pytestmark = pytest.mark.numerics  # .ci/run reruns these under other CPU kernels
+
 OFFICIAL = "spadexattnunetsd"
 INTERMEDIATES = [
     "attn_input_block_1",
