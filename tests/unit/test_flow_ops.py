@@ -5,6 +5,8 @@ import torch
 
 from models.flow.ops import clamp_flow, mask_flow, resize_flow, validate_flow
 
+pytestmark = pytest.mark.numerics  # .ci/run reruns these under other CPU kernels
+
 
 def test_resize_scales_vectors_by_the_size_ratio():
     flow = torch.empty(2, 2, 8, 16)

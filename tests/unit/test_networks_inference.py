@@ -20,6 +20,8 @@ from models.networks import (
 )
 from models.networks.inference import nearest_valid_size
 
+pytestmark = pytest.mark.numerics  # .ci/run reruns these under other CPU kernels
+
 
 class _ConstantTextNet(TextFlowNet):
     """Stands in for A (320M parameters): records its inputs and answers tanh-range (0.25, −0.5)."""

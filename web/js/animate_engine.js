@@ -1,7 +1,7 @@
 // Animate Cinemagraph gained an `engine` input (default "sharp loop"). A workflow saved before it existed keeps
 // the engine it was made with: when such a node is loaded (its saved widget values stop before `engine`), the
-// widget is set to "classic splat" (models/loop/engines.py LEGACY_ENGINE). The server does the same for an API
-// prompt without the input.
+// widget is set to LEGACY_ENGINE (models/loop/engines.py; tests/unit/test_web_constants.py ties the copy). The
+// server does the same for an API prompt without the input.
 import { app } from "../../../scripts/app.js";
 import { chainCallback } from "./t2c_common.js";
 

@@ -8,9 +8,9 @@ import { chainCallback, parseAnnotatedName, upstreamNode, viewUrl } from "./t2c_
 
 const NODE_TYPE = "T2C_TextFlow";
 const ARROWS_WIDGET = "arrows";
-const EDITOR_IMAGE_KEY = "t2c_editor_image"; // nodes/flow.py EDITOR_IMAGE_KEY
+const EDITOR_IMAGE_KEY = "t2c_editor_image"; // nodes/flow.py EDITOR_IMAGE_KEY (tests/unit/test_web_constants.py)
 const FORMAT_VERSION = 1;
-const MAX_ITEMS = 128; // models/flow/hints.py MAX_ARROWS / MAX_ANCHORS
+const MAX_ITEMS = 128; // models/flow/hints.py MAX_ARROWS / MAX_ANCHORS (tests/unit/test_web_constants.py)
 const CLICK_SLOP_PX = 5; // a press that moves less than this (screen px) is a click: an anchor
 const TOOLBAR_PX = 28;
 const DEFAULT_ASPECT = 4 / 3; // width / height while there is no picture
@@ -103,7 +103,25 @@ class MotionEditor {
         });
         this.root.addEventListener("pointerenter", () => this.sync());
         this.root.addEventListener("wheel", (e) => this.forwardWheel(e), { passive: false });
-        new ResizeObserver(() => this.layout()).observe(this.stage);
+        this.resizeObserver = new ResizeObserver(() => this.layout());
+        this.flashTimer = null;
+    }
+
+    /** The node is in a graph (created, or added back after a removal): follow its size and the app's events. */
+    attach() {
+        this.resizeObserver.observe(this.stage);
+        editors.add(this);
+        this.sync();
+    }
+
+    /** The node was removed: stop observing and following events, cancel the pending flash, ignore a picture
+     * still loading. */
+    dispose() {
+        this.resizeObserver.disconnect();
+        editors.delete(this);
+        clearTimeout(this.flashTimer);
+        this.flashTimer = null;
+        this.imageUrl = null;
     }
 
     button(label, name, title, onClick) {
@@ -157,15 +175,16 @@ class MotionEditor {
         this.fitMode();
     }
 
+    /** A Load Image node's file name comes first: its callback has it before the node's own preview loads. */
     pictureSource() {
         const upstream = upstreamNode(this.node, "image");
         if (upstream) {
-            const shown = upstream.imgs?.[upstream.imageIndex ?? 0] ?? upstream.imgs?.[0];
-            if (shown?.src) return { url: shown.src, source: "upstream" };
             const imageWidget = upstream.widgets?.find((w) => w.name === "image");
             if (typeof imageWidget?.value === "string" && imageWidget.value && /^Load ?Image/i.test(upstream.type)) {
                 return { url: viewUrl(parseAnnotatedName(imageWidget.value)), source: "upstream" };
             }
+            const shown = upstream.imgs?.[upstream.imageIndex ?? 0] ?? upstream.imgs?.[0];
+            if (shown?.src) return { url: shown.src, source: "upstream" };
         }
         return this.lastRunUrl ? { url: this.lastRunUrl, source: "last-run" } : { url: null, source: "none" };
     }
@@ -256,7 +275,9 @@ class MotionEditor {
     flash(message) {
         this.note = message;
         this.draw();
-        setTimeout(() => {
+        clearTimeout(this.flashTimer);
+        this.flashTimer = setTimeout(() => {
+            this.flashTimer = null;
             this.note = null;
             this.draw();
         }, 2000);
@@ -409,13 +430,16 @@ function syncAll() {
     for (const editor of editors) editor.sync();
 }
 
-// No polling: the editor follows the app's events. graphChanged (the change tracker: a picked or uploaded file,
-// a mask-editor result, undo/redo, a loaded workflow), the `image` widget callbacks of other nodes, its own
-// node's callbacks (configure, connections, executed), the `arrows` widget and, on the classic canvas, onDraw.
+// No polling and no work per canvas redraw: the editor follows the app's events. graphChanged (the change tracker:
+// a picked or uploaded file, a mask-editor result, undo/redo), a configured (loaded) graph, the `image` widget
+// callbacks of other nodes, its own node's callbacks (configure, connections, executed) and the `arrows` widget.
 app.registerExtension({
     name: "text2cinemagraph.motionEditor",
     async setup() {
         api.addEventListener("graphChanged", syncAll);
+    },
+    async afterConfigureGraph() {
+        syncAll();
     },
     nodeCreated(node) {
         const imageWidget = node.widgets?.find((w) => w.name === "image");
@@ -433,11 +457,12 @@ app.registerExtension({
                 getValue: () => undefined,
                 setValue: () => {},
                 getMinHeight: () => editor.minHeight(),
-                onDraw: () => editor.sync(),
             });
             widget.serialize = false; // not in widgets_values, not in the prompt: the `arrows` widget carries the drawing
-            editors.add(editor);
-            editor.sync();
+            editor.attach();
+        });
+        chainCallback(nodeType.prototype, "onAdded", function () {
+            this.t2cMotionEditor?.attach();
         });
         chainCallback(nodeType.prototype, "onConfigure", function () {
             this.t2cMotionEditor?.sync();
@@ -449,7 +474,7 @@ app.registerExtension({
             this.t2cMotionEditor?.setLastRun(output);
         });
         chainCallback(nodeType.prototype, "onRemoved", function () {
-            editors.delete(this.t2cMotionEditor);
+            this.t2cMotionEditor?.dispose();
         });
     },
 });
