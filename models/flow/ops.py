@@ -24,6 +24,13 @@ MAX_MOTION_PX = 1e6
 importance overflows float32 (|v|² past 3.4e38, i.e. |v| past ~1.8e19)."""
 
 
+def smoothstep(t):
+    """3t² − 2t³ of ``t`` clipped to [0, 1] (a numpy array or a torch tensor, kept as it came): the one ease used
+    for every fade (the flow's border and anchors, the loop's transitions)."""
+    t = t.clip(0, 1)
+    return t * t * (3 - 2 * t)
+
+
 def angle_vector(angle: float) -> tuple[float, float]:
     """Unit flow vector (x right, y down) of an angle in degrees counter-clockwise from +x: (cos θ, −sin θ)."""
     rad = math.radians(check_number(angle, "angle", expected="a finite number of degrees", kind_error=True))

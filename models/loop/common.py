@@ -1,5 +1,5 @@
-"""What every loop engine needs (the pixel engines and the video network): the input checks, the output buffer, and
-the bounding box of a mask."""
+"""What every loop engine needs (the pixel engines and the video network): the input checks, the output buffer, the
+bounding box of a mask, and bilinear reads."""
 
 from __future__ import annotations
 
@@ -57,3 +57,16 @@ def bounding_box(mask: torch.Tensor, margin: int) -> tuple[slice, slice]:
         slice(max(0, int(rows[0]) - margin), min(height, int(rows[-1]) + 1 + margin)),
         slice(max(0, int(cols[0]) - margin), min(width, int(cols[-1]) + 1 + margin)),
     )
+
+
+def bilinear(x: torch.Tensor, y: torch.Tensor, height: int, width: int,
+             tap: Callable[[torch.Tensor], torch.Tensor], dim: int = -1) -> torch.Tensor:
+    """Bilinear interpolation at in-range positions ``x``, ``y``; ``tap(flat index)`` reads the four corners and
+    ``dim`` is where its result keeps the channels (the weights broadcast over it). The one bilinear read of the
+    loop stage: Euler steps' flow lookups, the sharp loop's low band and its plan's grid."""
+    x0, y0 = x.floor(), y.floor()
+    fx, fy = (x - x0).unsqueeze(dim), (y - y0).unsqueeze(dim)
+    x0, y0 = x0.long(), y0.long()
+    x1, y1 = (x0 + 1).clamp(max=width - 1), (y0 + 1).clamp(max=height - 1)
+    top = torch.lerp(tap(y0 * width + x0), tap(y0 * width + x1), fx)
+    return torch.lerp(top, torch.lerp(tap(y1 * width + x0), tap(y1 * width + x1), fx), fy)
