@@ -99,6 +99,12 @@ class FlowStack:
                                   f"({below.label}) have {self.batch}: give every Text Flow of a chain the same images")
         return FlowStack((*self.layers, layer))
 
+    def describe(self) -> str:
+        """One line per layer, bottom first, for a node's ``info`` output."""
+        return "\n".join(f"layer {index + 1}: {layer.label}, border {layer.border}, "
+                         f"cycles {'auto' if layer.cycles is None else layer.cycles}"
+                         for index, layer in enumerate(self.layers))
+
     def owner(self) -> torch.Tensor:
         """[B, 1, H, W] int64: the index of the topmost layer that claims each pixel, −1 where none does."""
         height, width = self.size

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..checks import InputShapeError, InputTypeError, InputValueError, check_int, check_nchw
 from .hints import MotionHints
@@ -30,6 +31,14 @@ _WHEEL_RAMPS = (  # (length, start colour, end colour) of each ramp, RGB
 )
 _SHIFT = 4  # cv2 drawing with 1/16-pixel precision
 _Color = tuple[float, float, float]
+LAYER_COLOURS: tuple[_Color, ...] = (
+    (0.2, 0.55, 1.0), (1.0, 0.45, 0.15), (0.25, 0.85, 0.3), (0.95, 0.25, 0.75),
+    (1.0, 0.85, 0.1), (0.1, 0.85, 0.9), (0.6, 0.4, 1.0), (0.95, 0.95, 0.95),
+)
+"""One colour per motion layer, bottom first (models.flow.layers.MAX_LAYERS of them): blue, orange, green,
+pink, yellow, cyan, violet, white. The motion editor (web/js/motion_editor.js) uses the same list."""
+LAYER_TINT = 0.45
+"""Opacity of a layer's tint: the picture (or colour wheel) still reads through it."""
 
 
 def wheel_colors() -> torch.Tensor:
@@ -198,3 +207,28 @@ def flow_preview(image: torch.Tensor, flow: torch.Tensor, hints: MotionHints | N
     if hints is not None and not hints.is_empty:
         preview = draw_motion_hints(preview, hints)
     return preview
+
+
+def layer_overlay(owner: torch.Tensor, tinted: set[int], outlined: set[int]) -> torch.Tensor:
+    """RGBA overlay [B, 4, H, W] (0..1) of a stack's regions: the layers in ``tinted`` filled with their colour
+    of :data:`LAYER_COLOURS` at :data:`LAYER_TINT`, those in ``outlined`` edged with it. ``owner`` [B, 1, H, W]
+    is :meth:`models.flow.layers.FlowStack.owner` (−1 where no layer moves)."""
+    batch, _, height, width = owner.shape
+    radius = max(1, round(max(height, width) / 400))  # an outline about 2 px wide at 512², visible at 2048²
+    overlay = torch.zeros(batch, 4, height, width, device=owner.device)
+    for index in sorted(tinted | outlined):
+        region = (owner == index).float()
+        colour = torch.tensor(LAYER_COLOURS[index % len(LAYER_COLOURS)], device=owner.device)[:, None, None]
+        if index in tinted:
+            overlay = torch.where(region > 0, torch.cat([colour, colour.new_full((1, 1, 1), LAYER_TINT)]), overlay)
+        if index in outlined:
+            grown = F.max_pool2d(region, 2 * radius + 1, 1, radius)
+            shrunk = -F.max_pool2d(-region, 2 * radius + 1, 1, radius)
+            overlay = torch.where(grown > shrunk, torch.cat([colour, colour.new_ones((1, 1, 1))]), overlay)
+    return overlay
+
+
+def composite(background: torch.Tensor, overlay: torch.Tensor) -> torch.Tensor:
+    """``overlay`` [B|1, 4, H, W] (:func:`layer_overlay`) drawn over ``background`` [B|1, 3, H, W]."""
+    alpha = overlay[:, 3:]
+    return background * (1 - alpha) + overlay[:, :3] * alpha

@@ -16,7 +16,8 @@ import models.loop.engines
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COPIES = [  # (script in web/js, its constant, the module that is its home, the name there)
-    ("animate_engine.js", "LEGACY_ENGINE", "models.loop.engines", "LEGACY_ENGINE"),
+    ("legacy_widgets.js", "LEGACY_ENGINE", "models.loop.engines", "LEGACY_ENGINE"),
+    ("legacy_widgets.js", "LEGACY_BORDER", "models.flow.layers", "LEGACY_BORDER"),
     ("motion_editor.js", "EDITOR_IMAGE_KEY", "nodes.flow", "EDITOR_IMAGE_KEY"),
     ("motion_editor.js", "MAX_ITEMS", "models.flow.hints", "MAX_ARROWS"),
     ("motion_editor.js", "MAX_ITEMS", "models.flow.hints", "MAX_ANCHORS"),
@@ -50,5 +51,5 @@ def test_js_copy_equals_its_python_home(script, name, module, python_name):
 def test_a_drifted_copy_is_seen(tmp_path):
     """A test of the test: a JS copy edited on its own no longer equals its home."""
     (tmp_path / "web" / "js").mkdir(parents=True)
-    (tmp_path / "web" / "js" / "animate_engine.js").write_text('const LEGACY_ENGINE = "sharp loop";\n')
-    assert js_constant(tmp_path, "animate_engine.js", "LEGACY_ENGINE") != models.loop.engines.LEGACY_ENGINE
+    (tmp_path / "web" / "js" / "legacy_widgets.js").write_text('const LEGACY_ENGINE = "sharp loop";\n')
+    assert js_constant(tmp_path, "legacy_widgets.js", "LEGACY_ENGINE") != models.loop.engines.LEGACY_ENGINE
