@@ -109,6 +109,19 @@ def check_nchw(tensor: torch.Tensor, name: str, channels: int | None = None) -> 
     return tensor
 
 
+def check_unit_range(tensor: torch.Tensor, name: str) -> torch.Tensor:
+    """A tensor whose values are all in 0..1 (a mask, a weight): NaN, inf and a 0..255 mask are refused with the
+    range found and the fix, rather than scaling what they multiply by 255 or reversing it."""
+    if tensor.numel() == 0:
+        return tensor
+    low, high = torch.aminmax(tensor.detach().float())
+    if not (float(low) >= 0 and float(high) <= 1):
+        raise InputValueError(f"{name} has values from {float(low):.4g} to {float(high):.4g}; it must be in 0..1 "
+                              "(0 = still, 1 = full motion): divide a 0..255 mask by 255, or make it with a mask "
+                              "node (Load Image's mask, Region Mask)")
+    return tensor
+
+
 def check_companion(tensor: torch.Tensor, name: str, reference: torch.Tensor, channels: int) -> torch.Tensor:
     """A [B|1, ``channels``, H, W] tensor that goes with ``reference`` [B, ·, H, W]: the same size, and batch 1 or
     the reference's."""

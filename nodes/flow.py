@@ -8,7 +8,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..models import networks
-from ..models.checks import check_finite_output, check_nchw
+from ..models.checks import InputShapeError, check_finite_output, check_nchw
 from ..models.flow import engine as flow_engine
 from ..models.flow import hints
 from ..models.flow import viz as flow_viz
@@ -106,7 +106,7 @@ class TextFlow(io.ComfyNode):
                 conditioning=None, flow_model=None) -> io.NodeOutput:
         check_choices(cls, direction=direction)
         cancel = FrameProgress.cancel_point  # a 2048² image takes seconds: Cancel is checked between steps
-        picture, region = image_to_bchw(image), mask_to_b1hw(mask)
+        picture, region = image_to_bchw(image, "Text Flow `image`"), mask_to_b1hw(mask, "Text Flow `mask`")
         check_nchw(picture, "Text Flow `image`", channels=3)
         motion_hints = hints.parse_arrows(arrows)
         angle_deg = chosen_angle(direction, angle)
@@ -163,11 +163,19 @@ class FlowPreview(io.ComfyNode):
 
     @classmethod
     def execute(cls, flow, arrows, max_px_per_frame, image=None) -> io.NodeOutput:
+        cancel = FrameProgress.cancel_point  # an 8192² preview takes seconds: Cancel is checked between chunks
+        check_nchw(flow, "Flow Preview `flow`", channels=2)
         scale = max_px_per_frame or None
-        background = (flow_viz.flow_to_color(flow, scale) if image is None
-                      else check_nchw(image_to_bchw(image), "Flow Preview `image`", channels=3))
+        if image is None:
+            background = flow_viz.flow_to_color(flow, scale, on_step=cancel)
+        else:
+            background = check_nchw(image_to_bchw(image, "Flow Preview `image`"), "Flow Preview `image`", channels=3)
+            if len(background) not in (1, len(flow)) and len(flow) != 1:
+                raise InputShapeError(f"Flow Preview: {len(background)} images in `image` for {len(flow)} flows: "
+                                      "give one image, or one per flow")
         if background.shape[-2:] != flow.shape[-2:]:
             background = torch.nn.functional.interpolate(background, size=flow.shape[-2:], mode="bilinear")
+        cancel()
         if arrows:
-            background = flow_viz.draw_flow_arrows(background, flow, max_magnitude=scale)
+            background = flow_viz.draw_flow_arrows(background, flow, max_magnitude=scale, on_step=cancel)
         return io.NodeOutput(bchw_to_image(background))

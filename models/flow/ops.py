@@ -12,7 +12,15 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..checks import InputShapeError, InputValueError, check_nchw, check_number, check_size, check_tensor
+from ..checks import (
+    InputShapeError,
+    InputValueError,
+    check_nchw,
+    check_number,
+    check_size,
+    check_tensor,
+    check_unit_range,
+)
 
 validate_nchw = check_nchw
 """A finite floating-point [B, C, H, W] tensor, or a clear error (:func:`models.checks.check_nchw`)."""
@@ -110,19 +118,21 @@ def prepare_flow(flow: torch.Tensor, size: tuple[int, int], batch: int, mask: to
     speed = check_number(speed, "Animate `speed`", minimum=0.0)
     max_px_per_frame = check_number(max_px_per_frame, "Animate `max_px_per_frame`", minimum=0.0)
     validate_flow(flow)
-    if mask is not None and mask.ndim == 4 and mask.shape[0] not in (1, batch):
-        raise InputShapeError(f"{mask.shape[0]} masks for {batch} images: give one mask, or one per image")
+    if mask is not None:
+        if mask.ndim == 4 and mask.shape[0] not in (1, batch):
+            raise InputShapeError(f"{mask.shape[0]} masks for {batch} images: give one mask, or one per image")
+        check_unit_range(mask, "Animate `mask`")
     if video_network and not max_px_per_frame:
         max_px_per_frame = OFFICIAL_VIDEO_CLAMP
     flow = resize_flow(flow.float(), size)
     if max_px_per_frame > 0:
         flow = clamp_flow(flow, max_px_per_frame)
     flow = flow * speed
+    if mask is not None:  # 0..1, so the motion the guard below sees is the motion animated
+        flow = mask_flow(flow, mask)
     top = float(flow.abs().amax()) if flow.numel() else 0.0
     if not top <= MAX_MOTION_PX:
         raise InputValueError(
             f"the flow × `speed` reaches {top:.3g} px/frame, more than the {MAX_MOTION_PX:g} that can be animated "
             f"without overflow: lower `speed`, set `max_px_per_frame`, or check what made the flow")
-    if mask is not None:
-        flow = mask_flow(flow, mask)
     return flow

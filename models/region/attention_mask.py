@@ -86,8 +86,14 @@ class MaskParams:
     def validate(self, num_tokens: int) -> None:
         if self.method not in CLUSTER_METHODS:
             raise ValueError(f"method must be 'spectral' or 'kmeans', got {self.method!r}")
-        if not isinstance(self.n_clusters, int) or not 2 <= self.n_clusters <= num_tokens:
+        if not isinstance(self.n_clusters, int) or self.n_clusters < 2:
             raise ValueError(f"n_clusters must be an int in [2, {num_tokens}], got {self.n_clusters!r}")
+        if self.n_clusters > num_tokens:
+            fix = (f"lower `n_clusters` to at most {num_tokens}" if num_tokens >= 2 else
+                   "connect a mask without attention")
+            raise InputValueError(f"`n_clusters` is {self.n_clusters}, but the attention of this image has only "
+                                  f"{num_tokens} token(s) to cluster (one per 16×16 pixels): {fix}, or sample a "
+                                  "larger image (512² as the official)")
         if not 0.0 <= float(self.threshold) <= 1.0:
             raise ValueError(f"threshold is an overlap fraction in [0, 1], got {self.threshold!r}")
         _check_erosion(self.erosion_ksize, self.erosion_iter)
