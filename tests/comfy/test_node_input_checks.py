@@ -3,9 +3,7 @@ is wrong and the fix, or warned about when the run cannot show what was asked; n
 
 import importlib
 import logging
-import os
 
-import folder_paths
 import pytest
 import torch
 
@@ -143,26 +141,6 @@ def test_flow_preview_batch_mismatch_names_image(t2c_nodes, checks):
     with pytest.raises(checks.InputShapeError, match=r"Flow Preview: 3 images in `image` for 2 flows"):
         t2c_nodes["T2C_FlowPreview"].execute(flow=torch.zeros(2, 2, 16, 16), arrows=True, max_px_per_frame=0.0,
                                              image=torch.rand(3, 16, 16, 3))
-
-
-@pytest.fixture()
-def model_folder(tmp_path, monkeypatch):
-    monkeypatch.setitem(folder_paths.folder_names_and_paths, "text2cinemagraph",
-                        ([str(tmp_path)], {".safetensors", ".pth", ".pt"}))
-    monkeypatch.setattr(folder_paths, "filename_list_cache", {})
-    return tmp_path
-
-
-def test_a_loader_given_a_non_checkpoint_through_a_symlink_names_the_file(t2c_nodes, model_folder):
-    (model_folder / "notes.txt").write_text("not weights")
-    os.symlink(model_folder / "notes.txt", model_folder / "weights.pth")
-    with pytest.raises(ValueError, match=r"weights\.pth.*cannot be read as a safe checkpoint"):
-        t2c_nodes["T2C_VideoModelLoader"].execute(weights="weights.pth")
-
-
-def test_a_loader_given_a_list_for_weights_names_weights(t2c_nodes, checks, model_folder):
-    with pytest.raises(checks.InputTypeError, match=r"Load Video Model: `weights` must be a file name"):
-        t2c_nodes["T2C_VideoModelLoader"].execute(weights=["a.pth"])
 
 
 # ---- item 10: Flow Preview honours Cancel within its full-size steps ------------------------------------------------
