@@ -8,7 +8,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..models import networks
-from ..models.checks import check_finite_output, check_mask, check_nchw
+from ..models.checks import InputShapeError, check_finite_output, check_mask, check_nchw
 from ..models.flow import engine as flow_engine
 from ..models.flow import hints
 from ..models.flow import viz as flow_viz
@@ -135,7 +135,7 @@ class TextFlow(io.ComfyNode):
         border = LEGACY_BORDER if legacy else border
         check_choices(cls, direction=direction, border=border, cycles=cycles)
         cancel = FrameProgress.cancel_point  # a 2048² image takes seconds: Cancel is checked between steps
-        picture, region = image_to_bchw(image), check_mask(mask, "Text Flow `mask`")
+        picture, region = image_to_bchw(image, "Text Flow `image`"), check_mask(mask, "Text Flow `mask`")
         check_nchw(picture, "Text Flow `image`", channels=3)
         below = None if layers is None else as_stack(layers, "Text Flow `layers`")
         motion_hints = hints.parse_arrows(arrows)
@@ -220,15 +220,22 @@ class FlowPreview(io.ComfyNode):
 
     @classmethod
     def execute(cls, flow, arrows, max_px_per_frame, image=None) -> io.NodeOutput:
+        cancel = FrameProgress.cancel_point  # an 8192² preview takes seconds: Cancel is checked between chunks
         stack = as_stack(flow, "Flow Preview `flow`")
         combined, scale = stack.combined(), max_px_per_frame or None
-        background = (flow_viz.flow_to_color(combined, scale) if image is None
-                      else check_nchw(image_to_bchw(image), "Flow Preview `image`", channels=3))
+        if image is None:
+            background = flow_viz.flow_to_color(combined, scale, on_step=cancel)
+        else:
+            background = check_nchw(image_to_bchw(image, "Flow Preview `image`"), "Flow Preview `image`", channels=3)
+            if len(background) not in (1, len(combined)) and len(combined) != 1:
+                raise InputShapeError(f"Flow Preview: {len(background)} images in `image` for {len(combined)} flows: "
+                                      "give one image, or one per flow")
         if background.shape[-2:] != combined.shape[-2:]:
             background = torch.nn.functional.interpolate(background, size=combined.shape[-2:], mode="bilinear")
+        cancel()
         if isinstance(flow, FlowStack):  # each layer's region in its own colour; a plain tensor previews as before
             every = set(range(len(stack.layers)))
             background = flow_viz.composite(background, flow_viz.layer_overlay(stack.owner(), every, every))
         if arrows:
-            background = flow_viz.draw_flow_arrows(background, combined, max_magnitude=scale)
+            background = flow_viz.draw_flow_arrows(background, combined, max_magnitude=scale, on_step=cancel)
         return io.NodeOutput(bchw_to_image(background))

@@ -10,6 +10,10 @@ import torch
 
 from ..models.checks import check_int, check_number
 
+STEPLESS_SAMPLERS = ("dpm_fast", "dpm_adaptive")
+"""Samplers that choose their own sigmas instead of walking the schedule's steps: the injection and capture steps
+never come, so the twin has no layout and no attention is captured. Not offered by Twin Sampler."""
+
 CAPTURE_FRACTION = 0.56
 """Share of the steps (the least noisy ones) whose attention is averaged: official t ≤ 541, 28 of 50."""
 

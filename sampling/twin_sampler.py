@@ -14,7 +14,7 @@ import comfy.samplers
 import comfy.utils
 import torch
 
-from ..models.checks import InputShapeError
+from ..models.checks import InputShapeError, check_number
 from ..models.prompt.conditioning import prompt_embeddings
 from ..models.region.attention_capture import AttentionCapture
 from .conditioning import check_sd1, prompt_tokens
@@ -30,6 +30,8 @@ def sample_twins(model, positive, twin_positive, unconditional, latent, seed, st
                  scheduler, attention_injection, feature_injection, negative_alpha, negative=None, prompt="",
                  reference=None) -> tuple[dict, dict, AttentionCapture]:
     """(artistic LATENT, twin LATENT, attention capture) for T2C_TwinSampler's inputs (same names and meanings)."""
+    for name, value in (("cfg", cfg), ("twin_cfg", twin_cfg)):  # NaN passes ComfyUI's min/max checks
+        check_number(value, f"Twin Sampler `{name}`", minimum=0.0, expected="a finite guidance scale (e.g. 5 or 7.5)")
     check_sd1(model)
     schedule = TwinSchedule.from_fractions(steps, attention_injection, feature_injection, negative_alpha)
     source = reference if reference is not None else latent

@@ -116,6 +116,11 @@ def parse_arrows(text: str | None) -> MotionHints:
             f"motion hints are not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}); "
             'expected [[x0, y0, x1, y1], ...] or {"arrows": [...], "anchors": [...]}'
         ) from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        raise InputValueError(
+            "motion hints hold a number with thousands of digits; coordinates are fractions of the image in 0..1 "
+            "(e.g. 0.25): redraw the arrows or fix the number"
+        ) from None
     if isinstance(data, list):
         arrows, anchors = data, []
     elif isinstance(data, dict):

@@ -119,11 +119,11 @@ def prepare_flow(flow: torch.Tensor, size: tuple[int, int], batch: int, mask: to
     if max_px_per_frame > 0:
         flow = clamp_flow(flow, max_px_per_frame)
     flow = flow * speed
+    if mask is not None:  # 0..1, so the motion the guard below sees is the motion animated
+        flow = mask_flow(flow, mask)
     top = float(flow.abs().amax()) if flow.numel() else 0.0
     if not top <= MAX_MOTION_PX:
         raise InputValueError(
             f"the flow × `speed` reaches {top:.3g} px/frame, more than the {MAX_MOTION_PX:g} that can be animated "
             f"without overflow: lower `speed`, set `max_px_per_frame`, or check what made the flow")
-    if mask is not None:
-        flow = mask_flow(flow, mask)
     return flow

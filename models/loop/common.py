@@ -70,3 +70,32 @@ def bilinear(x: torch.Tensor, y: torch.Tensor, height: int, width: int,
     x1, y1 = (x0 + 1).clamp(max=width - 1), (y0 + 1).clamp(max=height - 1)
     top = torch.lerp(tap(y0 * width + x0), tap(y0 * width + x1), fx)
     return torch.lerp(top, torch.lerp(tap(y1 * width + x0), tap(y1 * width + x1), fx), fy)
+
+
+LEAVING_WARNING = 0.25
+"""Warn when more than this share of the moving pixels leaves the picture in one frame either way."""
+
+
+def leaving_warnings(flow: torch.Tensor) -> tuple[str, ...]:
+    """A warning when most of the motion cannot be shown: a pixel whose first step forward and backward both land
+    outside the picture is dropped by the classic splat (docs/networks.md#euler-integration), so its frames are the
+    still; without a word the user would read N copies of the still as the motion asked for."""
+    height, width = flow.shape[-2:]
+    moving = (flow != 0).any(dim=1)
+    count = int(moving.sum())
+    if count == 0:
+        return ()
+    y = torch.arange(height, dtype=flow.dtype, device=flow.device).view(-1, 1)
+    x = torch.arange(width, dtype=flow.dtype, device=flow.device).view(1, -1)
+
+    def outside(sign: float) -> torch.Tensor:
+        to_x, to_y = x + sign * flow[:, 0], y + sign * flow[:, 1]
+        return (to_x < 0) | (to_x > width - 1) | (to_y < 0) | (to_y > height - 1)
+
+    share = int((outside(1.0) & outside(-1.0) & moving).sum()) / count
+    if share <= LEAVING_WARNING:
+        return ()
+    top = float(flow.abs().amax())
+    return (f"{share:.0%} of the moving region leaves the {width}×{height} picture in one frame (up to {top:.3g} "
+            "px/frame), so it cannot be shown moving and stays still: lower `speed`, set `max_px_per_frame`, or lower "
+            "Text Flow's `strength`",)

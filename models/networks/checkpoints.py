@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,6 +34,12 @@ OFFICIAL_NAMES = {"text_flow": "spadexattnunetsd", "hint_flow": "spadeunet", "sp
 FLOW_NETWORKS = ("text_flow", "hint_flow")
 STRIPPED_PREFIXES = ("module.", "netG.")
 _SHOWN = 5  # offending keys listed per category in an error message
+MAX_HEADER_BYTES = 8 * 2**20
+"""Largest .safetensors header read: the official networks' are under 0.2 MB; a file declaring more is refused
+before its header is parsed (a 53 MB one took 11 s and 650 MB and could not be cancelled)."""
+ZIP_SLACK_BYTES = 2**20
+"""A .pth (a zip written by torch.save, entries stored) unpacks to its own size; more than this beyond it is
+refused before torch.load inflates anything (a 1 MB zip bomb inflated 1 GiB in memory)."""
 
 
 def _describe(kind: str) -> str:
@@ -44,6 +51,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    _check_declared_sizes(path)
     try:
         if path.suffix.lower() == ".safetensors":
             loaded = load_file(str(path), device="cpu")
@@ -69,6 +77,30 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not_tensors:
         raise InputValueError(f"{path}: entries that are not tensors: {not_tensors[:_SHOWN]}")
     return dict(loaded)
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """Refuse a file whose own header declares more to read than a checkpoint of these networks needs, before
+    reading it: a .safetensors header over :data:`MAX_HEADER_BYTES`, a zip that unpacks to more than it holds."""
+    size = path.stat().st_size
+    fix = "it is not one of the official checkpoints: re-download checkpoints.tar, or convert the file again"
+    if path.suffix.lower() == ".safetensors":
+        with open(path, "rb") as file:
+            declared = int.from_bytes(file.read(8), "little")
+        if declared > MAX_HEADER_BYTES:  # a truncated file (declared > size) is the reader's to report
+            raise InputValueError(f"{path}: its header declares {declared / 1e6:.3g} MB of tensor names (at most "
+                                  f"{MAX_HEADER_BYTES / 1e6:.3g} MB are read, the file has {size / 1e6:.3g} MB): {fix}")
+        return
+    if not zipfile.is_zipfile(path):
+        return  # a legacy (non-zip) torch file: read in place, nothing to inflate
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # torch.load reports it
+    if unpacked > size + ZIP_SLACK_BYTES:
+        raise InputValueError(f"{path}: unpacks to {unpacked / 1e6:.3g} MB from {size / 1e6:.3g} MB (torch.save "
+                              f"stores its tensors unpacked, so a checkpoint unpacks to about its size): {fix}")
 
 
 def strip_prefixes(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -86,8 +86,14 @@ class MaskParams:
     def validate(self, num_tokens: int) -> None:
         if self.method not in CLUSTER_METHODS:
             raise InputValueError(f"method must be 'spectral' or 'kmeans', got {self.method!r}")
-        if not isinstance(self.n_clusters, int) or not 2 <= self.n_clusters <= num_tokens:
+        if not isinstance(self.n_clusters, int) or self.n_clusters < 2:
             raise InputValueError(f"n_clusters must be an int in [2, {num_tokens}], got {self.n_clusters!r}")
+        if self.n_clusters > num_tokens:
+            fix = (f"lower `n_clusters` to at most {num_tokens}" if num_tokens >= 2 else
+                   "connect a mask without attention")
+            raise InputValueError(f"`n_clusters` is {self.n_clusters}, but the attention of this image has only "
+                                  f"{num_tokens} token(s) to cluster (one per 16×16 pixels): {fix}, or sample a "
+                                  "larger image (512² as the official)")
         check_number(self.threshold, "threshold", minimum=0.0, maximum=1.0, expected="an overlap fraction")
         _check_erosion(self.erosion_ksize, self.erosion_iter)
         if self.pca_dims is not None and (not isinstance(self.pca_dims, int) or self.pca_dims < 1):
