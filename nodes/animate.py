@@ -7,15 +7,16 @@ import logging
 import torch
 from comfy_api.latest import io
 
-from ..models.checks import check_finite_output, check_nchw
+from ..models.checks import InputTypeError, check_finite_output, check_mask, check_nchw
 from ..models.flow.layers import as_stack, prepare_stack
 from ..models.flow.ops import prepare_flow
 from ..models.loop import pixel_animator, sharp_loop
+from ..models.loop.common import leaving_warnings
 from ..models.loop.engines import CLASSIC_SPLAT, ENGINES, LEGACY_ENGINE, SHARP_LOOP
 from ..models.loop.euler import INTEGRATIONS
 from . import memory
 from .progress import FrameProgress
-from .types import CATEGORY, Flow, VideoModel, image_to_bchw, mask_to_b1hw
+from .types import CATEGORY, Flow, VideoModel, image_to_bchw
 from .validation import check_choices
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,12 @@ class Animate(io.ComfyNode):
                 video_model=None, engine=None) -> io.NodeOutput:
         engine = LEGACY_ENGINE if engine is None else engine
         check_choices(cls, integration=integration, engine=engine)
-        picture = check_nchw(image_to_bchw(image), "Animate `image`", channels=3)
+        picture = check_nchw(image_to_bchw(image, "Animate `image`"), "Animate `image`", channels=3)
         batch, _, height, width = picture.shape
-        region = None if mask is None else mask_to_b1hw(mask)
+        region = None if mask is None else check_mask(mask, "Animate `mask`")
+        if video_model is not None and not callable(getattr(video_model, "render_loop", None)):
+            raise InputTypeError(f"Animate `video_model` must come from Load Video Model, got "
+                                 f"{type(video_model).__name__}: connect Load Video Model, or leave it unconnected")
         memory.preflight("Animate Cinemagraph", batch * frames, height, width,
                          memory.animate_bytes(batch, frames, height, width),
                          "fewer frames, a smaller image or fewer images in the batch")
@@ -100,6 +104,8 @@ class Animate(io.ComfyNode):
             sharp_loop.render_sharp_loop(picture, motion, frames, out=out, on_frame=progress, plan=plan,
                                          on_step=cancel)
         else:  # CLASSIC_SPLAT
+            for warning in leaving_warnings(motion):
+                log.warning("T2C_Animate: %s", warning)
             pixel_animator.render_loop(picture, motion, frames, out=out, on_frame=progress, integration=integration,
                                        on_step=cancel)
         check_finite_output(out, "Animate Cinemagraph", "the video model's weights are broken or overflow (try another "

@@ -8,7 +8,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..models import networks
-from ..models.checks import check_finite_output, check_nchw
+from ..models.checks import InputShapeError, check_finite_output, check_mask, check_nchw
 from ..models.flow import engine as flow_engine
 from ..models.flow import hints
 from ..models.flow import viz as flow_viz
@@ -16,14 +16,14 @@ from ..models.flow.borders import shape_border
 from ..models.flow.layers import BORDERS, CYCLE_CHOICES, LEGACY_BORDER, FlowLayer, FlowStack, as_stack
 from ..models.flow.ops import clamp_note
 from ..models.networks.transformer import CONTEXT_DIM, CONTEXT_TOKENS
+from ..models.prompt.conditioning import prompt_embeddings
 from ..models.prompt.direction import AUTO, DIRECTION_CHOICES, chosen_angle
 from .progress import FrameProgress
-from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw, mask_to_b1hw
+from .types import CATEGORY, Flow, FlowModel, bchw_to_image, image_to_bchw
 from .validation import check_choices
 
 log = logging.getLogger(__name__)
 
-SD1_CONTEXT = (CONTEXT_TOKENS, CONTEXT_DIM)
 EDITOR_IMAGE_KEY = "t2c_editor_image"
 """UI output key under which T2C_TextFlow sends its input picture to the motion editor (web/js/motion_editor.js).
 Not ``images``: the frontend would also draw that as a second preview under the editor."""
@@ -33,15 +33,9 @@ layers of its stack outlined (models/flow/viz.py layer_overlay)."""
 
 
 def sd1_context(conditioning) -> torch.Tensor:
-    """The [B, 77, 768] token embeddings of an SD1.x CLIPTextEncode conditioning, or a clear error."""
-    if not conditioning:
-        raise ValueError("the text flow network needs `conditioning`: connect CLIPTextEncode (SD1.x CLIP) "
-                         "with your prompt")
-    context = conditioning[0][0]
-    if context.ndim != 3 or context.shape[-1] != SD1_CONTEXT[1] or context.shape[1] % SD1_CONTEXT[0]:
-        raise ValueError(f"the text flow network needs SD1.x CLIP tokens [*, 77, 768]; this conditioning is "
-                         f"{list(context.shape)} — encode the prompt with an SD1.x checkpoint's CLIP")
-    return context[:, : SD1_CONTEXT[0]].float()  # a long prompt: the official model saw only 77 tokens
+    """The text flow network's [B, 77, 768] context: the first 77 tokens of a one-prompt SD1.x conditioning."""
+    context = prompt_embeddings(conditioning, "Text Flow `conditioning`", CONTEXT_DIM, "the text flow network")
+    return context[:, :CONTEXT_TOKENS].float()  # a long prompt: the official model saw only 77 tokens
 
 
 def _temp_png(image: torch.Tensor, prefix: str) -> list:
@@ -141,7 +135,7 @@ class TextFlow(io.ComfyNode):
         border = LEGACY_BORDER if legacy else border
         check_choices(cls, direction=direction, border=border, cycles=cycles)
         cancel = FrameProgress.cancel_point  # a 2048² image takes seconds: Cancel is checked between steps
-        picture, region = image_to_bchw(image), mask_to_b1hw(mask)
+        picture, region = image_to_bchw(image, "Text Flow `image`"), check_mask(mask, "Text Flow `mask`")
         check_nchw(picture, "Text Flow `image`", channels=3)
         below = None if layers is None else as_stack(layers, "Text Flow `layers`")
         motion_hints = hints.parse_arrows(arrows)
@@ -226,15 +220,22 @@ class FlowPreview(io.ComfyNode):
 
     @classmethod
     def execute(cls, flow, arrows, max_px_per_frame, image=None) -> io.NodeOutput:
+        cancel = FrameProgress.cancel_point  # an 8192² preview takes seconds: Cancel is checked between chunks
         stack = as_stack(flow, "Flow Preview `flow`")
         combined, scale = stack.combined(), max_px_per_frame or None
-        background = (flow_viz.flow_to_color(combined, scale) if image is None
-                      else check_nchw(image_to_bchw(image), "Flow Preview `image`", channels=3))
+        if image is None:
+            background = flow_viz.flow_to_color(combined, scale, on_step=cancel)
+        else:
+            background = check_nchw(image_to_bchw(image, "Flow Preview `image`"), "Flow Preview `image`", channels=3)
+            if len(background) not in (1, len(combined)) and len(combined) != 1:
+                raise InputShapeError(f"Flow Preview: {len(background)} images in `image` for {len(combined)} flows: "
+                                      "give one image, or one per flow")
         if background.shape[-2:] != combined.shape[-2:]:
             background = torch.nn.functional.interpolate(background, size=combined.shape[-2:], mode="bilinear")
+        cancel()
         if isinstance(flow, FlowStack):  # each layer's region in its own colour; a plain tensor previews as before
             every = set(range(len(stack.layers)))
             background = flow_viz.composite(background, flow_viz.layer_overlay(stack.owner(), every, every))
         if arrows:
-            background = flow_viz.draw_flow_arrows(background, combined, max_magnitude=scale)
+            background = flow_viz.draw_flow_arrows(background, combined, max_magnitude=scale, on_step=cancel)
         return io.NodeOutput(bchw_to_image(background))

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 import folder_paths
 from comfy.cli_args import args
 from comfy_api.latest import io, ui
 
-from ..models.io import encoding
+from ..models.io import encoding, files
 from . import memory
 from .progress import FrameProgress
 from .types import CATEGORY
 from .validation import check_choices
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "cinemagraph/loop"
 
@@ -46,16 +50,17 @@ class SaveCinemagraph(io.ComfyNode):
     @classmethod
     def execute(cls, frames, filename_prefix, fps, format, quality, pingpong=False) -> io.NodeOutput:
         check_choices(cls, format=format)
-        filename_prefix = filename_prefix.strip() or DEFAULT_PREFIX  # "" would write a hidden "._00001_.mp4"
+        out_dir = folder_paths.get_output_directory()
+        # "" would write a hidden "._00001_.mp4"; every other check on the name comes before the encode too.
+        filename_prefix = files.check_prefix(filename_prefix.strip() or DEFAULT_PREFIX, out_dir)
         memory.preflight_save(frames)
         loop = encoding.LoopFrames(frames, pingpong)  # converted to 8 bits chunk by chunk as they are encoded
-        out_dir = folder_paths.get_output_directory()
+        encoding.check_frame_size(format, loop.height, loop.width)
         folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
             filename_prefix, out_dir, loop.width, loop.height)
-        filename = f"{name}_{counter:05}_{encoding.EXTENSIONS[format]}"
-        encoding.write_loop(loop, f"{folder}/{filename}", format, fps, quality,
-                            on_frame=FrameProgress(len(loop) + 1), metadata=cls._metadata())
-        saved = ui.SavedResult(filename, subfolder, io.FolderType.output)
+        path = encoding.write_loop(loop, f"{folder}/{name}", format, fps, quality, counter=counter,
+                                   on_frame=FrameProgress(len(loop) + 1), metadata=cls._metadata())
+        saved = ui.SavedResult(path.name, subfolder, io.FolderType.output)
         preview = ui.PreviewVideo([saved]) if format == "mp4" else ui.SavedImages([saved], is_animated=True)
         return io.NodeOutput(ui=preview)
 
@@ -64,7 +69,12 @@ class SaveCinemagraph(io.ComfyNode):
         """{"prompt", "workflow", …} as core SaveVideo / SaveAnimatedWEBP embed them; None with --disable-metadata."""
         if args.disable_metadata or cls.hidden is None:
             return None
-        metadata = dict(cls.hidden.extra_pnginfo or {})
+        extra = cls.hidden.extra_pnginfo or {}
+        if not isinstance(extra, dict):
+            log.warning("Save Cinemagraph: extra_pnginfo is a %s, not a dict of metadata; left out of the file",
+                        type(extra).__name__)
+            extra = {}
+        metadata = dict(extra)
         if cls.hidden.prompt is not None:
             metadata["prompt"] = cls.hidden.prompt
         return metadata or None

@@ -40,11 +40,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import InputShapeError, InputTypeError, InputValueError, check_string, check_tensor, is_number
+from ..checks import (
+    InputShapeError,
+    InputTypeError,
+    InputValueError,
+    check_int,
+    check_mask,
+    check_string,
+    check_tensor,
+    is_number,
+)
 from ..prompt.direction import parse_direction, truncation_note
 from ..prompt.vocabulary import find_prior
 from .borders import shape_border
-from .hints import MotionHints, gaussian_blend, mask_batch, parse_arrows
+from .hints import MotionHints, gaussian_blend, parse_arrows
 from .ops import MAX_MOTION_PX, angle_vector
 from .river_field import river_directions
 
@@ -117,7 +126,7 @@ def flow_from_text(
     (a large image takes seconds: an exception it raises, e.g. Cancel, stops the work).
     """
     image_batch, height, width = _validate_image(image)
-    masks = mask_batch(mask)
+    masks = check_mask(mask, "mask")
     hints = parse_arrows(hints) if isinstance(hints, str) or hints is None else hints
     _validate_options(text, region, direction_angle, hints, strength, variation, seed)
     batch = _batch_size(image_batch, masks.shape[0])
@@ -177,8 +186,7 @@ def _validate_options(
                               f"got {strength!r}")
     if not (is_number(variation) and 0 <= variation <= MAX_VARIATION):
         raise InputValueError(f"variation must be a number in [0, {MAX_VARIATION}], got {variation!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputValueError(f"seed must be an int ≥ 0, got {seed!r}")
+    check_int(seed, "seed", 0)
 
 
 def _batch_size(images: int, masks: int) -> int:

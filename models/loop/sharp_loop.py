@@ -30,7 +30,7 @@ import torch
 from ..checks import InputValueError, check_int
 from ..flow.layers import FlowStack
 from ..flow.ops import smoothstep, validate_flow
-from .common import check_loop_inputs
+from .common import check_loop_inputs, loop_buffer
 from .euler import loop_compact_displacements
 from .sharp_plan import LoopPlan, flow_fingerprint, plan_loop
 from .sharp_resample import SharpReader
@@ -72,9 +72,9 @@ def render_sharp_loop(
     warnings and notes, make the plan first and pass it.
     """
     for layer_flow in _flows(flow):
-        check_loop_inputs(image, layer_flow, n_frames)
+        check_loop_inputs(image, layer_flow, n_frames, on_frame)
     image = image.float()
-    out = _output(out, image, n_frames)
+    out = loop_buffer(out, image, n_frames)
     if plan is None:
         plan = make_plan(flow, n_frames, transition=transition, cycles=cycles, seed=seed, on_step=on_step)
     stack_plan = check_plan(plan, flow, n_frames)
@@ -135,18 +135,6 @@ def check_plan(plan: LoopPlan | StackPlan, flow: torch.Tensor | FlowStack, n_fra
 
 def _flows(flow: torch.Tensor | FlowStack) -> list[torch.Tensor]:
     return [layer.flow for layer in flow.layers] if isinstance(flow, FlowStack) else [flow]
-
-
-def _output(out: torch.Tensor | None, image: torch.Tensor, n_frames: int) -> torch.Tensor:
-    """``out`` checked, or a new buffer [B, N, H, W, 3] float32 on the image's device."""
-    batch, _, height, width = image.shape
-    shape = (batch, n_frames, height, width, 3)
-    if out is None:
-        return torch.empty(shape, dtype=torch.float32, device=image.device)
-    if tuple(out.shape) != shape or out.dtype != torch.float32 or out.device != image.device:
-        raise InputValueError(f"out must be a float32 tensor of shape {list(shape)} on {image.device}, "
-                              f"got {out.dtype} {list(out.shape)} on {out.device}")
-    return out
 
 
 def _behind_regions(plan: StackPlan, item: int, shape: torch.Size) -> list[torch.Tensor]:

@@ -61,6 +61,8 @@ smooth gradient (a sky) never shows a front, staggered like the detail so no lar
 MIRROR_MARGIN = 0.02
 """How far beyond the picture's edge (fraction of √(H·W)) a trace may read the mirrored still. Farther out a
 mirrored copy of a distinct shape (a cloud at the edge) would show; the phase counts as unusable instead."""
+BEHIND_MARGIN = 0.02
+"""How far beyond its own region (fraction of √(H·W)) a ``behind`` layer's trace may read its mirrored texture."""
 
 
 @dataclass(frozen=True)
@@ -285,7 +287,8 @@ def _trace_distortion(flow: torch.Tensor, grid: _Grid, steps: int, outside: torc
         if outside is not None:
             pixel = torch.minimum(positions.round().clamp_min(0), upper).long()
             index = pixel[:, 1] * width + pixel[:, 0]
-            beyond = torch.maximum(beyond, torch.gather(outside.flatten(1).expand(len(index), -1), 1, index))
+            behind = torch.gather(outside.flatten(1).expand(len(index), -1), 1, index)
+            out[k].masked_fill_(behind > BEHIND_MARGIN * math.sqrt(height * width), math.inf)
         out[k].masked_fill_(beyond > margin, math.inf)
         if on_step is not None:
             on_step()

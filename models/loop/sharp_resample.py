@@ -17,6 +17,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from .common import bilinear
+
 
 def upsample_midpoints(image: torch.Tensor) -> torch.Tensor:
     """[B, C, H, W] → [B, C, 2H − 1, 2W − 1]: even samples are the pixels, odd ones Lanczos-3 midpoints."""
@@ -113,7 +115,7 @@ class SharpReader:
     def low(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """[M, C] bilinear reads of the blurred still at ``x``, ``y`` [M]."""
         height, width = self.size
-        return _bilinear(mirror(x, width), mirror(y, height), height, width,
+        return bilinear(mirror(x, width), mirror(y, height), height, width,
                          lambda index: self.blurred.index_select(0, index))
 
 
@@ -121,20 +123,8 @@ def read_bilinear(grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch
     """Bilinear read of ``grid`` [B, C, h, w] at positions ``x``, ``y`` [B|1, M] (clamped to the grid): [B, C, M]."""
     batch, channels, height, width = grid.shape
     flat = grid.reshape(batch, channels, height * width)
-    return _bilinear(x.clamp(0, width - 1), y.clamp(0, height - 1), height, width,
-                     lambda index: torch.gather(flat, 2, index.unsqueeze(1).expand(batch, channels, -1)), dim=1)
-
-
-def _bilinear(x: torch.Tensor, y: torch.Tensor, height: int, width: int,
-              tap: Callable[[torch.Tensor], torch.Tensor], dim: int = -1) -> torch.Tensor:
-    """Bilinear interpolation at in-range positions ``x``, ``y``; ``tap(flat index)`` reads the four corners and
-    ``dim`` is where its result keeps the channels (the weights broadcast over it)."""
-    x0, y0 = x.floor(), y.floor()
-    fx, fy = (x - x0).unsqueeze(dim), (y - y0).unsqueeze(dim)
-    x0, y0 = x0.long(), y0.long()
-    x1, y1 = (x0 + 1).clamp(max=width - 1), (y0 + 1).clamp(max=height - 1)
-    top = torch.lerp(tap(y0 * width + x0), tap(y0 * width + x1), fx)
-    return torch.lerp(top, torch.lerp(tap(y1 * width + x0), tap(y1 * width + x1), fx), fy)
+    return bilinear(x.clamp(0, width - 1), y.clamp(0, height - 1), height, width,
+                    lambda index: torch.gather(flat, 2, index.unsqueeze(1).expand(batch, channels, -1)), dim=1)
 
 
 def normalised_blur(values: torch.Tensor, weight: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -32,7 +32,7 @@ LAYER_SEED_STEP = 7919
 @dataclass(frozen=True)
 class LayerPlan:
     """One layer ready to render: ``flow`` [B|1, 2, H, W] its traces follow (extended beyond the layer for
-    ``behind``), ``moving`` [B, M] which of ``plan.sources`` move in each item, ``nearest`` [B|1, H·W] int64 (only
+    ``behind``), ``moving`` [B, M] which of ``plan.sources`` move in each item, ``nearest`` [B|1, H·W] int32 (only
     ``behind``): the nearest pixel the layer owns, ``owned`` [B|1, H·W] bool."""
 
     label: str
@@ -112,14 +112,14 @@ def single_layer_plan(flow: torch.Tensor, plan: LoopPlan) -> StackPlan:
 
 def _beyond(owned: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per item of ``owned`` [B, H, W] bool: the distance to the layer [B, H, W] (0 on it) and the flat index of its
-    nearest pixel [B, H·W] int64 (itself on it)."""
+    nearest pixel [B, H·W] int32 (itself on it; a third of a frame's memory)."""
     distances, nearest = [], []
     for item in owned.cpu().numpy():
         distance, (rows, cols) = ndimage.distance_transform_edt(~item, return_indices=True)
         distances.append(distance.astype(np.float32))
-        nearest.append((rows * item.shape[1] + cols).reshape(-1))
+        nearest.append((rows * item.shape[1] + cols).reshape(-1).astype(np.int32))
     device = owned.device
-    return torch.from_numpy(np.stack(distances)).to(device), torch.from_numpy(np.stack(nearest)).long().to(device)
+    return torch.from_numpy(np.stack(distances)).to(device), torch.from_numpy(np.stack(nearest)).to(device)
 
 
 def _extend(flow: torch.Tensor, nearest: torch.Tensor) -> torch.Tensor:
@@ -127,7 +127,7 @@ def _extend(flow: torch.Tensor, nearest: torch.Tensor) -> torch.Tensor:
     ``nearest`` [B', H·W])."""
     batch = max(flow.shape[0], nearest.shape[0])
     flat = flow.flatten(2).expand(batch, -1, -1)
-    index = nearest.expand(batch, -1).unsqueeze(1).expand(-1, 2, -1)
+    index = nearest.long().expand(batch, -1).unsqueeze(1).expand(-1, 2, -1)
     return torch.gather(flat, 2, index).view(batch, 2, *flow.shape[-2:])
 
 
@@ -135,23 +135,27 @@ def remap_into_layer(x: torch.Tensor, y: torch.Tensor, layer: LayerPlan, item: i
                      size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Positions ``x``, ``y`` [M] (px, inside the picture) moved onto the layer's own pixels: a position outside it
     is mirrored back across its border (by twice its offset to the nearest pixel of the layer), or, where the
-    mirror lands outside the layer too, moved onto that nearest pixel (keeping its fraction)."""
+    mirror lands outside the layer too, moved onto that nearest pixel (keeping its fraction). Only the positions
+    outside the layer are worked on (most are inside)."""
     height, width = size
-    k = item if layer.nearest.shape[0] > 1 else 0
     owned = layer.owned[item if layer.owned.shape[0] > 1 else 0]
-    column = x.round().clamp_(0, width - 1).long()
-    row = y.round().clamp_(0, height - 1).long()
-    here = row * width + column
-    target = layer.nearest[k].index_select(0, here)
-    dx = (target % width - column).to(x.dtype)
-    dy = (torch.div(target, width, rounding_mode="floor") - row).to(x.dtype)
-    mirrored_x, mirrored_y = x + 2 * dx, y + 2 * dy
-    mirror_column = mirrored_x.round().long()
-    mirror_row = mirrored_y.round().long()
-    fits = (mirror_column >= 0) & (mirror_column < width) & (mirror_row >= 0) & (mirror_row < height)
-    flat = (mirror_row.clamp(0, height - 1) * width + mirror_column.clamp(0, width - 1))
-    fits &= owned.index_select(0, flat)
-    return torch.where(fits, mirrored_x, x + dx), torch.where(fits, mirrored_y, y + dy)
+    here = y.round().clamp_(0, height - 1).long().mul_(width).add_(x.round().clamp_(0, width - 1).long())
+    away = (~owned.index_select(0, here)).nonzero().squeeze(1)
+    if away.numel() == 0:
+        return x, y
+    here = here.index_select(0, away)
+    target = layer.nearest[item if layer.nearest.shape[0] > 1 else 0].index_select(0, here).long()
+    dx = (target % width - here % width).to(x.dtype)
+    dy = (torch.div(target, width, rounding_mode="floor") - torch.div(here, width, rounding_mode="floor")).to(x.dtype)
+    near_x, near_y = x.index_select(0, away) + dx, y.index_select(0, away) + dy
+    mirrored_x, mirrored_y = near_x + dx, near_y + dy
+    column, row = mirrored_x.round().long(), mirrored_y.round().long()
+    fits = (column >= 0) & (column < width) & (row >= 0) & (row < height)
+    fits &= owned.index_select(0, row.clamp(0, height - 1) * width + column.clamp(0, width - 1))
+    x, y = x.clone(), y.clone()
+    x[away] = torch.where(fits, mirrored_x, near_x)
+    y[away] = torch.where(fits, mirrored_y, near_y)
+    return x, y
 
 
 def refuse_cycles_with_stack(cycles: int | None) -> None:

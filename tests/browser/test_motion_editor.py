@@ -12,6 +12,8 @@ import numpy as np
 from comfy_server import REPO_ROOT
 from PIL import Image
 
+from models.flow.hints import MAX_ANCHORS
+
 WORKFLOW = REPO_ROOT / "workflows" / "animate_painting.json"
 PAINTING = REPO_ROOT / "assets" / "sample_painting.png"
 ARROW_SPAN_FRAMES = 60  # models/flow/hints.py: an arrow is the path a point covers in 60 frames
@@ -275,6 +277,66 @@ def test_editor_redraws_when_the_widget_changes_and_sizes_itself(comfy_page, com
                            arg=sizes["id"], timeout=5_000)
     assert 150 <= sizes["min"] <= 600 and sizes["node"][1] >= sizes["min"], sizes
     assert not page.t2c_errors
+
+
+def test_editor_does_no_work_per_redraw_and_is_released_with_its_node(comfy_page, comfy_server):
+    page = comfy_page
+    shutil.copy(PAINTING, comfy_server.input_dir / "sample_painting.png")
+    # Every ResizeObserver from here on records what it observes and whether it was disconnected.
+    page.evaluate("""() => {
+        window.t2cObserved = [];
+        const { observe, unobserve, disconnect } = ResizeObserver.prototype;
+        ResizeObserver.prototype.observe = function (target, options) {
+            window.t2cObserved.push({ observer: this, target, released: false });
+            return observe.call(this, target, options);
+        };
+        ResizeObserver.prototype.unobserve = function (target) {
+            for (const entry of window.t2cObserved) {
+                if (entry.observer === this && entry.target === target) entry.released = true;
+            }
+            return unobserve.call(this, target);
+        };
+        ResizeObserver.prototype.disconnect = function () {
+            for (const entry of window.t2cObserved) if (entry.observer === this) entry.released = true;
+            return disconnect.call(this);
+        };
+    }""")
+    node_id, editor = _load_and_focus(page, json.loads(WORKFLOW.read_text()))
+
+    # Canvas redraws walk no graph; a graph event still does (the counter sees the editor's walks).
+    walks = page.evaluate("""async (id) => {
+        const { api } = await import("/scripts/api.js");
+        const editor = app.graph.getNodeById(id).t2cMotionEditor;
+        const pictureSource = editor.pictureSource;
+        window.t2cWalks = 0;
+        editor.pictureSource = function () { window.t2cWalks += 1; return pictureSource.call(this); };
+        for (let i = 0; i < 20; i++) app.canvas.draw(true, true);
+        const onRedraws = window.t2cWalks;
+        api.dispatchEvent(new CustomEvent("graphChanged", { detail: app.graph.serialize() }));
+        return { onRedraws, onEvent: window.t2cWalks - onRedraws };
+    }""", node_id)
+    assert walks == {"onRedraws": 0, "onEvent": 1}, walks
+
+    # The limit's flash note is pending when the node is removed: its timer never fires afterwards.
+    arrows_input = page.evaluate_handle(
+        "(id) => app.graph.getNodeById(id).widgets.find((w) => w.name === 'arrows').element", node_id)
+    arrows_input.as_element().fill(json.dumps({"arrows": [], "anchors": [[0.5, 0.5]] * MAX_ANCHORS}))
+    page.wait_for_function(f"(id) => ({STATUS_JS})(id) === '0 arrows · {MAX_ANCHORS} anchors'", arg=node_id,
+                           timeout=5_000)
+    _, at = _screen(page, editor)
+    page.mouse.click(*at(0.3, 0.7))
+    assert _status(page, node_id) == f"at most {MAX_ANCHORS} anchors"
+    released = page.evaluate("""async (id) => {
+        const node = app.graph.getNodeById(id);
+        const editor = node.t2cMotionEditor;
+        const mine = window.t2cObserved.filter((entry) => editor.root.contains(entry.target));
+        app.graph.remove(node);
+        let draws = 0;
+        editor.draw = () => { draws += 1; };
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        return { observed: mine.length > 0, released: mine.every((entry) => entry.released), draws };
+    }""", node_id)
+    assert released == {"observed": True, "released": True, "draws": 0}, released
 
 
 def _box_mean(image: np.ndarray, fx: float, fy: float, radius: int = 3) -> np.ndarray:

@@ -103,7 +103,7 @@ def test_text_flow_without_conditioning_for_text_network_is_a_clear_error():
 
     with pytest.raises(ValueError, match="CLIPTextEncode"):
         sd1_context(None)
-    with pytest.raises(ValueError, match="77, 768"):
+    with pytest.raises(ValueError, match="Text Flow `conditioning` must be SD1.x text embeddings \\[B, 77·k, 768\\]"):
         sd1_context([[torch.zeros(1, 77, 1024), {}]])
     assert sd1_context([[torch.zeros(2, 154, 768), {}]]).shape == (2, 77, 768)
 
@@ -149,15 +149,16 @@ def _bands(height=64, width=96):
 
 
 def test_an_api_prompt_without_the_new_inputs_gets_the_flow_it_always_got(t2c_nodes, blob):
+    from text2cinemagraph.models.checks import check_mask
     from text2cinemagraph.models.flow import engine
-    from text2cinemagraph.nodes.types import image_to_bchw, mask_to_b1hw
+    from text2cinemagraph.nodes.types import image_to_bchw
 
     image, mask = blob
     stack, _, info = _run_text_flow(t2c_nodes, image=image, mask=mask, text="a river flowing to the left").result
     (layer,) = stack.layers
     assert layer.border == "stick" and layer.cycles is None
     assert stack.combined() is layer.flow, "a legacy one-layer stack animates its flow unchanged"
-    before = engine.flow_from_text(image_to_bchw(image), mask_to_b1hw(mask), "a river flowing to the left").flow
+    before = engine.flow_from_text(image_to_bchw(image), check_mask(mask, "mask"), "a river flowing to the left").flow
     assert torch.equal(layer.flow, before)
     assert "layer 1: Text Flow, border stick, cycles auto" in info
 

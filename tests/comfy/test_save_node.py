@@ -78,9 +78,11 @@ WORKFLOW = {"last_node_id": 2, "nodes": [{"id": 2, "type": "T2C_SaveCinemagraph"
 PROMPT = {"2": {"class_type": "T2C_SaveCinemagraph", "inputs": {"filename_prefix": "meta", "fps": 30.0}}}
 
 
-def _run_as_the_executor(node, **inputs):
-    """Save as the executor runs it: a class clone holding the hidden PROMPT / EXTRA_PNGINFO."""
-    clone = executor_clone(node, {"PROMPT": PROMPT, "EXTRA_PNGINFO": {"workflow": WORKFLOW}})
+def _run_as_the_executor(node, extra_pnginfo=None, **inputs):
+    """Save as the executor runs it: a class clone holding the hidden PROMPT / EXTRA_PNGINFO. ``extra_pnginfo``:
+    what the client sent (default: the workflow)."""
+    clone = executor_clone(node, {"PROMPT": PROMPT, "EXTRA_PNGINFO": {"workflow": WORKFLOW} if extra_pnginfo is None
+                                  else extra_pnginfo})
     return clone.execute(**inputs).ui.as_dict()["images"][0]
 
 

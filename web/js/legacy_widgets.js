@@ -1,14 +1,16 @@
 // Inputs added to a node after workflows were saved with it get a value that keeps the old behaviour when such a
 // workflow is loaded (its saved widget values stop before the input): Animate Cinemagraph's `engine` (added with
-// default "sharp loop") becomes "classic splat" (models/loop/engines.py LEGACY_ENGINE), Text Flow's `border`
-// (default "auto") becomes "stick" (models/flow/layers.py LEGACY_BORDER). The server does the same for an API
+// default "sharp loop") becomes LEGACY_ENGINE, Text Flow's `border` (default "auto") becomes LEGACY_BORDER (copies
+// of models/loop/engines.py and models/flow/layers.py; tests/unit/test_web_constants.py ties them). The server does the same for an API
 // prompt without the input. A new node, or a workflow saved with the input, keeps the default.
 import { app } from "../../../scripts/app.js";
 import { chainCallback } from "./t2c_common.js";
 
+const LEGACY_ENGINE = "classic splat";
+const LEGACY_BORDER = "stick";
 const LEGACY_VALUES = {
-    T2C_Animate: { engine: "classic splat" },
-    T2C_TextFlow: { border: "stick" },
+    T2C_Animate: { engine: LEGACY_ENGINE },
+    T2C_TextFlow: { border: LEGACY_BORDER },
 };
 
 function savedBefore(node, info, name) {

@@ -8,13 +8,13 @@ import { chainCallback, parseAnnotatedName, upstreamNode, viewUrl } from "./t2c_
 
 const NODE_TYPE = "T2C_TextFlow";
 const ARROWS_WIDGET = "arrows";
-const EDITOR_IMAGE_KEY = "t2c_editor_image"; // nodes/flow.py EDITOR_IMAGE_KEY
+const EDITOR_IMAGE_KEY = "t2c_editor_image"; // nodes/flow.py EDITOR_IMAGE_KEY (tests/unit/test_web_constants.py)
 const EDITOR_REGIONS_KEY = "t2c_editor_regions"; // nodes/flow.py EDITOR_REGIONS_KEY
 const LAYER_COLOURS = [[0.2, 0.55, 1.0], [1.0, 0.45, 0.15], [0.25, 0.85, 0.3], [0.95, 0.25, 0.75],
                        [1.0, 0.85, 0.1], [0.1, 0.85, 0.9], [0.6, 0.4, 1.0], [0.95, 0.95, 0.95]]; // models/flow/viz.py
 const LAYER_TINT = 0.45; // models/flow/viz.py LAYER_TINT
 const FORMAT_VERSION = 1;
-const MAX_ITEMS = 128; // models/flow/hints.py MAX_ARROWS / MAX_ANCHORS
+const MAX_ITEMS = 128; // models/flow/hints.py MAX_ARROWS / MAX_ANCHORS (tests/unit/test_web_constants.py)
 const CLICK_SLOP_PX = 5; // a press that moves less than this (screen px) is a click: an anchor
 const TOOLBAR_PX = 28;
 const DEFAULT_ASPECT = 4 / 3; // width / height while there is no picture
@@ -64,15 +64,15 @@ function layerIndex(node) {
     return index;
 }
 
-/** The picture a Load Image (or Load Image (as Mask)) node shows: its preview, else the file its widget names. */
+/** The picture a Load Image (or Load Image (as Mask)) node shows: the file its widget names (known from its
+ * callback, before the node's own preview loads), else its preview. */
 function shownUrl(node) {
-    const shown = node.imgs?.[node.imageIndex ?? 0] ?? node.imgs?.[0];
-    if (shown?.src) return shown.src;
     const imageWidget = node.widgets?.find((w) => w.name === "image");
     if (typeof imageWidget?.value === "string" && imageWidget.value && /^Load ?Image/i.test(node.type)) {
         return viewUrl(parseAnnotatedName(imageWidget.value));
     }
-    return null;
+    const shown = node.imgs?.[node.imageIndex ?? 0] ?? node.imgs?.[0];
+    return shown?.src ?? null;
 }
 
 /** Where the `mask` of a Text Flow comes from when a loader feeds it: the file and the channel that is the mask
@@ -154,7 +154,25 @@ class MotionEditor {
         });
         this.root.addEventListener("pointerenter", () => this.sync());
         this.root.addEventListener("wheel", (e) => this.forwardWheel(e), { passive: false });
-        new ResizeObserver(() => this.layout()).observe(this.stage);
+        this.resizeObserver = new ResizeObserver(() => this.layout());
+        this.flashTimer = null;
+    }
+
+    /** The node is in a graph (created, or added back after a removal): follow its size and the app's events. */
+    attach() {
+        this.resizeObserver.observe(this.stage);
+        editors.add(this);
+        this.sync();
+    }
+
+    /** The node was removed: stop observing and following events, cancel the pending flash, ignore a picture
+     * still loading. */
+    dispose() {
+        this.resizeObserver.disconnect();
+        editors.delete(this);
+        clearTimeout(this.flashTimer);
+        this.flashTimer = null;
+        this.imageUrl = null;
     }
 
     button(label, name, title, onClick) {
@@ -210,6 +228,7 @@ class MotionEditor {
         this.fitMode();
     }
 
+    /** A Load Image node's file name comes first: its callback has it before the node's own preview loads. */
     pictureSource() {
         const upstream = upstreamNode(this.node, "image");
         const raw = upstream ? shownUrl(upstream) : null;
@@ -346,7 +365,9 @@ class MotionEditor {
     flash(message) {
         this.note = message;
         this.draw();
-        setTimeout(() => {
+        clearTimeout(this.flashTimer);
+        this.flashTimer = setTimeout(() => {
+            this.flashTimer = null;
             this.note = null;
             this.draw();
         }, 2000);
@@ -500,13 +521,16 @@ function syncAll() {
     for (const editor of editors) editor.sync();
 }
 
-// No polling: the editor follows the app's events. graphChanged (the change tracker: a picked or uploaded file,
-// a mask-editor result, undo/redo, a loaded workflow), the `image` widget callbacks of other nodes, its own
-// node's callbacks (configure, connections, executed), the `arrows` widget and, on the classic canvas, onDraw.
+// No polling and no work per canvas redraw: the editor follows the app's events. graphChanged (the change tracker:
+// a picked or uploaded file, a mask-editor result, undo/redo), a configured (loaded) graph, the `image` widget
+// callbacks of other nodes, its own node's callbacks (configure, connections, executed) and the `arrows` widget.
 app.registerExtension({
     name: "text2cinemagraph.motionEditor",
     async setup() {
         api.addEventListener("graphChanged", syncAll);
+    },
+    async afterConfigureGraph() {
+        syncAll();
     },
     nodeCreated(node) {
         const imageWidget = node.widgets?.find((w) => w.name === "image");
@@ -524,11 +548,12 @@ app.registerExtension({
                 getValue: () => undefined,
                 setValue: () => {},
                 getMinHeight: () => editor.minHeight(),
-                onDraw: () => editor.sync(),
             });
             widget.serialize = false; // not in widgets_values, not in the prompt: the `arrows` widget carries the drawing
-            editors.add(editor);
-            editor.sync();
+            editor.attach();
+        });
+        chainCallback(nodeType.prototype, "onAdded", function () {
+            this.t2cMotionEditor?.attach();
         });
         chainCallback(nodeType.prototype, "onConfigure", function () {
             this.t2cMotionEditor?.sync();
@@ -540,7 +565,7 @@ app.registerExtension({
             this.t2cMotionEditor?.setLastRun(output);
         });
         chainCallback(nodeType.prototype, "onRemoved", function () {
-            editors.delete(this.t2cMotionEditor);
+            this.t2cMotionEditor?.dispose();
         });
     },
 });
