@@ -48,9 +48,13 @@ def test_hint_network_drives_text_flow(t2c_nodes, model_folder):
     image = torch.rand(1, 256, 256, 3, generator=torch.Generator().manual_seed(0))
     mask = torch.zeros(1, 256, 256)
     mask[:, 96:224, 32:224] = 1
-    flow, preview, info = t2c_nodes["T2C_TextFlow"].execute(
-        image=image, mask=mask, text="a river flowing in left to right direction", direction="auto (from text)",
-        angle=0.0, strength=0.0, seed=0, arrows="", hint_px_per_frame=64.0, flow_model=flow_model).result
+    args = dict(image=image, mask=mask, text="a river flowing in left to right direction",
+                direction="auto (from text)", angle=0.0, strength=0.0, seed=0, arrows="", hint_px_per_frame=64.0,
+                flow_model=flow_model)
+    stack, preview, info = t2c_nodes["T2C_TextFlow"].execute(**args).result
+    (layer,) = stack.layers  # no `border` (an old prompt): the network's flow as it always was, a stick layer
+    flow = layer.flow
+    assert layer.border == "stick" and stack.combined() is flow
     assert flow.shape == (1, 2, 256, 256) and torch.isfinite(flow).all()
     assert torch.count_nonzero(flow[:, :, mask[0] < 0.5]) == 0 and flow.abs().max() > 0
     assert "direction-hint network" in info and "hint at 0.0°" in info
@@ -58,6 +62,9 @@ def test_hint_network_drives_text_flow(t2c_nodes, model_folder):
     assert peak > 1.0, "golden-filled weights saturate the tanh: the flow peaks near 64 px/frame"
     assert f"peaks at {peak:.1f} px/frame" in info and "max_px_per_frame to 1" in info
     assert preview.shape == (1, 256, 256, 3)
+    (shaped,) = t2c_nodes["T2C_TextFlow"].execute(**args, border="slip").result[0].layers
+    assert shaped.border == "slip" and torch.count_nonzero(shaped.flow[:, :, mask[0] < 0.5]) == 0
+    assert not torch.equal(shaped.flow, flow), "a border asked for shapes the network's flow too"
 
 
 @pytest.mark.parametrize("name", ["video.safetensors", "video.pth"])
@@ -99,7 +106,8 @@ def test_text_network_needs_sd1_conditioning(t2c_nodes, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="CLIPTextEncode"):
         t2c_nodes["T2C_TextFlow"].execute(**args)
     context = torch.randn(1, 77, 768, generator=torch.Generator().manual_seed(3))
-    flow, _, info = t2c_nodes["T2C_TextFlow"].execute(**args, conditioning=[[context, {}]]).result
+    stack, _, info = t2c_nodes["T2C_TextFlow"].execute(**args, conditioning=[[context, {}]]).result
+    flow = stack.combined()
     assert flow.shape == (1, 2, 64, 64) and torch.isfinite(flow).all() and "text flow network" in info
     assert torch.count_nonzero(flow[:, :, mask[0] < 0.5]) == 0
     assert flow.abs().max() <= 64.0  # tanh output × 64 px/frame
