@@ -50,6 +50,7 @@ BAD_INPUTS = [
     ("flow", "arrows", "[" * 50_000 + "]" * 50_000), ("flow", "arrows", "[" + "[0.1,0.2,0.3,0.4]," * 150_000),
     ("flow", "arrows", "[[2, 2, 3, 3]]"), ("flow", "arrows", "[[NaN, 0, 1, 1]]"), ("flow", "arrows", '{"x": []}'),
     ("flow", "arrows", "[[0.5, 0.5, 0.5, 0.5]]"), ("flow", "arrows", '"text"'),
+    ("flow", "border", "sideways"), ("flow", "cycles", "5"), ("flow", "layers", ["img", 0]),
     ("region", "n_clusters", 100_000), ("region", "n_clusters", 1), ("region", "erosion_iterations", 10**9),
     ("region", "erosion_ksize", 1001), ("region", "threshold", 2.0), ("region", "threshold", NAN),
     ("region", "words", ""), ("region", "words", " , ; "), ("region", "backend", "magic"),
