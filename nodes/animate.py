@@ -73,7 +73,8 @@ class Animate(io.ComfyNode):
             raise InputTypeError(f"Animate `video_model` must come from Load Video Model, got "
                                  f"{type(video_model).__name__}: connect Load Video Model, or leave it unconnected")
         memory.preflight("Animate Cinemagraph", batch * frames, height, width,
-                         memory.animate_bytes(batch, frames, height, width),
+                         memory.animate_bytes(batch, frames, height, width,
+                                              CLASSIC_SPLAT if video_model is not None else engine),
                          "fewer frames, a smaller image or fewer images in the batch")
         motion = prepare_flow(flow, (height, width), batch, region, speed, max_px_per_frame,
                               video_network=video_model is not None)
