@@ -143,7 +143,9 @@ def fitted_size(height: int, width: int, max_side: int, even: bool) -> tuple[int
     if not max_side or max(height, width) <= max_side:
         return height, width
     step, scale = (2 if even else 1), max_side / max(height, width)
-    return tuple(max(step, int(side * scale / step) * step) for side in (height, width))
+    long_side = max(step, max_side // step * step)
+    short_side = max(step, round(min(height, width) * scale / step) * step)
+    return (long_side, short_side) if height >= width else (short_side, long_side)
 
 
 def prepare_loop(frames, fmt: str, fps: float, pingpong: bool = False, repeat: int = 1, max_side: int = 0,
