@@ -17,7 +17,9 @@ from .validation import check_choices
 
 DEFAULT_PREFIX = "cinemagraph/loop"
 VIDEO_PREVIEW = ("mp4", "webm", encoding.LIVE_PHOTO)  # a live photo is previewed by its MOV
-STILL_PREVIEW = ("motion photo",)  # a browser shows the JPEG, not the MP4 after it
+ANIMATED_PREVIEW = ("webp", "apng")
+"""The frontends (1.32 to 1.58) show an animated result as an <img> only for .webp/.png names and try a <video> for
+any other (a GIF then shows nothing): GIF and the motion photo (its JPEG still) are previewed as plain images."""
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ class SaveCinemagraph(io.ComfyNode):
         if format in VIDEO_PREVIEW:
             preview = ui.PreviewVideo([saved])
         else:
-            preview = ui.SavedImages([saved], is_animated=format not in STILL_PREVIEW)
+            preview = ui.SavedImages([saved], is_animated=format in ANIMATED_PREVIEW)
         return io.NodeOutput(ui=preview)
 
     @classmethod

@@ -26,8 +26,8 @@ def test_save_writes_decodable_loop(t2c_nodes, comfy_output_dir, fmt):
     result = t2c_nodes["T2C_SaveCinemagraph"].execute(
         frames=frames, filename_prefix="t2c/test", fps=30.0, format=fmt, quality=90, pingpong=False)
     saved = result.ui.as_dict()["images"]
-    # A browser shows a motion photo's still, not the MP4 after it.
-    assert result.ui.as_dict().get("animated", (False,)) == (fmt != "motion photo",)
+    # The frontend would try a <video> for an animated GIF; a browser shows a motion photo's still.
+    assert result.ui.as_dict().get("animated", (False,)) == (fmt not in ("gif", "motion photo"),)
     assert len(saved) == 1 and saved[0]["type"] == "output" and saved[0]["subfolder"] == "t2c"
     path = comfy_output_dir / saved[0]["subfolder"] / saved[0]["filename"]
     assert path.name.endswith(encoding.EXTENSIONS[fmt]) and path.stat().st_size > 0
