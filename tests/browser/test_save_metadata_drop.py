@@ -105,8 +105,11 @@ def test_every_format_is_previewed_in_its_node(comfy_page, comfy_server, artifac
     apng, the motion photo's still)."""
     page = comfy_page
     before = set(comfy_server.get("/history"))
+    # An empty workflow loaded through the app (not app.graph.clear()): the current frontend may still be opening
+    # its default workflow, which would replace a graph built before it.
     page.evaluate("""async (formats) => {
-        app.graph.clear();
+        await app.loadGraphData({ last_node_id: 0, last_link_id: 0, nodes: [], links: [], groups: [], config: {},
+                                  extra: {}, version: 0.4 });
         const load = LiteGraph.createNode('LoadImage');
         load.pos = [40, 60];
         app.graph.add(load);
