@@ -106,7 +106,8 @@ def test_every_format_is_previewed_in_its_node(comfy_page, comfy_server, artifac
     page = comfy_page
     before = set(comfy_server.get("/history"))
     # An empty workflow loaded through the app (not app.graph.clear()): the current frontend may still be opening
-    # its default workflow, which would replace a graph built before it.
+    # its default workflow, which would replace a graph built before it; the built graph is loaded the same way
+    # (frontend 1.32 shows no previews in a graph built into a freshly loaded empty workflow).
     page.evaluate("""async (formats) => {
         await app.loadGraphData({ last_node_id: 0, last_link_id: 0, nodes: [], links: [], groups: [], config: {},
                                   extra: {}, version: 0.4 });
@@ -128,6 +129,7 @@ def test_every_format_is_previewed_in_its_node(comfy_page, comfy_server, artifac
             save.widgets.find((w) => w.name === 'format').value = fmt;
             save.widgets.find((w) => w.name === 'filename_prefix').value = 'preview_' + fmt.replace(' ', '_') + '/loop';
         });
+        await app.loadGraphData(app.graph.serialize());  // the graph as the workflow of the open tab
         app.canvas.ds.scale = 0.5;
         app.canvas.ds.offset = [0, 200];
         app.canvas.setDirty(true, true);
