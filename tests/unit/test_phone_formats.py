@@ -235,3 +235,23 @@ def test_an_existing_file_is_never_replaced(tmp_path, fmt):
         with pytest.raises(FileExistsError):
             _write(tmp_path, fmt)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["loop_00001_.JPG"]
+
+
+def test_a_file_system_without_hard_links_still_never_replaces(tmp_path, monkeypatch):
+    def no_links(*_):
+        raise PermissionError("hard links not supported")
+
+    monkeypatch.setattr(encoding.os, "link", no_links)
+    first = _write(tmp_path, "webm")
+    with pytest.raises(FileExistsError, match="already exists and is kept"):
+        _write(tmp_path, "webm")
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]
+
+
+@pytest.mark.parametrize(("size", "max_side", "even", "expected"), [
+    ((512, 768), 0, True, (512, 768)), ((512, 768), 1000, True, (512, 768)), ((1080, 1920), 1280, True, (720, 1280)),
+    ((37, 51), 25, True, (18, 24)), ((37, 51), 25, False, (18, 25)), ((900, 300), 301, True, (300, 100)),
+    ((4, 4000), 2, True, (2, 2)),
+])
+def test_fitted_size_keeps_the_aspect_under_max_side(size, max_side, even, expected):
+    assert encoding.fitted_size(*size, max_side, even) == expected
