@@ -17,6 +17,7 @@ from .validation import check_choices
 
 DEFAULT_PREFIX = "cinemagraph/loop"
 VIDEO_PREVIEW = ("mp4", "webm", encoding.LIVE_PHOTO)  # a live photo is previewed by its MOV
+STILL_PREVIEW = (encoding.LIVE_PHOTO_HEVC,)  # browsers decode no HEVC: its .JPG is shown
 ANIMATED_PREVIEW = ("webp", "apng")
 """The frontends (1.32 to 1.58) show an animated result as an <img> only for .webp/.png names and try a <video> for
 any other (a GIF then shows nothing): GIF and the motion photo (its JPEG still) are previewed as plain images."""
@@ -47,7 +48,8 @@ class SaveCinemagraph(io.ComfyNode):
                                        "gif: loops forever, 256 colours; webp: loops forever, full colour; "
                                        "webm: VP9 for browsers and web-based wallpaper programs; apng: lossless, "
                                        "loops forever; motion photo: Android's living photo (…MP.jpg); live "
-                                       "photo: Apple's .JPG + .MOV pair (1.5–3 s)."),
+                                       "photo: Apple's .JPG + .MOV pair (1.5–3 s; H.264, or HEVC as recent "
+                                       "iPhones record, previewed by its still)."),
                 io.Int.Input("quality", default=90, min=1, max=100,
                              tooltip="Encoder quality (mp4: mapped to CRF 35..12; webp: lossy quality)."),
                 io.Boolean.Input("pingpong", default=False,
@@ -82,6 +84,9 @@ class SaveCinemagraph(io.ComfyNode):
         saved = ui.SavedResult(filename, subfolder, io.FolderType.output)
         if format in VIDEO_PREVIEW:
             preview = ui.PreviewVideo([saved])
+        elif format in STILL_PREVIEW:
+            still = filename.removesuffix(encoding.EXTENSIONS[format]) + encoding.FORMAT_TABLE[format].companion
+            preview = ui.SavedImages([ui.SavedResult(still, subfolder, io.FolderType.output)])
         else:
             preview = ui.SavedImages([saved], is_animated=format in ANIMATED_PREVIEW)
         return io.NodeOutput(ui=preview)

@@ -165,7 +165,7 @@ def prepare_loop(frames, fmt: str, fps: float, pingpong: bool = False, repeat: i
         note(f"{fmt} needs even sides (4:2:0 video): {size[1]}×{size[0]} is padded to "
              f"{size[1] + size[1] % 2}×{size[0] + size[0] % 2} by repeating the last column/row")
     order = loop.order * (repeat if spec.video else 1)
-    if fmt == LIVE_PHOTO:
+    if fmt in LIVE_PHOTOS:
         plays, count = live_photo.play_length(len(order), fps)
         if count < plays * len(order):
             note(f"a live photo lasts at most {live_photo.MAX_SECONDS:g} s: {len(order)} frames at {fps:g} fps "
@@ -265,6 +265,13 @@ def _x264(quality: int) -> list[str]:
     return ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", crf, "-preset", "medium"]
 
 
+def _x265(quality: int) -> list[str]:
+    """HEVC tagged ``hvc1`` (the tag Apple's players require); CRF 38..15 gives about x264's quality."""
+    crf = str(int(round(np.interp(quality, [0, 100], [38, 15]))))
+    return ["-c:v", "libx265", "-pix_fmt", "yuv420p", "-crf", crf, "-preset", "medium", "-tag:v", "hvc1",
+            "-x265-params", "log-level=error"]
+
+
 def _write_webm(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: Callable[[int], None],
                 metadata: Mapping | None = None) -> None:
     """VP9 in 4:2:0 (what browsers and the web-based wallpaper programs play); constant quality (CRF 50..15)."""
@@ -308,16 +315,20 @@ def _write_motion_photo(loop: LoopFrames, path: str, fps: float, quality: int, o
             os.remove(video)
 
 
-def _write_live_photo(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: Callable[[int], None],
-                      metadata: Mapping | None = None) -> None:
-    """ffmpeg writes the MOV (H.264); :mod:`.live_photo` adds the content identifier, the still-image-time track
-    and the tags; the still goes to the ``.JPG`` beside it."""
-    content_id = live_photo.new_content_id()
-    _ffmpeg_video(loop, path, fps, on_frame, _x264(quality), "mov", None)
-    tags = {key: _json(value) for key, value in (metadata or {}).items()}
-    live_photo.tag_movie(path, content_id, still_frame(loop), fps, tags)
-    still = live_photo.tag_still(jpeg.encode_still(loop[0], quality), content_id)
-    Path(path).with_suffix(live_photo.STILL_EXTENSION).write_bytes(still)
+def _live_photo_writer(codec: Callable[[int], list[str]]) -> Callable[..., None]:
+    """A live photo writer whose MOV is encoded with ``codec`` (:func:`_x264` or :func:`_x265`)."""
+    def write(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: Callable[[int], None],
+              metadata: Mapping | None = None) -> None:
+        """ffmpeg writes the MOV; :mod:`.live_photo` adds the content identifier, the still-image-time track and
+        the tags; the still goes to the ``.JPG`` beside it."""
+        content_id = live_photo.new_content_id()
+        _ffmpeg_video(loop, path, fps, on_frame, codec(quality), "mov", None)
+        tags = {key: _json(value) for key, value in (metadata or {}).items()}
+        live_photo.tag_movie(path, content_id, still_frame(loop), fps, tags)
+        still = live_photo.tag_still(jpeg.encode_still(loop[0], quality), content_id)
+        Path(path).with_suffix(live_photo.STILL_EXTENSION).write_bytes(still)
+
+    return write
 
 
 def still_frame(loop: LoopFrames) -> int:
@@ -535,7 +546,7 @@ class Format:
     companion: str | None = None
 
 
-LIVE_PHOTO = "live photo"
+LIVE_PHOTO, LIVE_PHOTO_HEVC = "live photo", "live photo hevc"
 FORMAT_TABLE = {
     "mp4": Format(".mp4", _write_mp4, video=True, even=True),
     "gif": Format(".gif", _write_gif),
@@ -543,10 +554,13 @@ FORMAT_TABLE = {
     "webm": Format(".webm", _write_webm, video=True, even=True),
     "apng": Format(".png", _write_apng),
     "motion photo": Format(motion_photo.NAME_SUFFIX, _write_motion_photo, video=True, even=True),
-    LIVE_PHOTO: Format(live_photo.MOVIE_EXTENSION, _write_live_photo, video=True, even=True,
+    LIVE_PHOTO: Format(live_photo.MOVIE_EXTENSION, _live_photo_writer(_x264), video=True, even=True,
                        companion=live_photo.STILL_EXTENSION),
+    LIVE_PHOTO_HEVC: Format(live_photo.MOVIE_EXTENSION, _live_photo_writer(_x265), video=True, even=True,
+                            companion=live_photo.STILL_EXTENSION),
 }
 FORMATS = tuple(FORMAT_TABLE)
+LIVE_PHOTOS = (LIVE_PHOTO, LIVE_PHOTO_HEVC)
 EXTENSIONS = {name: spec.extension for name, spec in FORMAT_TABLE.items()}
 
 

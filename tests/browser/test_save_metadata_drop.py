@@ -10,7 +10,7 @@ import pytest
 
 MIME = {"mp4": "video/mp4", "webp": "image/webp", "webm": "video/webm", "apng": "image/png",
         "live photo": "video/quicktime"}
-FORMATS = ["mp4", "gif", "webp", "webm", "apng", "motion photo", "live photo"]
+FORMATS = ["mp4", "gif", "webp", "webm", "apng", "motion photo", "live photo", "live photo hevc"]
 VIDEO_PREVIEW = ("mp4", "webm", "live photo")
 
 
@@ -102,7 +102,7 @@ PREVIEW_STATE = """(title) => ({
 def test_every_format_is_previewed_in_its_node(comfy_page, comfy_server, artifacts_dir):
     """One run saves the sample painting (30 frames) in every format; each Save node then shows its own file: a
     video the browser has decoded, looping muted (mp4, webm, the live photo's MOV), or a loaded image (gif, webp,
-    apng, the motion photo's still)."""
+    apng, the motion photo's still, the HEVC live photo's still)."""
     page = comfy_page
     before = set(comfy_server.get("/history"))
     # An empty workflow loaded through the app (not app.graph.clear()): the current frontend may still be opening
@@ -122,7 +122,7 @@ def test_every_format_is_previewed_in_its_node(comfy_page, comfy_server, artifac
         load.connect(0, repeat, 0);
         formats.forEach((fmt, index) => {
             const save = LiteGraph.createNode('T2C_SaveCinemagraph');
-            save.pos = [400 + 330 * (index % 4), 40 + 520 * Math.floor(index / 4)];
+            save.pos = [400 + 330 * (index % 4), 40 + 520 * Math.floor(index / 4)];  // 4 a row
             save.title = 'preview ' + fmt;
             app.graph.add(save);
             repeat.connect(0, save, 0);

@@ -15,7 +15,13 @@ def _frames(t=10, h=37, w=52):
     return torch.rand(t, h, w, 3, generator=gen)
 
 
-FORMATS = ["mp4", "gif", "webp", "webm", "apng", "motion photo", "live photo"]
+FORMATS = ["mp4", "gif", "webp", "webm", "apng", "motion photo", "live photo", "live photo hevc"]
+
+
+def _saved_path(output_dir, saved, fmt):
+    """The file a format's result names: the HEVC live photo is previewed by its still, the MOV is beside it."""
+    path = output_dir / saved["subfolder"] / saved["filename"]
+    return path.with_suffix(".MOV") if fmt == "live photo hevc" else path
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -26,19 +32,22 @@ def test_save_writes_decodable_loop(t2c_nodes, comfy_output_dir, fmt):
     result = t2c_nodes["T2C_SaveCinemagraph"].execute(
         frames=frames, filename_prefix="t2c/test", fps=30.0, format=fmt, quality=90, pingpong=False)
     saved = result.ui.as_dict()["images"]
-    # The frontend would try a <video> for an animated GIF; a browser shows a motion photo's still.
-    assert result.ui.as_dict().get("animated", (False,)) == (fmt not in ("gif", "motion photo"),)
+    # The frontend would try a <video> for an animated GIF; a browser shows a motion photo's still and decodes no
+    # HEVC (that live photo is previewed by its still).
+    assert result.ui.as_dict().get("animated", (False,)) == (fmt not in ("gif", "motion photo", "live photo hevc"),)
     assert len(saved) == 1 and saved[0]["type"] == "output" and saved[0]["subfolder"] == "t2c"
-    path = comfy_output_dir / saved[0]["subfolder"] / saved[0]["filename"]
+    assert saved[0]["filename"].endswith(".JPG") == (fmt == "live photo hevc")
+    path = _saved_path(comfy_output_dir, saved[0], fmt)
     assert path.name.endswith(encoding.EXTENSIONS[fmt]) and path.stat().st_size > 0
     assert not list(comfy_output_dir.rglob(".partial-*")), "temporary file left behind"
-    if fmt in ("mp4", "webm", "live photo"):
+    if fmt in ("mp4", "webm", "live photo", "live photo hevc"):
         decoded = iio.imread(path, plugin="pyav")
         # 4:2:0 video needs even sides: one replicated row/column, the picture itself is unchanged in size;
         # a live photo plays the 1/3-s loop 5 times to last 1.5 s.
-        assert decoded.shape[:3] == (50 if fmt == "live photo" else 10, 38, 52)
+        assert decoded.shape[:3] == (50 if fmt.startswith("live photo") else 10, 38, 52)
         meta = iio.immeta(path, plugin="pyav")
-        assert meta["codec"] == ("vp9" if fmt == "webm" else "h264") and meta["fps"] == pytest.approx(30.0)
+        codec = {"webm": "vp9", "live photo hevc": "hevc"}.get(fmt, "h264")
+        assert meta["codec"] == codec and meta["fps"] == pytest.approx(30.0)
     elif fmt == "motion photo":
         assert path.name.endswith("_MP.jpg")
         with Image.open(path) as image:
@@ -47,7 +56,7 @@ def test_save_writes_decodable_loop(t2c_nodes, comfy_output_dir, fmt):
         with Image.open(path) as image:
             assert image.n_frames == 10 and image.size == (52, 37)
             assert image.info.get("loop") == 0, "must loop forever"
-    if fmt == "live photo":
+    if fmt.startswith("live photo"):
         with Image.open(path.with_suffix(".JPG")) as still:
             assert still.format == "JPEG" and still.size == (52, 37)
 
@@ -109,7 +118,7 @@ def _read_back(path, fmt):
 
     from text2cinemagraph.models.io import encoding
 
-    if fmt in ("mp4", "webm", "live photo", "motion photo"):
+    if fmt in ("mp4", "webm", "live photo", "live photo hevc", "motion photo"):
         import av
 
         source = io.BytesIO(motion_photo_video(path.read_bytes())[0]) if fmt == "motion photo" else str(path)
@@ -130,7 +139,7 @@ def _read_back(path, fmt):
 def test_save_embeds_prompt_and_workflow(t2c_nodes, comfy_output_dir, fmt):
     saved = _run_as_the_executor(t2c_nodes["T2C_SaveCinemagraph"], frames=_frames(t=4), filename_prefix="meta",
                                  fps=30.0, format=fmt, quality=90, pingpong=False)
-    assert _read_back(comfy_output_dir / saved["filename"], fmt) == {"prompt": PROMPT, "workflow": WORKFLOW}
+    assert _read_back(_saved_path(comfy_output_dir, saved, fmt), fmt) == {"prompt": PROMPT, "workflow": WORKFLOW}
 
 
 def test_save_declares_the_hidden_inputs_the_executor_fills(t2c_nodes):
@@ -145,7 +154,7 @@ def test_disable_metadata_flag_is_respected(t2c_nodes, comfy_output_dir, monkeyp
     monkeypatch.setattr(args, "disable_metadata", True)
     saved = _run_as_the_executor(t2c_nodes["T2C_SaveCinemagraph"], frames=_frames(t=4), filename_prefix="nometa",
                                  fps=30.0, format=fmt, quality=90, pingpong=False)
-    assert _read_back(comfy_output_dir / saved["filename"], fmt) == {}
+    assert _read_back(_saved_path(comfy_output_dir, saved, fmt), fmt) == {}
 
 
 def test_repeat_and_max_side_reach_the_file(t2c_nodes, comfy_output_dir):

@@ -48,7 +48,8 @@ def _codec_error(a: np.ndarray, b: np.ndarray) -> float:
 
 # ---- the videos: codec, pixel format, size, frame count, duration -------------------------------------------------
 
-VIDEOS = {"mp4": ("h264", "mp4"), "webm": ("vp9", "webm"), "live photo": ("h264", "mov")}
+VIDEOS = {"mp4": ("h264", "mp4"), "webm": ("vp9", "webm"), "live photo": ("h264", "mov"),
+          "live photo hevc": ("hevc", "mov")}
 
 
 @pytest.mark.parametrize("fmt", list(VIDEOS))
@@ -57,8 +58,9 @@ def test_videos_have_the_codec_size_and_frames_times_repeat(tmp_path, fmt, repea
     frames = _cinemagraph(t=40)
     probe = readers.ffprobe(_write(tmp_path, fmt, frames, repeat=repeat))
     codec, container = VIDEOS[fmt]
-    expected = 40 * repeat if fmt != "live photo" else min(40 * repeat, 72)  # a live photo is cut at 3 s
+    expected = min(40 * repeat, 72) if fmt.startswith("live photo") else 40 * repeat  # a live photo: at most 3 s
     assert probe["codec_name"] == codec and probe["pix_fmt"] == "yuv420p"
+    assert probe["codec_tag_string"] == {"h264": "avc1", "hevc": "hvc1", "vp9": "[0][0][0][0]"}[codec]
     assert (probe["width"], probe["height"]) == (64, 48)
     assert container in probe["format"]["format_name"]
     assert int(probe["nb_read_frames"]) == expected
@@ -181,8 +183,9 @@ def test_motion_photo_video_found_from_the_end_decodes_and_starts_with_the_still
 # ---- Apple Live Photo -----------------------------------------------------------------------------------------
 
 
-def test_live_photo_pair_shares_one_content_identifier(tmp_path):
-    movie = _write(tmp_path, "live photo", metadata=METADATA)
+@pytest.mark.parametrize("fmt", ["live photo", "live photo hevc"])
+def test_live_photo_pair_shares_one_content_identifier(tmp_path, fmt):
+    movie = _write(tmp_path, fmt, metadata=METADATA)
     still = movie.with_suffix(".JPG")
     assert movie.suffix == ".MOV" and still.exists(), sorted(p.name for p in tmp_path.iterdir())
     maker = readers.exiftool(still, "-G1", "-Apple:all")
@@ -197,9 +200,10 @@ def test_live_photo_pair_shares_one_content_identifier(tmp_path):
     assert quicktime["Main:ContentDescribes"] == 1, "the metadata track describes the video track (tref/cdsc)"
 
 
-def test_live_photo_timed_metadata_track_marks_the_still(tmp_path):
+@pytest.mark.parametrize("fmt", ["live photo", "live photo hevc"])
+def test_live_photo_timed_metadata_track_marks_the_still(tmp_path, fmt):
     frames = _cinemagraph()  # 0.5 s: played 3 times to reach 1.5 s
-    movie = _write(tmp_path, "live photo", frames)
+    movie = _write(tmp_path, fmt, frames)
     track = readers.ffprobe(movie, stream="d:0")
     assert track["codec_tag_string"] == "mebx" and track["tags"]["handler_name"] == "Core Media Metadata"
     (sample,) = readers.ffprobe_packets(movie, "d:0")
