@@ -127,7 +127,8 @@ def test_every_format_is_previewed_in_its_node(comfy_page, comfy_server, artifac
             app.graph.add(save);
             repeat.connect(0, save, 0);
             save.widgets.find((w) => w.name === 'format').value = fmt;
-            save.widgets.find((w) => w.name === 'filename_prefix').value = 'preview_' + fmt.replace(' ', '_') + '/loop';
+            const prefix = save.widgets.find((w) => w.name === 'filename_prefix');
+            prefix.value = 'preview_' + fmt.replaceAll(' ', '_') + '/loop';
         });
         await app.loadGraphData(app.graph.serialize());  // the graph as the workflow of the open tab
         app.canvas.ds.scale = 0.5;
