@@ -43,6 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from models.flow import engine as flow_engine  # noqa: E402
+from models.flow.borders import shape_border  # noqa: E402
+from models.flow.layers import FlowLayer, FlowStack  # noqa: E402
 from models.loop.pixel_animator import render_loop as classic_loop  # noqa: E402
 from models.loop.sharp_loop import render_sharp_loop  # noqa: E402
 from models.loop.splatting import softsplat  # noqa: E402
@@ -53,16 +55,33 @@ PATCH, SEARCH_PX, FLAT_STD = 16, 48, 0.01
 
 
 @dataclass(frozen=True)
+class Layer:
+    """One motion layer of a scene: its region (polygon minus holes, fractions of width/height), its motion (text
+    and drawn arrows, as Text Flow takes them), its border and its cycles (None = auto)."""
+
+    text: str
+    polygon: tuple[tuple[float, float], ...]
+    arrows: str = ""
+    holes: tuple[tuple[tuple[float, float], ...], ...] = ()
+    border: str = "auto"
+    cycles: int | None = None
+
+
+@dataclass(frozen=True)
 class Scene:
-    """A picture, its moving region (polygon in fractions of width/height, or a mask file) and its motion."""
+    """A picture, its moving region (polygon in fractions of width/height, or a mask file) and its motion; or its
+    motion layers (``layers``, bottom first). ``focus``: a polygon that cuts the measured region (the band before a
+    border)."""
 
     name: str
     image: Path
-    text: str
+    text: str = ""
     polygon: tuple[tuple[float, float], ...] = ()
     mask: Path | None = None
     arrows: str = ""
     holes: tuple[tuple[tuple[float, float], ...], ...] = ()
+    layers: tuple[Layer, ...] = ()
+    focus: tuple[tuple[float, float], ...] = ()
 
 
 SCENES = (
@@ -90,30 +109,68 @@ SCENES = (
     Scene("volna_waves", SCENE_DIR / "volna_waves.jpg", "surf rolling onto the beach, waves to the bottom left",
           polygon=((0.27, 0), (1, 0), (1, 1), (0.87, 1), (0.77, 0.86), (0.6, 0.74), (0.52, 0.63), (0.43, 0.5),
                    (0.36, 0.37), (0.3, 0.2))),
+    # Motion layers (issue 19). A 48-px band of the lake (at 512 px wide, below the glittering shore line) moved
+    # left by one drawn arrow: with the speed faded to zero at its shores it shears into streaks.
+    Scene("thin_band", SCENE_DIR / "by_the_water.jpg", layers=(
+        Layer("a lake", ((0, 0.26), (0.5, 0.26), (0.5, 0.41), (0, 0.41)), arrows="[[0.4, 0.335, 0.25, 0.335]]"),)),
+    # Clouds drifting left into a still block standing in the sky; measured in the 40 px before its right side.
+    Scene("into_still", SCENE_DIR / "storm_clouds.jpg", layers=(
+        Layer("storm clouds drifting to the left", ((0, 0), (1, 0), (1, 0.57), (0, 0.57)),
+              holes=(((0.2, 0.2), (0.35, 0.2), (0.35, 0.57), (0.2, 0.57)),)),),
+          focus=((0.35, 0.2), (0.35 + 40 / 512, 0.2), (0.35 + 40 / 512, 0.57), (0.35, 0.57))),
+    # Sky and water of one picture in opposite directions and different periods (the tree stays still).
+    Scene("sky_and_water", SCENE_DIR / "by_the_water.jpg", layers=(
+        Layer("water flowing to the left", ((0, 0.27), (1, 0.27), (1, 0.355), (0, 0.455)), cycles=1),
+        Layer("clouds drifting to the right", ((0, 0), (1, 0), (1, 0.19), (0, 0.19)),
+              holes=(((0.88, 0), (1, 0), (1, 0.19), (0.88, 0.19)),), cycles=2))),
 )
 
 
 def load_scene(scene: Scene, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Image [1, 3, H, W] in [0, 1] scaled to ``width`` and its region mask [1, 1, H, W] (0/1)."""
+    """Image [1, 3, H, W] in [0, 1] scaled to ``width`` and its region mask [1, 1, H, W] (0/1; a layered scene's
+    masks [L, 1, H, W], bottom first)."""
     picture = Image.open(scene.image).convert("RGB")
     height = round(picture.height * width / picture.width)
     rgb = np.asarray(picture.resize((width, height), Image.LANCZOS), dtype=np.float32) / 255.0
     if scene.mask is not None:
         region = Image.open(scene.mask).convert("L").resize((width, height), Image.BILINEAR)
-        mask = (np.asarray(region, dtype=np.float32) / 255.0 > 0.5).astype(np.float32)
+        mask = (np.asarray(region, dtype=np.float32) / 255.0 > 0.5).astype(np.float32)[None]
+    elif scene.layers:
+        mask = np.stack([_polygon_mask(layer.polygon, layer.holes, height, width) for layer in scene.layers])
     else:
-        mask = np.zeros((height, width), dtype=np.float32)
-        scale = np.array([width, height])
-        cv2.fillPoly(mask, [np.round(np.array(scene.polygon) * scale).astype(np.int32)], 1.0)
-        for hole in scene.holes:
-            cv2.fillPoly(mask, [np.round(np.array(hole) * scale).astype(np.int32)], 0.0)
+        mask = _polygon_mask(scene.polygon, scene.holes, height, width)[None]
     image = torch.from_numpy(rgb.copy()).permute(2, 0, 1).unsqueeze(0)
-    return image, torch.from_numpy(mask)[None, None]
+    return image, torch.from_numpy(mask)[:, None]
+
+
+def _polygon_mask(polygon, holes, height: int, width: int) -> np.ndarray:
+    mask = np.zeros((height, width), dtype=np.float32)
+    scale = np.array([width, height])
+    cv2.fillPoly(mask, [np.round(np.array(polygon) * scale).astype(np.int32)], 1.0)
+    for hole in holes:
+        cv2.fillPoly(mask, [np.round(np.array(hole) * scale).astype(np.int32)], 0.0)
+    return mask
 
 
 def scene_flow(scene: Scene, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The flow Text Flow's learning-free engine makes for this scene (default strength, seed 0)."""
     return flow_engine.flow_from_text(image, mask, scene.text, hints=scene.arrows or None).flow
+
+
+def scene_stack(scene: Scene, image: torch.Tensor, masks: torch.Tensor, border: str | None = None) -> FlowStack:
+    """The stack chained Text Flow nodes make for this scene: each layer's motion without a border fade, shaped for
+    its border (``border`` overrides every layer's: ``stick`` is the flow before motion layers)."""
+    specs = scene.layers or (Layer(scene.text, scene.polygon, scene.arrows, scene.holes),)
+    layers = []
+    for index, (spec, mask) in enumerate(zip(specs, masks, strict=True)):
+        raw = flow_engine.flow_from_text(image, mask[None], spec.text, hints=spec.arrows or None,
+                                         border_fade=False).flow
+        shaped = shape_border(raw, mask[None], border or spec.border)
+        layers.append(FlowLayer(flow=shaped.flow, mask=mask[None], border=shaped.border,
+                                cycles=None if border else spec.cycles, label=f"layer {index + 1}"))
+        if shaped.note:
+            print(f"  {scene.name} layer {index + 1}: {shaped.note}")
+    return FlowStack(tuple(layers))
 
 
 # --- metrics ---------------------------------------------------------------------------------------
@@ -181,10 +238,17 @@ def exactness(frames: np.ndarray, image: np.ndarray, flow: torch.Tensor) -> tupl
 
 # --- engines -----------------------------------------------------------------------------------------
 
-ENGINES = {
-    "classic": lambda image, flow, n: classic_loop(image, flow, n),
-    "sharp": lambda image, flow, n: render_sharp_loop(image, flow, n),
-}
+ENGINES = ("classic", "sharp", "layers")
+"""classic and sharp: the engines on the flow before motion layers (each region's speed faded to zero at its border,
+the regions merged into one flow, one loop period); layers: the sharp loop on the scene's motion-layer stack (each
+layer its border, default auto, and its cycles)."""
+
+
+def render(engine: str, image: torch.Tensor, scene: Scene, masks: torch.Tensor, n_frames: int) -> torch.Tensor:
+    if engine == "layers":
+        return render_sharp_loop(image, scene_stack(scene, image, masks), n_frames)
+    flow = scene_flow(scene, image, masks) if not scene.layers else scene_stack(scene, image, masks, "stick").combined()
+    return classic_loop(image, flow, n_frames) if engine == "classic" else render_sharp_loop(image, flow, n_frames)
 
 
 def bare_splat_ms(height: int, width: int, repeats: int = 3) -> float:
@@ -197,30 +261,45 @@ def bare_splat_ms(height: int, width: int, repeats: int = 3) -> float:
     return best * 1e3
 
 
+def measured_regions(scene: Scene, masks: torch.Tensor) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, region, core) bool [H, W] of each region measured: each layer's own pixels (the upper layer owns
+    overlaps) and their core, cut to the scene's ``focus`` if it has one."""
+    regions = masks[:, 0].numpy() > 0.5
+    height, width = regions.shape[-2:]
+    focus = _polygon_mask(scene.focus, (), height, width) > 0 if scene.focus else np.ones((height, width), bool)
+    measured = []
+    for k, region in enumerate(regions):
+        owned = region & ~regions[k + 1:].any(axis=0)
+        name = scene.name if len(regions) == 1 else f"{scene.name}/{k + 1}"
+        measured.append((name, owned & focus, core_of(owned) & focus))
+    return measured
+
+
 def evaluate(scene: Scene, width: int, n_frames: int, engines: list[str], sheet_dir: Path | None) -> list[dict]:
-    image, mask = load_scene(scene, width)
-    flow = scene_flow(scene, image, mask)
+    image, masks = load_scene(scene, width)
     height = image.shape[-2]
-    region = mask[0, 0].numpy() > 0.5
-    core = core_of(region)
+    regions = measured_regions(scene, masks)
     still = image[0].permute(1, 2, 0).numpy()
     splat = bare_splat_ms(height, width)
+    reach_flow = scene_flow(scene, image, masks) if not scene.layers else scene_stack(scene, image, masks).combined()
     rows, mids = [], []
     for engine in engines:
         start = time.perf_counter()
-        out = ENGINES[engine](image, flow, n_frames)
+        out = render(engine, image, scene, masks, n_frames)
         elapsed = (time.perf_counter() - start) / n_frames * 1e3
         frames = out[0].numpy()
-        static, first = exactness(frames, still, flow)
-        pop, seam = pop_and_seam(frames, region)
-        rows.append({
-            "scene": scene.name, "engine": engine, "contrast": contrast(frames, core),
-            "coherence": coherence(frames, core), "pop": pop, "seam": seam, "static": static, "frame0": first,
-            "ms": elapsed, "splats": elapsed / splat, "travel": float(flow.norm(dim=1).max()) * n_frames,
-        })
+        static, first = exactness(frames, still, reach_flow)
+        for name, region, core in regions:
+            pop, seam = pop_and_seam(frames, region)
+            rows.append({
+                "scene": name, "engine": engine, "contrast": contrast(frames, core),
+                "coherence": coherence(frames, core), "pop": pop, "seam": seam, "static": static, "frame0": first,
+                "ms": elapsed, "splats": elapsed / splat, "travel": float(reach_flow.norm(dim=1).max()) * n_frames,
+            })
         mids.append(frames[[n_frames // 4, n_frames // 2, 3 * n_frames // 4]])
     if sheet_dir is not None:
-        write_sheet(sheet_dir / f"{scene.name}.png", still, mids, engines, crop_box(region))
+        write_sheet(sheet_dir / f"{scene.name}.png", still, mids, engines,
+                    crop_box(np.any([r for _, r, _ in regions], axis=0)))
     return rows
 
 
@@ -254,7 +333,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=512, help="scene width in px (default 512)")
     parser.add_argument("--frames", type=int, default=60, help="loop length (default 60, Animate's default)")
     parser.add_argument("--scenes", default="", help="comma-separated scene names (default: all)")
-    parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated engines")
+    parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated engines: " + ", ".join(ENGINES))
     parser.add_argument("--sheet", type=Path, default=None, help="write contact sheets of mid-loop frames here")
     args = parser.parse_args()
     scenes = [s for s in SCENES if not args.scenes or s.name in args.scenes.split(",")]

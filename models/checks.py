@@ -43,18 +43,20 @@ def check_string(value: object, name: str) -> str:
     return value
 
 
-def check_number(value: object, name: str, *, minimum: float | None = None, expected: str = "a finite number",
-                 kind_error: bool = False) -> float:
-    """A finite number ≥ ``minimum``; ``expected`` words the message ("a finite number of degrees"). A value of the
-    wrong kind raises :class:`InputTypeError` when ``kind_error``, else :class:`InputValueError` with the same
-    words (for inputs whose callers have always been told "must be a finite number")."""
+def check_number(value: object, name: str, *, minimum: float | None = None, maximum: float | None = None,
+                 expected: str = "a finite number", kind_error: bool = False) -> float:
+    """A finite number in [``minimum``, ``maximum``] (either bound optional); ``expected`` words the message ("a
+    finite number of degrees", "a fraction"), followed by the bounds. A value of the wrong kind raises
+    :class:`InputTypeError` when ``kind_error``, else :class:`InputValueError` with the same words (for inputs whose
+    callers have always been told "must be a finite number")."""
+    bounds = ("" if minimum is None and maximum is None else f" >= {minimum:g}" if maximum is None
+              else f" <= {maximum:g}" if minimum is None else f" in [{minimum:g}, {maximum:g}]")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         error = InputTypeError if kind_error else InputValueError
-        raise error(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise InputValueError(f"{name} must be {expected}, got {value}")
-    if minimum is not None and value < minimum:
-        raise InputValueError(f"{name} must be >= {minimum:g}, got {value}")
+        raise error(f"{name} must be {expected}{bounds}, got {type(value).__name__} {value!r}")
+    if (not math.isfinite(value) or (minimum is not None and value < minimum)
+            or (maximum is not None and value > maximum)):
+        raise InputValueError(f"{name} must be {expected}{bounds}, got {value}")
     return float(value)
 
 
@@ -107,6 +109,27 @@ def check_nchw(tensor: torch.Tensor, name: str, channels: int | None = None) -> 
             "fix the node that produced it, or replace them (e.g. torch.nan_to_num)"
         )
     return tensor
+
+
+def check_mask(mask: object, name: str) -> torch.Tensor:
+    """A mask as float32 [B, 1, H, W] in 0..1, from any layout a user can send: [H, W] (one mask), [B, H, W]
+    (ComfyUI's MASK) or [B, 1, H, W]; bool or floating point. Every stage reads masks through this one check, so a
+    mask that one node takes is taken by all."""
+    check_tensor(mask, name)
+    shape = list(mask.shape)
+    mask = mask[None, None] if mask.dim() == 2 else mask[:, None] if mask.dim() == 3 else mask
+    if mask.dim() != 4 or mask.shape[1] != 1 or min(mask.shape) == 0:
+        raise InputShapeError(f"{name} must have shape [H, W], [B, H, W] or [B, 1, H, W] with no empty dimension, "
+                              f"got {shape}")
+    if mask.dtype != torch.bool and not mask.is_floating_point():
+        raise InputTypeError(f"{name} must be bool or float in 0..1, got {mask.dtype} (divide a 0..255 mask by 255)")
+    mask = mask.float()
+    low, high = (float(v) for v in torch.aminmax(mask))  # one pass; NaN and inf show in the extremes
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise InputValueError(f"{name} contains NaN or infinite values; fix the node that produced it")
+    if low < 0 or high > 1:
+        raise InputValueError(f"{name} values must be in 0..1, got {low:g}..{high:g} (divide a 0..255 mask by 255)")
+    return mask
 
 
 def check_companion(tensor: torch.Tensor, name: str, reference: torch.Tensor, channels: int) -> torch.Tensor:

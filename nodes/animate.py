@@ -7,14 +7,16 @@ import logging
 import torch
 from comfy_api.latest import io
 
-from ..models.checks import check_finite_output, check_nchw
+from ..models.checks import InputTypeError, check_finite_output, check_mask, check_nchw
+from ..models.flow.layers import as_stack, prepare_stack
 from ..models.flow.ops import prepare_flow
 from ..models.loop import pixel_animator, sharp_loop
+from ..models.loop.common import leaving_warnings
 from ..models.loop.engines import CLASSIC_SPLAT, ENGINES, LEGACY_ENGINE, SHARP_LOOP
 from ..models.loop.euler import INTEGRATIONS
 from . import memory
 from .progress import FrameProgress
-from .types import CATEGORY, Flow, VideoModel, image_to_bchw, mask_to_b1hw
+from .types import CATEGORY, Flow, VideoModel, image_to_bchw
 from .validation import check_choices
 
 log = logging.getLogger(__name__)
@@ -34,9 +36,12 @@ class Animate(io.ComfyNode):
             inputs=[
                 io.Image.Input("image", tooltip="The picture to animate (the artistic image or a painting). "
                                                 "Several images with one flow give one loop per image."),
-                Flow.Input("flow", tooltip="Eulerian flow in px/frame (e.g. from Text Flow). A flow of another "
-                                           "size is resized and its vectors scaled with it."),
-                io.Mask.Input("mask", optional=True, tooltip="Optional: only this region moves (resized to fit)."),
+                Flow.Input("flow", tooltip="Eulerian flow in px/frame (e.g. from Text Flow), or a stack of motion "
+                                           "layers (chained Text Flow nodes): the sharp loop renders each layer with "
+                                           "its own border and cycles, the other engines their combined flow. A flow "
+                                           "of another size is resized and its vectors scaled with it."),
+                io.Mask.Input("mask", optional=True, tooltip="Optional: only this region moves (resized to fit; it "
+                                                             "multiplies every layer)."),
                 io.Int.Input("frames", default=60, min=2, max=1000,
                              tooltip="Loop length. 60 frames = 2 s at 30 fps; use 120 for large, slow water."),
                 io.Float.Input("speed", default=1.0, min=0.0, max=10.0, step=0.05,
@@ -64,14 +69,26 @@ class Animate(io.ComfyNode):
                 video_model=None, engine=None) -> io.NodeOutput:
         engine = LEGACY_ENGINE if engine is None else engine
         check_choices(cls, integration=integration, engine=engine)
-        picture = check_nchw(image_to_bchw(image), "Animate `image`", channels=3)
+        picture = check_nchw(image_to_bchw(image, "Animate `image`"), "Animate `image`", channels=3)
         batch, _, height, width = picture.shape
-        region = None if mask is None else mask_to_b1hw(mask)
+        region = None if mask is None else check_mask(mask, "Animate `mask`")
+        if video_model is not None and not callable(getattr(video_model, "render_loop", None)):
+            raise InputTypeError(f"Animate `video_model` must come from Load Video Model, got "
+                                 f"{type(video_model).__name__}: connect Load Video Model, or leave it unconnected")
         memory.preflight("Animate Cinemagraph", batch * frames, height, width,
                          memory.animate_bytes(batch, frames, height, width),
                          "fewer frames, a smaller image or fewer images in the batch")
-        motion = prepare_flow(flow, (height, width), batch, region, speed, max_px_per_frame,
-                              video_network=video_model is not None)
+        stack = as_stack(flow, "Animate `flow`")
+        layered = video_model is None and engine == SHARP_LOOP and not stack.is_single_flow()
+        if layered:
+            motion = prepare_stack(stack, (height, width), batch, region, speed, max_px_per_frame)
+        else:
+            if not stack.is_single_flow():
+                log.info("T2C_Animate: the %s renders the combined flow of the %d motion layer(s) (each pixel moves "
+                         "with the layer that owns it; borders and cycles are the sharp loop's)",
+                         "video model" if video_model is not None else engine, len(stack.layers))
+            motion = prepare_flow(stack.combined(), (height, width), batch, region, speed, max_px_per_frame,
+                                  video_network=video_model is not None)
         out = torch.empty((batch, frames, height, width, 3), dtype=torch.float32)
         progress = FrameProgress(batch * frames)
         cancel = progress.cancel_point  # between frames and within the long steps before the first one
@@ -80,11 +97,15 @@ class Animate(io.ComfyNode):
             video_model.render_loop(picture, motion, frames, out=out, on_frame=progress, on_step=cancel)
         elif engine == SHARP_LOOP:
             plan = sharp_loop.make_plan(motion, frames, on_step=cancel)
+            for note in getattr(plan, "notes", ()):
+                log.info("T2C_Animate: %s", note)
             for warning in plan.warnings:
                 log.warning("T2C_Animate: %s", warning)
             sharp_loop.render_sharp_loop(picture, motion, frames, out=out, on_frame=progress, plan=plan,
                                          on_step=cancel)
         else:  # CLASSIC_SPLAT
+            for warning in leaving_warnings(motion):
+                log.warning("T2C_Animate: %s", warning)
             pixel_animator.render_loop(picture, motion, frames, out=out, on_frame=progress, integration=integration,
                                        on_step=cancel)
         check_finite_output(out, "Animate Cinemagraph", "the video model's weights are broken or overflow (try another "

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from comfy_api.latest import io
 
 from ..models import networks
-from ..models.checks import InputValueError
+from ..models.checks import InputTypeError, InputValueError
 from .holders import model_patcher, on_device
 from .paths import MODEL_FOLDER
 from .types import CATEGORY, FlowModel, VideoModel
@@ -96,6 +96,9 @@ def check_dtype_runs(dtype: torch.dtype, device: torch.device, node: str, choice
 
 
 def _load(filename: str, kinds: tuple[str, ...], dtype: str, node: str) -> LoadedNetwork:
+    if not isinstance(filename, str):
+        raise InputTypeError(f"{node}: `weights` must be a file name from models/{MODEL_FOLDER}/ (a string), got "
+                             f"{type(filename).__name__}: pick a file in the node's list")
     path = folder_paths.get_full_path_or_raise(MODEL_FOLDER, filename)
     load_device = comfy.model_management.get_torch_device()
     weight_dtype, compute_dtype = pick_dtypes(dtype, load_device)

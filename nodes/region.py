@@ -8,12 +8,12 @@ import os
 import torch
 from comfy_api.latest import io
 
-from ..models.checks import check_number
+from ..models.checks import InputShapeError, check_mask, check_number
 from ..models.region import attention_mask, backends, clip, odise
 from ..models.region.words import DEFAULT_WORDS
 from .holders import ModelCache
 from .paths import model_dirs
-from .types import CATEGORY, Attention, bchw_to_image, image_to_bchw, mask_to_b1hw
+from .types import CATEGORY, Attention, bchw_to_image, image_to_bchw
 from .validation import check_choices
 
 log = logging.getLogger(__name__)
@@ -96,8 +96,11 @@ class RegionMask(io.ComfyNode):
                 attention=None, mask=None, clip_model=clip.DEFAULT_MODEL) -> io.NodeOutput:
         check_choices(cls, backend=backend, cluster_type=cluster_type, clip_model=clip_model)
         check_number(threshold, "Region Mask `threshold`")  # NaN passes ComfyUI's min/max
-        pictures = image_to_bchw(image)
-        masks = None if mask is None else mask_to_b1hw(mask)[:, 0]
+        pictures = image_to_bchw(image, "Region Mask `image`")
+        masks = None if mask is None else check_mask(mask, "Region Mask `mask`")[:, 0]
+        if masks is not None and len(masks) not in (1, len(pictures)):
+            raise InputShapeError(f"Region Mask: {len(masks)} masks for {len(pictures)} images in `image`: give one "
+                                  "`mask` for every image, or a single mask for all of them")
         params = attention_mask.MaskParams(n_clusters=n_clusters, method=cluster_type, threshold=threshold,
                                            erosion_ksize=erosion_ksize, erosion_iter=erosion_iterations)
         chosen = backends.choose_backend(

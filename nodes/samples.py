@@ -1,7 +1,8 @@
 """The bundled sample painting, reachable by Load Image out of the box.
 
 The "animate a painting" and "painting with twin" workflows load ``sample_painting.png`` (its alpha channel is
-the painted mask) with ComfyUI's Load Image, which only lists files in ComfyUI's input folder. On start-up the
+the painted mask) with ComfyUI's Load Image, the layers workflow its three regions from ``sample_painting_layers.png``
+(one per colour channel) with Load Image (as Mask), which only lists files in ComfyUI's input folder. On start-up the
 pack copies the sample files there if no file of that name exists, so the workflows run after a Manager or
 registry install with nothing copied by hand. A user's file of the same name is never overwritten (the copy
 is created exclusively), and a read-only input folder only costs a log line.
@@ -15,7 +16,7 @@ from pathlib import Path
 import folder_paths
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-SAMPLES = ("sample_painting.png", "sample_painting_mask.png")
+SAMPLES = ("sample_painting.png", "sample_painting_mask.png", "sample_painting_layers.png")
 LOG_PREFIX = "[Text2Cinemagraph]"
 
 

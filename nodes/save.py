@@ -9,11 +9,13 @@ import folder_paths
 from comfy.cli_args import args
 from comfy_api.latest import io, ui
 
-from ..models.io import encoding
+from ..models.io import encoding, files
 from . import memory
 from .progress import FrameProgress
 from .types import CATEGORY
 from .validation import check_choices
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "cinemagraph/loop"
 VIDEO_PREVIEW = ("mp4", "webm", encoding.LIVE_PHOTO)  # a live photo is previewed by its MOV
@@ -21,8 +23,6 @@ STILL_PREVIEW = (encoding.LIVE_PHOTO_HEVC,)  # browsers decode no HEVC: its .JPG
 ANIMATED_PREVIEW = ("webp", "apng")
 """The frontends (1.32 to 1.58) show an animated result as an <img> only for .webp/.png names and try a <video> for
 any other (a GIF then shows nothing): GIF and the motion photo (its JPEG still) are previewed as plain images."""
-
-log = logging.getLogger(__name__)
 
 
 class SaveCinemagraph(io.ComfyNode):
@@ -69,23 +69,24 @@ class SaveCinemagraph(io.ComfyNode):
     def execute(cls, frames, filename_prefix, fps, format, quality, pingpong=False, repeat=1,
                 max_side=0) -> io.NodeOutput:
         check_choices(cls, format=format)
-        filename_prefix = filename_prefix.strip() or DEFAULT_PREFIX  # "" would write a hidden "._00001_.mp4"
+        out_dir = folder_paths.get_output_directory()
+        # "" would write a hidden "._00001_.mp4"; every other check on the name comes before the encode too.
+        filename_prefix = files.check_prefix(filename_prefix.strip() or DEFAULT_PREFIX, out_dir)
         memory.preflight_save(frames)
         # Converted to 8 bits (and scaled) chunk by chunk as they are encoded.
         loop = encoding.prepare_loop(frames, format, fps, pingpong, repeat, max_side,
                                      on_note=lambda note: log.warning("Save Cinemagraph: %s", note))
         memory.preflight_length(len(loop), len(frames), repeat, fps)
-        out_dir = folder_paths.get_output_directory()
+        encoding.check_frame_size(format, loop.height, loop.width)
         folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
             filename_prefix, out_dir, loop.width, loop.height)
-        filename = f"{name}_{counter:05}_{encoding.EXTENSIONS[format]}"
-        encoding.write_loop(loop, f"{folder}/{filename}", format, fps, quality,
-                            on_frame=FrameProgress(len(loop) + 1), metadata=cls._metadata())
-        saved = ui.SavedResult(filename, subfolder, io.FolderType.output)
+        path = encoding.write_loop(loop, f"{folder}/{name}", format, fps, quality, counter=counter,
+                                   on_frame=FrameProgress(len(loop) + 1), metadata=cls._metadata())
+        saved = ui.SavedResult(path.name, subfolder, io.FolderType.output)
         if format in VIDEO_PREVIEW:
             preview = ui.PreviewVideo([saved])
         elif format in STILL_PREVIEW:
-            still = filename.removesuffix(encoding.EXTENSIONS[format]) + encoding.FORMAT_TABLE[format].companion
+            still = path.with_suffix(encoding.FORMAT_TABLE[format].companion).name
             preview = ui.SavedImages([ui.SavedResult(still, subfolder, io.FolderType.output)])
         else:
             preview = ui.SavedImages([saved], is_animated=format in ANIMATED_PREVIEW)
@@ -96,7 +97,12 @@ class SaveCinemagraph(io.ComfyNode):
         """{"prompt", "workflow", …} as core SaveVideo / SaveAnimatedWEBP embed them; None with --disable-metadata."""
         if args.disable_metadata or cls.hidden is None:
             return None
-        metadata = dict(cls.hidden.extra_pnginfo or {})
+        extra = cls.hidden.extra_pnginfo or {}
+        if not isinstance(extra, dict):
+            log.warning("Save Cinemagraph: extra_pnginfo is a %s, not a dict of metadata; left out of the file",
+                        type(extra).__name__)
+            extra = {}
+        metadata = dict(extra)
         if cls.hidden.prompt is not None:
             metadata["prompt"] = cls.hidden.prompt
         return metadata or None

@@ -15,6 +15,7 @@ import comfy.samplers
 from comfy_api.latest import io
 
 from ..models.prompt.twin_prompt import split_prompt
+from ..sampling.schedule import STEPLESS_SAMPLERS
 from ..sampling.twin_sampler import sample_twins
 from .types import CATEGORY, Attention
 from .validation import check_choices
@@ -53,7 +54,8 @@ class TwinPrompt(io.ComfyNode):
 class TwinSampler(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        samplers, schedulers = comfy.samplers.KSampler.SAMPLERS, comfy.samplers.KSampler.SCHEDULERS
+        samplers = [name for name in comfy.samplers.KSampler.SAMPLERS if name not in STEPLESS_SAMPLERS]
+        schedulers = comfy.samplers.KSampler.SCHEDULERS
         return io.Schema(
             node_id="T2C_TwinSampler",
             display_name="Twin Sampler (artistic + realistic)",

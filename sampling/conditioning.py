@@ -1,5 +1,5 @@
-"""What the twin sampler takes from ComfyUI's conditionings: SD1.x text embeddings of one prompt each, and the
-prompt's CLIP token strings for per-word attention maps."""
+"""What the twin sampler checks of ComfyUI's model and conditionings: an SD1.x model, and the prompt's CLIP token
+strings for per-word attention maps (the embeddings of one prompt each: :mod:`models.prompt.conditioning`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import functools
 
 import comfy.sd1_clip
 import comfy.supported_models
-import torch
+
+from ..models.checks import InputTypeError, InputValueError
 
 
 def check_sd1(model) -> None:
@@ -15,32 +16,8 @@ def check_sd1(model) -> None:
     config = getattr(getattr(model, "model", None), "model_config", None)
     if not isinstance(config, comfy.supported_models.SD15) or config.unet_config.get("in_channels", 4) != 4:
         name = type(config).__name__ if config is not None else type(model).__name__
-        raise ValueError(f"T2C_TwinSampler supports Stable Diffusion 1.x models (SD1.4, SD1.5 and their "
+        raise InputTypeError(f"T2C_TwinSampler supports Stable Diffusion 1.x models (SD1.4, SD1.5 and their "
                          f"fine-tunes); this model is {name}. Load an SD1.x checkpoint.")
-
-
-UNSUPPORTED_OPTIONS = {"control": "ControlNet", "hooks": "hooks", "area": "areas", "mask": "masks",
-                       "gligen": "GLIGEN"}
-"""Conditioning extras the twin sampler's own UNet calls do not apply: refused rather than silently dropped."""
-
-
-def single_context(conditioning, name: str, context_dim: int) -> torch.Tensor:
-    """The [1, tokens, dim] embeddings of a one-prompt CONDITIONING, or a clear error."""
-    if not isinstance(conditioning, list) or not conditioning:
-        raise ValueError(f"{name} is empty: connect a CLIPTextEncode")
-    if len(conditioning) != 1:
-        raise ValueError(f"{name} holds {len(conditioning)} combined conditionings; T2C_TwinSampler needs one "
-                         "prompt per input (use one CLIPTextEncode, or ConditioningConcat instead of Combine)")
-    context, options = conditioning[0]
-    if not isinstance(context, torch.Tensor) or context.ndim != 3 or context.shape[-1] != context_dim:
-        shape = tuple(context.shape) if isinstance(context, torch.Tensor) else type(context).__name__
-        raise ValueError(f"{name} must be SD1.x text embeddings [1, 77·k, {context_dim}], got {shape}: encode "
-                         "it with the same checkpoint's CLIP")
-    extras = [label for key, label in UNSUPPORTED_OPTIONS.items() if options.get(key) is not None]
-    if extras:
-        raise ValueError(f"{name} carries {', '.join(extras)}, which T2C_TwinSampler does not apply (the twin "
-                         "must follow the artistic image's own layout): connect the plain CLIPTextEncode output")
-    return context
 
 
 @functools.lru_cache(maxsize=1)
@@ -56,6 +33,6 @@ def prompt_tokens(prompt: str, length: int) -> list[str]:
     tokens = [tokenizer.inv_vocab.get(token, "<embedding>") if isinstance(token, int) else "<embedding>"
               for chunk in chunks for token, *_ in chunk]
     if len(tokens) != length:
-        raise ValueError(f"prompt gives {len(tokens)} tokens but the positive conditioning has {length}: connect "
-                         "the same text that the artistic CLIPTextEncode encodes (or leave prompt empty)")
+        raise InputValueError(f"prompt gives {len(tokens)} tokens but the positive conditioning has {length}: connect "
+                              "the same text that the artistic CLIPTextEncode encodes (or leave prompt empty)")
     return tokens

@@ -8,6 +8,12 @@ from dataclasses import dataclass
 
 import torch
 
+from ..models.checks import check_int, check_number
+
+STEPLESS_SAMPLERS = ("dpm_fast", "dpm_adaptive")
+"""Samplers that choose their own sigmas instead of walking the schedule's steps: the injection and capture steps
+never come, so the twin has no layout and no attention is captured. Not offered by Twin Sampler."""
+
 CAPTURE_FRACTION = 0.56
 """Share of the steps (the least noisy ones) whose attention is averaged: official t ≤ 541, 28 of 50."""
 
@@ -36,10 +42,8 @@ class TwinSchedule:
         """Official defaults: 0.52 → 26 of 50, 0.82 → 41 of 50; α linear from ``negative_alpha`` to 0; α ≥ 1 = off."""
         for name, value in (("attention_injection", attention), ("feature_injection", features),
                             ("negative_alpha", negative_alpha)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and 0.0 <= value <= 1.0):
-                raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
-        if not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be a positive int, got {steps!r}")
+            check_number(value, name, minimum=0.0, maximum=1.0, expected="a fraction")
+        check_int(steps, "steps", 1)
         alphas = None
         if negative_alpha < 1.0:
             alphas = tuple(negative_alpha * (1.0 - i / (steps - 1)) if steps > 1 else negative_alpha

@@ -14,8 +14,10 @@ import comfy.samplers
 import comfy.utils
 import torch
 
+from ..models.checks import InputShapeError, check_number
+from ..models.prompt.conditioning import prompt_embeddings
 from ..models.region.attention_capture import AttentionCapture
-from .conditioning import check_sd1, prompt_tokens, single_context
+from .conditioning import check_sd1, prompt_tokens
 from .inversion import invert, progress_callback
 from .schedule import TwinSchedule
 from .twin_guider import TwinGuider
@@ -28,17 +30,20 @@ def sample_twins(model, positive, twin_positive, unconditional, latent, seed, st
                  scheduler, attention_injection, feature_injection, negative_alpha, negative=None, prompt="",
                  reference=None) -> tuple[dict, dict, AttentionCapture]:
     """(artistic LATENT, twin LATENT, attention capture) for T2C_TwinSampler's inputs (same names and meanings)."""
+    for name, value in (("cfg", cfg), ("twin_cfg", twin_cfg)):  # NaN passes ComfyUI's min/max checks
+        check_number(value, f"Twin Sampler `{name}`", minimum=0.0, expected="a finite guidance scale (e.g. 5 or 7.5)")
     check_sd1(model)
     schedule = TwinSchedule.from_fractions(steps, attention_injection, feature_injection, negative_alpha)
     source = reference if reference is not None else latent
     samples = comfy.sample.fix_empty_latent_channels(model, source["samples"])
     if samples.ndim != 4 or samples.shape[1] != 4:
-        raise ValueError(f"expected an SD1.x latent [B, 4, h, w], got {tuple(samples.shape)}")
+        raise InputShapeError(f"expected an SD1.x latent [B, 4, h, w], got {tuple(samples.shape)}")
     if "noise_mask" in source:
         log.warning("T2C_TwinSampler: the latent's noise mask is ignored (no inpainting in the twin sampler)")
     batch = samples.shape[0]
     context_dim = model.model.model_config.unet_config["context_dim"]
-    prompts = {name: single_context(conditioning, label, context_dim) for name, conditioning, label in (
+    prompts = {name: prompt_embeddings(conditioning, label, context_dim, "T2C_TwinSampler")
+               for name, conditioning, label in (
         ("artistic", positive, "positive"), ("twin", twin_positive, "twin_positive"),
         ("unconditional", unconditional, "unconditional"),
         ("negative", negative if negative is not None else positive, "negative"))}

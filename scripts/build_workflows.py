@@ -45,6 +45,7 @@ SIZES = {  # the frontend's default sizes, previews enlarged to show their image
     "VAEDecode": (200, 46), "VAEEncode": (200, 46), "PreviewImage": (360, 380), "T2C_RegionMask": (340, 266),
     "T2C_TextFlow": (400, 663), "T2C_FlowModelLoader": (400, 58), "T2C_VideoModelLoader": (400, 58),
     "T2C_Animate": (340, 190), "T2C_SaveCinemagraph": (360, 420), "LoadImage": (360, 420),
+    "LoadImageMask": (320, 340), "T2C_FlowPreview": (320, 130),
 }
 COLUMN_GAP, ROW_GAP, TITLE_HEIGHT = 80, 40, 30
 NOTE_COLOURS = {"color": "#432", "bgcolor": "#653"}
@@ -150,7 +151,7 @@ class Workflow:
     def _widget_values(self, node: Node) -> list:
         if node.type in FRONTEND_ONLY:
             return [node.values[name] for name in FRONTEND_ONLY[node.type]]
-        values = []
+        values, upload = [], False
         for name, spec, _ in self._inputs(node.type):
             if not _is_widget(spec):
                 continue
@@ -166,9 +167,9 @@ class Workflow:
             values.append(int(value) if isinstance(value, float) and value.is_integer() else value)  # as JS writes
             if options.get("control_after_generate") or name in ("seed", "noise_seed"):
                 values.append("fixed")  # the frontend's control_after_generate widget; fixed = reproducible
-            if any(options.get(flag) for flag in UPLOAD_FLAGS):
-                values.append("image")  # the upload button's value, as the frontend saves it
-        return values
+            upload |= any(options.get(flag) for flag in UPLOAD_FLAGS)
+        # the upload button's value, as the frontend saves it: its widget comes after the node's own widgets
+        return [*values, "image"] if upload else values
 
     def _order(self, links: list[list]) -> dict[int, int]:
         """Execution order as LiteGraph computes it on load: nodes without linked inputs in id order, then a
@@ -214,9 +215,9 @@ class Workflow:
                         outgoing.setdefault((source.node.id, source.slot), []).append(len(links))
                     entry["link"] = links[-1][0] if source is not None else None
                     inputs.append(entry)
-                    if _is_widget(spec) and any(_options(spec).get(flag) for flag in UPLOAD_FLAGS):
-                        inputs.append({"localized_name": "choose file to upload", "name": "upload",
-                                       "type": "IMAGEUPLOAD", "widget": {"name": "upload"}, "link": None})
+                if any(_options(spec).get(flag) for _, spec, _ in widgets for flag in UPLOAD_FLAGS):
+                    inputs.append({"localized_name": "choose file to upload", "name": "upload", "type": "IMAGEUPLOAD",
+                                   "widget": {"name": "upload"}, "link": None})  # after the node's own widgets
             nodes.append((node, inputs))
         serial, order = [], self._order(links)
         for node, inputs in nodes:
@@ -326,21 +327,33 @@ def _text_to_image(wf: Workflow, prompt: str, seed: int, *, painting: Node | Non
 
 def _flow_and_loop(wf: Workflow, parts: dict, picture: Output, prefix: str, *, flow_model: Output | None,
                    video_model: Output | None = None, frames: int = 60, speed: float = 1.0,
-                   max_px: float = 0.0) -> tuple[Node, Node]:
-    """The shared back half: Text Flow on the twin → Animate ``picture`` → Save, with their previews."""
+                   max_px: float = 0.0, layers: Output | None = None) -> tuple[Node, Node]:
+    """The shared back half: Text Flow on the twin (on top of ``layers``, a stack from other Text Flows) →
+    Animate ``picture`` → Save, with their previews."""
     flow = wf.add("T2C_TextFlow", 5, image=parts["twin"]["IMAGE"], mask=parts["region"]["mask"],
                   text=parts["motion_text"]["STRING"], conditioning=parts["artistic_encode"]["CONDITIONING"],
-                  **({"flow_model": flow_model} if flow_model is not None else {}))
+                  **({"flow_model": flow_model} if flow_model is not None else {}),
+                  **({"layers": layers} if layers is not None else {}))
     wf.add("PreviewImage", 5, title="Flow preview", images=flow["preview"])
-    animate = wf.add("T2C_Animate", 6, image=picture, flow=flow["flow"], mask=parts["region"]["mask"],
-                     frames=frames, speed=speed, max_px_per_frame=max_px, engine="sharp loop",
+    return flow, _loop(wf, picture, flow["flow"], prefix, mask=None if layers is not None else parts["region"]["mask"],
+                       video_model=video_model, frames=frames, speed=speed, max_px=max_px)
+
+
+def _loop(wf: Workflow, picture: Output, flow: Output, prefix: str, *, mask: Output | None,
+          video_model: Output | None = None, frames: int = 60, speed: float = 1.0, max_px: float = 0.0) -> Node:
+    """Animate ``picture`` along ``flow`` (a stack carries its own regions: no ``mask``) → Save."""
+    animate = wf.add("T2C_Animate", 6, image=picture, flow=flow, frames=frames, speed=speed,
+                     max_px_per_frame=max_px, engine="sharp loop",
+                     **({"mask": mask} if mask is not None else {}),
                      **({"video_model": video_model} if video_model is not None else {}))
     wf.note(6, ANIMATE_NOTE, title="Note: animate", width=340)
     wf.add("T2C_SaveCinemagraph", 6, frames=animate["frames"], filename_prefix=f"cinemagraph/{prefix}")
-    return flow, animate
+    return animate
 
 
 TEXT_PROMPT = "a large waterfall falling from hills during sunset in the style of Leonid Afremov"
+LAYERS_PROMPT = ("a large waterfall falling from hills into a lake under a cloudy sky during sunset in the style of "
+                 "Leonid Afremov")
 DIRECTION_PROMPT = ("a large waterfall flowing in downwards direction from hills during sunset in the style of "
                     "Leonid Afremov")
 DIRECTION_HELP = (
@@ -445,10 +458,69 @@ def painting_with_twin(info: dict) -> dict:
     return wf.to_json()
 
 
+LAYERS_NOTE = (
+    "Motion layers: each Text Flow moves one region its own way and puts it on top of the stack it gets on its "
+    "`layers` input (where regions overlap, the upper one moves the pixel). border: behind = the layer passes "
+    "behind what is not itself at full speed, slip = it slides along its border, stick = it slows to a stop there, "
+    "auto = chosen for the region. cycles: how often the layer repeats per loop (slow clouds 1, fast water more; "
+    "auto = from its own motion). Flow Preview tints every layer in its own colour."
+)
+LAKE_ARROWS = ('{"version": 1, "arrows": [[0.47, 0.72, 0.47, 0.8], [0.3, 0.76, 0.24, 0.82], '
+               '[0.65, 0.76, 0.71, 0.82], [0.15, 0.8, 0.1, 0.85]], "anchors": []}')
+"""Ripples spreading from the waterfall's foot across the sample painting's lake (as in animate_painting.json)."""
+
+
+def animate_painting_layers(info: dict) -> dict:
+    wf = Workflow(info)
+    wf.note(0, (
+        "Animate a painting in three motion layers — no model weights needed. The sample painting's waterfall "
+        "falls, its lake ripples outwards and its sky drifts slowly, each with its own speed and period, in one "
+        "seamless loop.\n"
+        "The three regions come from sample_painting_layers.png (red = waterfall, green = lake, blue = sky), read "
+        "by Load Image (as Mask) one channel each. For your own picture: paint each region in the mask editor of "
+        "its own Load Image and connect that MASK instead.\n" + LAYERS_NOTE), title="Read me", width=400)
+    painting = wf.add("LoadImage", 0, image="sample_painting.png")
+    stack = None
+    for column, (title, channel, values) in enumerate((
+            ("waterfall", "red", dict(text="a waterfall falling")),
+            ("lake", "green", dict(text="a lake rippling away from the waterfall", arrows=LAKE_ARROWS)),
+            ("sky", "blue", dict(text="clouds drifting to the right", cycles="1"))), start=2):
+        mask = wf.add("LoadImageMask", 1, title=f"{title.capitalize()} mask", image="sample_painting_layers.png",
+                      channel=channel)
+        layer = wf.add("T2C_TextFlow", column, title=f"Text Flow ({title})",
+                       image=painting["IMAGE"], mask=mask["MASK"], **values,
+                       **({"layers": stack} if stack is not None else {}))
+        stack = layer["flow"]
+    preview = wf.add("T2C_FlowPreview", 5, image=painting["IMAGE"], flow=stack, arrows=True)
+    wf.add("PreviewImage", 5, title="Layers preview", images=preview["preview"])
+    _loop(wf, painting["IMAGE"], stack, "painting_layers", mask=None)
+    return wf.to_json()
+
+
+def text_to_cinemagraph_layers(info: dict) -> dict:
+    wf = Workflow(info)
+    wf.note(0, (
+        "Text → cinemagraph with two motion layers: the water and the sky move each their own way. Two Region "
+        "Masks find them on the twin (words \"water, ...\" and \"sky, clouds\"); the sky's Text Flow makes the "
+        "lower layer (slow, one cycle per loop), the water's Text Flow puts its layer on top.\n" + LAYERS_NOTE),
+        title="Read me", width=400)
+    parts = _text_to_image(wf, LAYERS_PROMPT, seed=23)
+    sky_region = wf.add("T2C_RegionMask", 4, title="Region Mask (sky)", image=parts["twin"]["IMAGE"],
+                        attention=parts["sampler"]["attention"], words="sky, clouds")
+    wf.add("PreviewImage", 4, title="Sky mask preview", images=sky_region["preview"])
+    sky = wf.add("T2C_TextFlow", 5, title="Text Flow (sky)", image=parts["twin"]["IMAGE"], mask=sky_region["mask"],
+                 text="clouds drifting to the right", cycles="1")
+    water, _ = _flow_and_loop(wf, parts, parts["artistic"]["IMAGE"], "text_layers", flow_model=None,
+                              layers=sky["flow"])
+    water.title = "Text Flow (water)"
+    return wf.to_json()
+
+
 WORKFLOWS = {"text_to_cinemagraph": text_to_cinemagraph,
              "text_to_cinemagraph_official_networks": text_to_cinemagraph_official_networks,
              "text_direction": text_direction, "text_direction_official_networks": text_direction_official_networks,
-             "painting_with_twin": painting_with_twin}
+             "painting_with_twin": painting_with_twin, "animate_painting_layers": animate_painting_layers,
+             "text_to_cinemagraph_layers": text_to_cinemagraph_layers}
 
 
 def build_all(object_info: dict) -> dict[str, str]:

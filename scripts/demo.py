@@ -1,5 +1,6 @@
 """Command (a) of the README, after set-up: run the bundled "animate a painting" workflow headless on the
-bundled sample painting in a real ComfyUI server, with no downloaded weights, and print where the loop went."""
+bundled sample painting in a real ComfyUI server, with no downloaded weights, and print where the loop went.
+``--workflow animate_painting_layers`` runs the three-layer version instead (the README GIF)."""
 
 from __future__ import annotations
 
@@ -13,19 +14,23 @@ from pathlib import Path
 from comfy_server import REPO_ROOT, ComfyServer
 from workflow_api import to_api
 
-WORKFLOW = REPO_ROOT / "workflows" / "animate_painting.json"
-PAINTING = REPO_ROOT / "assets" / "sample_painting.png"
+WORKFLOWS = ("animate_painting", "animate_painting_layers")
+"""The bundled workflows that need no weights: the sample painting, and its three motion layers."""
+SAMPLES = (REPO_ROOT / "assets" / "sample_painting.png", REPO_ROOT / "assets" / "sample_painting_layers.png")
+PAINTING = SAMPLES[0]
 
 
-def main(workdir: Path = REPO_ROOT / "demo-output") -> Path:
+def main(workdir: Path = REPO_ROOT / "demo-output", workflow: str = WORKFLOWS[0]) -> Path:
     server = ComfyServer(workdir)
-    shutil.copy(PAINTING, server.input_dir / PAINTING.name)
+    for sample in SAMPLES:
+        shutil.copy(sample, server.input_dir / sample.name)
     print(f"[demo] starting ComfyUI (headless, CPU) with the pack; log: {server.log_path}", flush=True)
     server.start()
     try:
-        prompt = to_api(json.loads(WORKFLOW.read_text()), server.get("/object_info"))
+        path = REPO_ROOT / "workflows" / f"{workflow}.json"
+        prompt = to_api(json.loads(path.read_text()), server.get("/object_info"))
         started = time.monotonic()
-        print(f"[demo] running {WORKFLOW.relative_to(REPO_ROOT)} on {PAINTING.name} …", flush=True)
+        print(f"[demo] running {path.relative_to(REPO_ROOT)} on {PAINTING.name} …", flush=True)
         entry = server.run_prompt(prompt, timeout=900)
         files = [path for path in server.output_files(entry) if path.suffix in (".mp4", ".gif", ".webp")]
         print(f"[demo] done in {time.monotonic() - started:.1f} s")
@@ -58,7 +63,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--readme-gif", type=Path, metavar="PATH",
                         help="also write a downscaled looping GIF of the result (assets/sample_cinemagraph.gif)")
+    parser.add_argument("--workflow", choices=WORKFLOWS, default=WORKFLOWS[0],
+                        help="the bundled workflow to run (default: %(default)s)")
     args = parser.parse_args()
-    result = main()
+    result = main(workflow=args.workflow)
     if args.readme_gif:
         write_readme_gif(result, args.readme_gif)

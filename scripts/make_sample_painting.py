@@ -4,7 +4,9 @@ Why procedural: no freely licensed painting can be shipped or downloaded, so the
 fields and fractal noise, then re-painted with oriented brush strokes. Everything is seeded, so the script
 rewrites byte-identical files. The water mask is written twice: as an 8-bit L image and as the PNG's alpha
 channel the way ComfyUI's mask editor stores a painted mask (LoadImage's MASK = 1 - alpha, so water has alpha 0
-while its RGB keeps the true colours).
+while its RGB keeps the true colours). The motion layers of the layers workflow are one more file,
+``sample_painting_layers.png``: red = the waterfall, green = the lake, blue = the sky (Load Image (as Mask) reads
+each by its channel).
 
 Regenerate: `.venv/bin/python scripts/make_sample_painting.py [--out-dir assets]`
 """
@@ -330,12 +332,22 @@ def brush_pass(layers: np.ndarray, labels: np.ndarray, colours: np.ndarray, angl
                     tuple(int(c) for c in tint[i]), -1, cv2.LINE_AA, shift)
 
 
-def clean_water_mask(labels: np.ndarray) -> np.ndarray:
-    """Water as one clean region: no specks, no pinholes (morphological open then close)."""
-    water = np.isin(labels, WATER_LABELS).astype(np.uint8)
+def clean_mask(region: np.ndarray) -> np.ndarray:
+    """A region as one clean mask: no specks, no pinholes (morphological open then close)."""
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
-    water = cv2.morphologyEx(cv2.morphologyEx(water, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
-    return water.astype(bool)
+    region = region.astype(np.uint8)
+    return cv2.morphologyEx(cv2.morphologyEx(region, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel).astype(bool)
+
+
+def clean_water_mask(labels: np.ndarray) -> np.ndarray:
+    """All the water (waterfall and lake) as one clean region."""
+    return clean_mask(np.isin(labels, WATER_LABELS))
+
+
+def layer_masks(labels: np.ndarray, water: np.ndarray) -> np.ndarray:
+    """[H, W, 3] uint8: the waterfall, the lake (the rest of the water) and the sky, one per channel."""
+    waterfall = water & clean_mask(labels == WATERFALL)
+    return np.dstack([waterfall, water & ~waterfall, clean_mask(labels == SKY)]).astype(np.uint8) * 255
 
 
 def paint(scene: Scene, water: np.ndarray) -> np.ndarray:
@@ -381,8 +393,9 @@ def add_stars(image: np.ndarray, labels: np.ndarray) -> None:
     image[:] = blended.round().astype(np.uint8)
 
 
-def write_outputs(image: np.ndarray, water: np.ndarray, out_dir: Path) -> None:
+def write_outputs(image: np.ndarray, water: np.ndarray, layers: np.ndarray, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(layers, "RGB").save(out_dir / "sample_painting_layers.png", optimize=True)
     mask = water.astype(np.uint8) * 255
     rgba = np.dstack([image, 255 - mask])
     Image.fromarray(rgba, "RGBA").save(out_dir / "sample_painting.png", optimize=True)
@@ -401,7 +414,7 @@ def main() -> None:
     water = clean_water_mask(scene.labels)
     image = paint(scene, water)
     add_stars(image, scene.labels)
-    write_outputs(image, water, args.out_dir)
+    write_outputs(image, water, layer_masks(scene.labels, water), args.out_dir)
     print(f"wrote {args.out_dir}: {WIDTH}x{HEIGHT}, water covers {100.0 * water.mean():.1f}% of the image")
 
 

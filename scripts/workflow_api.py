@@ -2,14 +2,14 @@
 
 It follows the frontend's own rules, checked against ``app.graphToPrompt()`` in the browser tests:
 widget values are consumed in input order, seeds and ``control_after_generate`` inputs carry one extra
-value, upload combos carry one extra value, links override widget values, muted nodes (mode 2) and
-frontend-only nodes (notes) are dropped, bypassed nodes (mode 4) pass a matching input straight through.
+value, an upload combo's button carries one extra value after all the node's own widgets, links override widget
+values, muted nodes (mode 2) and frontend-only nodes (notes) are dropped, bypassed nodes (mode 4) pass a matching
+input straight through.
 """
 
 from __future__ import annotations
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
-UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
 MUTED, BYPASSED = 2, 4
 
 
@@ -23,8 +23,7 @@ def _is_widget(spec) -> bool:
 def _value_count(name: str, spec) -> int:
     options = (spec[1] if len(spec) > 1 else {}) or {}
     extra = options.get("control_after_generate") or name in ("seed", "noise_seed")
-    upload = any(options.get(flag) for flag in UPLOAD_FLAGS)
-    return 1 + int(bool(extra)) + int(bool(upload))
+    return 1 + int(bool(extra))
 
 
 def _widget_values(node: dict, node_info: dict) -> dict:

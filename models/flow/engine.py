@@ -15,8 +15,9 @@ Design choices (why):
   a concave gap, which is mild because σ shrinks as more arrows are drawn.
 * Rivers follow their region: see :mod:`models.flow.river_field` (potential flow along each channel, from
   its branch tips to its downstream end).
-* Speed fades to zero at the mask border (smoothstep over 3 % of the image, less for thin regions so
-  their centre line still reaches full speed) and at anchors; outside the mask the flow is exactly 0.
+* Speed fades to zero at anchors; outside the mask the flow is exactly 0. By default it also fades to zero at the
+  mask border (:func:`models.flow.borders.shape_border`'s ``stick``); motion layers shape the border themselves
+  (``border_fade=False``, then ``shape_border`` with the layer's border).
 * Seeded low-frequency variation (±10° of direction, ±20 % of speed on a ~4-cell grid, zero mean over
   the region) keeps the water from moving like a rigid sheet; the same seed gives the same flow at any
   resolution.
@@ -39,10 +40,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import InputShapeError, InputTypeError, InputValueError, check_string, check_tensor, is_number
+from ..checks import (
+    InputShapeError,
+    InputTypeError,
+    InputValueError,
+    check_int,
+    check_mask,
+    check_string,
+    check_tensor,
+    is_number,
+)
 from ..prompt.direction import parse_direction, truncation_note
 from ..prompt.vocabulary import find_prior
-from .hints import MotionHints, gaussian_blend, mask_batch, parse_arrows
+from .borders import shape_border
+from .hints import MotionHints, gaussian_blend, parse_arrows
 from .ops import MAX_MOTION_PX, angle_vector
 from .river_field import river_directions
 
@@ -50,7 +61,6 @@ DEFAULT_STRENGTH_AT_512 = 1.5
 """Default speed at the region's core in px/frame for a 512² image (scaled by √(H·W)/512)."""
 WORK_SIZE = 128
 """Long side of the grid on which direction fields are computed (they are smooth, then upsampled)."""
-FADE_FRACTION = 0.03
 ANCHOR_RADIUS_FRACTION = 0.05
 ANGLE_JITTER_DEG = 10.0
 SPEED_JITTER = 0.2
@@ -98,6 +108,7 @@ def flow_from_text(
     variation: float = 1.0,
     seed: int = 0,
     sample_sector: bool = False,
+    border_fade: bool = True,
     on_step: Callable[[], None] | None = None,
 ) -> FlowResult:
     """Smooth Eulerian flow [B, 2, H, W] for ``image`` [B|1, 3, H, W] inside ``mask`` ([B|1, 1, h, w],
@@ -110,11 +121,12 @@ def flow_from_text(
     None = :func:`default_strength` (with arrows: None keeps the drawn speeds, a number rescales them so
     the fastest arrow moves ``strength`` px/frame). ``variation``: 0 = rigid, 1 = default wobble.
     ``seed``: the wobble (item b of a batch uses (seed, b)) and, with ``sample_sector``, the draw of θ
-    inside an official direction's sector (else its centre). ``on_step()`` runs between the full-size steps
+    inside an official direction's sector (else its centre). ``border_fade``: fade the speed to zero at the mask
+    border (False: leave it to :func:`models.flow.borders.shape_border`). ``on_step()`` runs between the full-size steps
     (a large image takes seconds: an exception it raises, e.g. Cancel, stops the work).
     """
     image_batch, height, width = _validate_image(image)
-    masks = mask_batch(mask)
+    masks = check_mask(mask, "mask")
     hints = parse_arrows(hints) if isinstance(hints, str) or hints is None else hints
     _validate_options(text, region, direction_angle, hints, strength, variation, seed)
     batch = _batch_size(image_batch, masks.shape[0])
@@ -135,6 +147,8 @@ def flow_from_text(
         flows.append(_item_flow(item_mask, plan, hints, base, strength is not None, variation, (seed, b), warnings,
                                 on_step or (lambda: None)))
     flow = torch.from_numpy(np.stack(flows)).to(image.device)
+    if border_fade:
+        flow = shape_border(flow, masks, "stick", on_step=on_step).flow
     return FlowResult(
         flow=flow, angle_used=plan.angle, source=plan.source, warnings=tuple(dict.fromkeys(warnings)), prompt=prompt
     )
@@ -172,8 +186,7 @@ def _validate_options(
                               f"got {strength!r}")
     if not (is_number(variation) and 0 <= variation <= MAX_VARIATION):
         raise InputValueError(f"variation must be a number in [0, {MAX_VARIATION}], got {variation!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputValueError(f"seed must be an int ≥ 0, got {seed!r}")
+    check_int(seed, "seed", 0)
 
 
 def _batch_size(images: int, masks: int) -> int:
@@ -252,7 +265,6 @@ def _item_flow(
     step()
     size = math.sqrt(height * width)
     speed = speed * np.clip(1.0 + variation * SPEED_JITTER * speed_noise, 0.0, None)
-    speed = speed * _border_fade(inside, size)
     step()
     speed = speed * _anchor_fade(hints, height, width, size)
     step()
@@ -286,21 +298,6 @@ def _smooth_noise(inside: np.ndarray, seed: tuple[int, int]) -> tuple[np.ndarray
     grid = np.random.default_rng(list(seed)).uniform(-1.0, 1.0, size=(2, *cells)).astype(np.float32)
     fields = [cv2.resize(g, (width, height), interpolation=cv2.INTER_CUBIC) for g in grid]
     return tuple(f - f[inside].mean() for f in fields)
-
-
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
-def _border_fade(inside: np.ndarray, size: float) -> np.ndarray:
-    """0 at the mask border → 1 inside, over 3 % of the image or the region's half-width if thinner."""
-    distance = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    count, labels = cv2.connectedComponents(inside.astype(np.uint8), connectivity=8)
-    deepest = np.zeros(count, dtype=np.float32)
-    np.maximum.at(deepest, labels.ravel(), distance.ravel())
-    width = np.minimum(max(FADE_FRACTION * size, 1.0), np.maximum(deepest, 1.0))[labels]
-    return _smoothstep(distance / width)
 
 
 def _anchor_fade(hints: MotionHints, height: int, width: int, size: float) -> np.ndarray | float:

@@ -27,7 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..checks import InputShapeError, InputTypeError, InputValueError, check_nchw, check_number, check_tensor
+from ..checks import (
+    InputTypeError,
+    InputValueError,
+    check_mask,
+    check_number,
+)
 from ..prompt.direction import parse_direction
 from .ops import MOTION_NORM, angle_vector
 
@@ -111,6 +116,11 @@ def parse_arrows(text: str | None) -> MotionHints:
             f"motion hints are not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}); "
             'expected [[x0, y0, x1, y1], ...] or {"arrows": [...], "anchors": [...]}'
         ) from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        raise InputValueError(
+            "motion hints hold a number with thousands of digits; coordinates are fractions of the image in 0..1 "
+            "(e.g. 0.25): redraw the arrows or fix the number"
+        ) from None
     if isinstance(data, list):
         arrows, anchors = data, []
     elif isinstance(data, dict):
@@ -172,23 +182,6 @@ def _points(items: object, key: str, arity: int, limit: int) -> tuple[tuple[floa
     return tuple(result)
 
 
-def mask_batch(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
-    """A mask as float32 [B, 1, H, W]; accepts [H, W], [B, H, W] or [B, 1, H, W], bool or float 0..1."""
-    check_tensor(mask, name)
-    if mask.dim() == 2:
-        mask = mask[None, None]
-    elif mask.dim() == 3:
-        mask = mask[:, None]
-    if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[-1] < 1 or mask.shape[-2] < 1:
-        raise InputShapeError(f"{name} must have shape [H, W], [B, H, W] or [B, 1, H, W], got {list(mask.shape)}")
-    if mask.is_complex():
-        raise InputTypeError(f"{name} must be real (bool or float 0..1), got {mask.dtype}")
-    mask = mask.float()
-    if not torch.isfinite(mask.sum(dtype=torch.float64)):  # one reduction instead of a full isfinite pass
-        raise InputValueError(f"{name} contains NaN or infinite values")
-    return mask
-
-
 def gaussian_blend(
     points: np.ndarray | torch.Tensor,
     values: np.ndarray | torch.Tensor,
@@ -239,7 +232,7 @@ def blend_hint_map(
     """Official dense hint [B, 2, H, W]: k hints at ``points`` [k, 2] (x, y px) with ``vectors`` [k, 2]
     (x, y) blended with σ = H/k by default, times the binary mask (> 0.5); zero when the mask has
     fewer than 5 pixels. ``on_step`` as in :func:`gaussian_blend`."""
-    mask = mask_batch(mask)
+    mask = check_mask(mask, "mask")
     points, vectors = np.asarray(points, dtype=np.float64), np.asarray(vectors, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or vectors.shape != points.shape or len(points) == 0:
         raise InputValueError(
@@ -262,11 +255,9 @@ def direction_hint(
     given instead of drawn at random. Like the official, a mask of fewer than 5 pixels gives no hint. The official
     magnitude is one network unit, 64 px/frame, far outside the training hints (real flows divided by 64), so
     only its direction is meaningful; a few px/frame keeps the hint in the training range, at the price of
-    departing from the official inference. ``mask`` is [B, 1, H, W] or [B, H, W].
+    departing from the official inference. ``mask``: any layout :func:`models.checks.check_mask` takes.
     """
-    if isinstance(mask, torch.Tensor) and mask.dim() == 3:
-        mask = mask.unsqueeze(1)
-    check_nchw(mask, "mask", channels=1)
+    mask = check_mask(mask, "mask")
     check_number(angle_deg, "angle_deg", expected="a finite number of degrees")
     check_number(px_per_frame, "px_per_frame", minimum=0.0)
     vector = torch.tensor(angle_vector(angle_deg), dtype=torch.float32, device=mask.device).view(1, 2, 1, 1)

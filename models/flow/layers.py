@@ -10,11 +10,13 @@ Where layer masks overlap, the upper layer owns the pixel (:meth:`FlowStack.owne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
+import torch.nn.functional as F
 
 from ..checks import InputShapeError, InputTypeError, InputValueError, check_nchw
+from .ops import prepare_flow
 
 BORDERS = ("auto", "behind", "slip", "stick")
 """How a layer meets whatever is not itself: ``behind`` passes behind it at full speed (what comes out from
@@ -97,6 +99,12 @@ class FlowStack:
                                   f"({below.label}) have {self.batch}: give every Text Flow of a chain the same images")
         return FlowStack((*self.layers, layer))
 
+    def describe(self) -> str:
+        """One line per layer, bottom first, for a node's ``info`` output."""
+        return "\n".join(f"layer {index + 1}: {layer.label}, border {layer.border}, "
+                         f"cycles {'auto' if layer.cycles is None else layer.cycles}"
+                         for index, layer in enumerate(self.layers))
+
     def owner(self) -> torch.Tensor:
         """[B, 1, H, W] int64: the index of the topmost layer that claims each pixel, −1 where none does."""
         height, width = self.size
@@ -104,6 +112,10 @@ class FlowStack:
         for index, layer in enumerate(self.layers):
             owner = torch.where(layer.region(), torch.tensor(index, device=owner.device), owner)
         return owner
+
+    def is_single_flow(self) -> bool:
+        """One ``stick`` layer with automatic cycles: it animates exactly as its plain flow tensor always did."""
+        return len(self.layers) == 1 and self.layers[0].border == LEGACY_BORDER and self.layers[0].cycles is None
 
     def combined(self) -> torch.Tensor:
         """[B, 2, H, W] float32: every pixel moves with the layer that owns it (still where none does). Legacy
@@ -116,6 +128,25 @@ class FlowStack:
         for index, layer in enumerate(self.layers):
             flow = torch.where(owner == index, layer.flow, flow)
         return flow
+
+
+def prepare_stack(stack: FlowStack, size: tuple[int, int], batch: int, mask: torch.Tensor | None, speed: float,
+                  max_px_per_frame: float) -> FlowStack:
+    """Every layer fitted to ``batch`` images of ``size`` for the pixel engine as :func:`models.flow.ops.prepare_flow`
+    fits a flow (resized, clamped, times ``speed``), its flow and its mask multiplied by the 0..1 ``mask``
+    [B|1, 1, h, w] if given."""
+    def fitted(region: torch.Tensor) -> torch.Tensor:
+        region = region.float()
+        if region.shape[-2:] == size:
+            return region
+        return F.interpolate(region, size=size, mode="bilinear", align_corners=False)
+
+    layers = []
+    for layer in stack.layers:
+        flow = prepare_flow(layer.flow, size, batch, mask, speed, max_px_per_frame)
+        region = fitted(layer.mask) if mask is None else fitted(layer.mask) * fitted(mask.to(layer.mask.device))
+        layers.append(replace(layer, flow=flow, mask=region))
+    return FlowStack(tuple(layers))
 
 
 def legacy_layer(flow: torch.Tensor, label: str = "flow") -> FlowLayer:

@@ -12,19 +12,23 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..checks import InputShapeError, InputValueError, check_nchw, check_number, check_size, check_tensor
-
-validate_nchw = check_nchw
-"""A finite floating-point [B, C, H, W] tensor, or a clear error (:func:`models.checks.check_nchw`)."""
+from ..checks import InputShapeError, InputValueError, check_mask, check_nchw, check_number, check_size
 
 RESIZE_MODES = ("bilinear", "nearest")
 MOTION_NORM = 64.0
 """px/frame of one unit of the official networks' flow (their flows and hints are divided by it)."""
 OFFICIAL_VIDEO_CLAMP = 1.0
+"""px/frame per component: the official video stage clamps the flow to this before ``speed``."""
 MAX_MOTION_PX = 1e6
 """Largest flow × speed (px/frame) animated: far beyond any image, far below where the pixel engine's speed
 importance overflows float32 (|v|² past 3.4e38, i.e. |v| past ~1.8e19)."""
-"""px/frame per component: the official video stage clamps the flow to this before ``speed``."""
+
+
+def smoothstep(t):
+    """3t² − 2t³ of ``t`` clipped to [0, 1] (a numpy array or a torch tensor, kept as it came): the one ease used
+    for every fade (the flow's border and anchors, the loop's transitions)."""
+    t = t.clip(0, 1)
+    return t * t * (3 - 2 * t)
 
 
 def angle_vector(angle: float) -> tuple[float, float]:
@@ -35,7 +39,7 @@ def angle_vector(angle: float) -> tuple[float, float]:
 
 def validate_flow(flow: torch.Tensor, name: str = "flow") -> None:
     """Raise a clear error unless ``flow`` is a finite floating-point [B, 2, H, W] tensor."""
-    validate_nchw(flow, name, channels=2)
+    check_nchw(flow, name, channels=2)
 
 
 def resize_flow(flow: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
@@ -63,22 +67,19 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int], mode: str = "bilinear
 def clamp_flow(flow: torch.Tensor, max_px: float) -> torch.Tensor:
     """Clamp each component to [-max_px, max_px], as the official pipeline does before applying ``speed``."""
     validate_flow(flow)
-    if isinstance(max_px, bool) or not isinstance(max_px, (int, float)) or not max_px >= 0:
-        raise InputValueError(f"max_px must be a number >= 0, got {max_px!r}")
-    return flow.clamp(-float(max_px), float(max_px))
+    max_px = check_number(max_px, "max_px", minimum=0.0)
+    return flow.clamp(-max_px, max_px)
 
 
 def mask_flow(flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Multiply a flow by a 0..1 mask ([B|1, 1, h, w] or [B|1, h, w]), bilinearly resized to the flow's size.
+    """Multiply a flow by a 0..1 mask (any layout :func:`models.checks.check_mask` takes), bilinearly resized to the
+    flow's size.
 
     Soft mask edges give soft flow edges, so content slows down near the region border instead of
     stopping abruptly.
     """
     validate_flow(flow)
-    check_tensor(mask, "mask")
-    if mask.dim() == 3:
-        mask = mask.unsqueeze(1)
-    validate_nchw(mask, "mask", channels=1)
+    mask = check_mask(mask, "mask")
     if mask.shape[0] not in (1, flow.shape[0]) and flow.shape[0] != 1:
         raise InputShapeError(f"mask batch ({mask.shape[0]}) must be 1 or match the flow batch ({flow.shape[0]})")
     mask = mask.to(device=flow.device, dtype=flow.dtype)
@@ -102,7 +103,7 @@ def prepare_flow(flow: torch.Tensor, size: tuple[int, int], batch: int, mask: to
     """Fit a flow to ``batch`` images of ``size`` for animation: resize it (vectors scaled with it), clamp each
     component to ±``max_px_per_frame`` as the official pipeline does (0 = the engine's default: no clamp for the
     pixel engine, :data:`OFFICIAL_VIDEO_CLAMP` for the video network), multiply by ``speed``, then by the 0..1
-    ``mask`` [B|1, 1, h, w] if given."""
+    ``mask`` (any layout :func:`models.checks.check_mask` takes, B = 1 or ``batch``) if given."""
     if flow.ndim != 4 or flow.shape[1] != 2:
         raise InputShapeError(f"flow must be a T2C_FLOW [B,2,H,W], got shape {tuple(flow.shape)}")
     if flow.shape[0] not in (1, batch):
@@ -110,7 +111,7 @@ def prepare_flow(flow: torch.Tensor, size: tuple[int, int], batch: int, mask: to
     speed = check_number(speed, "Animate `speed`", minimum=0.0)
     max_px_per_frame = check_number(max_px_per_frame, "Animate `max_px_per_frame`", minimum=0.0)
     validate_flow(flow)
-    if mask is not None and mask.ndim == 4 and mask.shape[0] not in (1, batch):
+    if mask is not None and check_mask(mask, "Animate `mask`").shape[0] not in (1, batch):
         raise InputShapeError(f"{mask.shape[0]} masks for {batch} images: give one mask, or one per image")
     if video_network and not max_px_per_frame:
         max_px_per_frame = OFFICIAL_VIDEO_CLAMP
@@ -118,11 +119,11 @@ def prepare_flow(flow: torch.Tensor, size: tuple[int, int], batch: int, mask: to
     if max_px_per_frame > 0:
         flow = clamp_flow(flow, max_px_per_frame)
     flow = flow * speed
+    if mask is not None:  # 0..1, so the motion the guard below sees is the motion animated
+        flow = mask_flow(flow, mask)
     top = float(flow.abs().amax()) if flow.numel() else 0.0
     if not top <= MAX_MOTION_PX:
         raise InputValueError(
             f"the flow × `speed` reaches {top:.3g} px/frame, more than the {MAX_MOTION_PX:g} that can be animated "
             f"without overflow: lower `speed`, set `max_px_per_frame`, or check what made the flow")
-    if mask is not None:
-        flow = mask_flow(flow, mask)
     return flow

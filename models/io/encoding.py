@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import json
 import logging
@@ -49,7 +50,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import InputShapeError, InputTypeError, InputValueError
 from . import jpeg, live_photo, motion_photo, png
+from .files import move_into_place
+
+log = logging.getLogger(__name__)
+
+GIF_MIN_DELAY = 2
+"""Shortest GIF frame delay in 1/100 s that players honour: browsers show a delay of 0 or 1 as 10."""
+
 
 CONVERT_CHUNK_BYTES = 32 * 2**20
 """LoopFrames converts this many bytes of float32 frames at a time (at least one frame): the conversion's share of
@@ -74,13 +83,13 @@ class LoopFrames:
     def __init__(self, frames, pingpong: bool = False):
         shape = tuple(getattr(frames, "shape", ()))
         if len(shape) != 4 or shape[-1] != 3:
-            raise ValueError(f"frames must be [T, H, W, 3] RGB, got shape {shape}")
+            raise InputShapeError(f"frames must be [T, H, W, 3] RGB, got shape {shape}")
         if shape[0] < 1:
-            raise ValueError("frames is empty: nothing to encode")
+            raise InputValueError("frames is empty: nothing to encode")
         self._torch = hasattr(frames, "detach")
         floating = frames.dtype.is_floating_point if self._torch else np.issubdtype(frames.dtype, np.floating)
         if not floating and (self._torch or frames.dtype != np.uint8):
-            raise TypeError(f"frames must be floats in 0..1 or uint8, got {frames.dtype}")
+            raise InputTypeError(f"frames must be floats in 0..1 or uint8, got {frames.dtype}")
         self._frames, self._floating = frames, floating
         count, self.height, self.width = shape[:3]
         self._source_size = (self.height, self.width)
@@ -119,7 +128,7 @@ class LoopFrames:
             chunk = chunk.detach().cpu().float().numpy()  # a view for the CPU float32 frames ComfyUI passes
         scaled = np.multiply(chunk, 255.0 if self._floating else 1.0, dtype=np.float32)
         if not np.isfinite(scaled).all():
-            raise ValueError("frames contain NaN or inf; check the node that produced them")
+            raise InputValueError("frames contain NaN or inf; check the node that produced them")
         if self._source_size != (self.height, self.width):
             scaled = _resize(scaled, (self.height, self.width))
         np.rint(scaled, out=scaled)
@@ -155,9 +164,9 @@ def prepare_loop(frames, fmt: str, fps: float, pingpong: bool = False, repeat: i
     ``on_note`` hears what was changed beyond what was asked (padding, cutting)."""
     spec = format_spec(fmt)
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"repeat must be a whole number >= 1, got {repeat!r}")
+        raise InputValueError(f"repeat must be a whole number >= 1, got {repeat!r}")
     if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 0:
-        raise ValueError(f"max_side must be a whole number >= 0 (0 = as rendered), got {max_side!r}")
+        raise InputValueError(f"max_side must be a whole number >= 0 (0 = as rendered), got {max_side!r}")
     note = on_note or _log_note
     loop = frames if isinstance(frames, LoopFrames) else LoopFrames(frames, pingpong)
     size = fitted_size(loop.height, loop.width, max_side, spec.even)
@@ -175,26 +184,30 @@ def prepare_loop(frames, fmt: str, fps: float, pingpong: bool = False, repeat: i
 
 
 def _log_note(text: str) -> None:
-    logging.getLogger(__name__).warning(text)
+    log.warning("Save: %s", text)
 
 
 def write_loop(frames, path: str | os.PathLike, fmt: str, fps: float, quality: int = 90,
-               on_frame: Callable[[int], None] | None = None, metadata: Mapping[str, object] | None = None) -> Path:
+               on_frame: Callable[[int], None] | None = None, metadata: Mapping[str, object] | None = None,
+               counter: int | None = None) -> Path:
     """Write ``frames`` (a :class:`LoopFrames` from :func:`prepare_loop`, or [T, H, W, 3] floats in 0..1 or uint8,
-    played forward) to ``path`` as an endlessly looping ``fmt`` file; a live photo's still goes beside it
-    (``path`` with the ``.JPG`` suffix). An existing file is never replaced (:class:`FileExistsError`).
+    played forward) as an endlessly looping ``fmt`` file and return its path: ``path`` itself, or with ``counter``,
+    the first free name ``{path}_{counter:05}_{ext}`` from that counter on (:func:`models.io.files.move_into_place`:
+    no file is ever replaced). A live photo's still goes beside it, under the same name with ``.JPG``.
 
     ``on_frame(i)`` is called after frame i is handed to the encoder and, with i = the frame count, while the
     encoder finishes and once more before the file is moved into place; an exception it raises (ComfyUI's Cancel)
     stops the encode and leaves no file.
     ``metadata``: key → JSON-serialisable value (ComfyUI: ``prompt`` and the ``extra_pnginfo`` keys, normally
-    ``workflow``), embedded as described in the module docstring; None or {} embeds nothing.
+    ``workflow``), embedded as described in the module docstring; None or {} embeds nothing. What cannot be
+    embedded is left out with a log line (:func:`embeddable_metadata`): the frames are saved in any case.
     """
     spec = format_spec(fmt)
     if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+        raise InputValueError(f"fps must be positive, got {fps}")
     loop = frames if isinstance(frames, LoopFrames) else prepare_loop(frames, fmt, fps)
-    metadata = {str(key): value for key, value in (metadata or {}).items() if value is not None}
+    check_frame_size(fmt, loop.height, loop.width)
+    texts = embeddable_metadata(metadata, fmt)
     on_frame = on_frame or _nothing
     path = Path(path)
     # Not mkstemp: its 0600 mode would make results private; 0666 here is narrowed by the umask like any file.
@@ -204,17 +217,13 @@ def write_loop(frames, path: str | os.PathLike, fmt: str, fps: float, quality: i
     if spec.companion:
         pairs.append((str(Path(tmp_name).with_suffix(spec.companion)), path.with_suffix(spec.companion)))
     try:
-        spec.writer(loop, tmp_name, fps, quality, on_frame, metadata=metadata or None)
+        globals()[spec.writer](loop, tmp_name, fps, quality, on_frame, metadata=texts or None)
         on_frame(len(loop))
-        placed = []
-        try:
-            for tmp, final in pairs:
-                place_new(tmp, final)
-                placed.append(final)
-        except BaseException:
-            for final in placed:  # a pair is written whole or not at all
-                os.remove(final)
-            raise
+        if counter is not None:
+            return move_into_place(tmp_name, path.parent, path.name, spec.extension, counter,
+                                   companions={tmp: spec.companion for tmp, _ in pairs[1:]})
+        for tmp, final in pairs:
+            os.replace(tmp, final)
     finally:
         for tmp, _ in pairs:
             if os.path.exists(tmp):
@@ -222,21 +231,49 @@ def write_loop(frames, path: str | os.PathLike, fmt: str, fps: float, quality: i
     return path
 
 
-def place_new(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
-    """Move the finished ``tmp`` to ``final`` unless a file is there (:class:`FileExistsError`: it is kept).
-    A hard link claims the name atomically; file systems without hard links get a check, then a rename.
-    (To be merged with the Save hardening's ``move_into_place``.)"""
-    taken = FileExistsError(f"{final} already exists and is kept: choose another filename_prefix")
-    try:
-        os.link(tmp, final)
-    except FileExistsError:
-        raise taken from None
-    except OSError:
-        if os.path.lexists(final):
-            raise taken from None
-        os.rename(tmp, final)
-        return
-    os.remove(tmp)
+def check_frame_size(fmt: str, height: int, width: int) -> None:
+    """Refuse frames larger than ``fmt`` holds before any is encoded (the encoders fail only at the end)."""
+    if max(height, width) > MAX_SIDE[fmt]:
+        raise InputValueError(f"frames of {width}×{height} px are too large for {fmt} (at most {MAX_SIDE[fmt]} px a "
+                              f"side): choose another format ({', '.join(f'{k} ≤ {v}' for k, v in MAX_SIDE.items())}) "
+                              "or scale the frames down first")
+
+
+def embeddable_metadata(metadata: Mapping[str, object] | None, fmt: str) -> dict[str, str]:
+    """key → JSON text of the metadata that ``fmt`` can carry. A key that is not valid UTF-8 (a lone surrogate) is
+    written escaped, a value that is not JSON is left out, and WebP keys past its EXIF tags are left out, each
+    with a log line: metadata never costs the frames."""
+    texts: dict[str, str] = {}
+    for key, value in (metadata or {}).items():
+        if value is None:
+            continue
+        key = str(key)
+        written = key.encode("utf-8", "backslashreplace").decode("utf-8")
+        if written != key:  # only a key with a lone surrogate changes
+            log.warning("Save: the metadata key %r is not valid UTF-8; written as %r", key, written)
+            key = written
+        try:
+            texts[key] = _json(value)  # ensure_ascii: lone surrogates inside values are escaped
+        except (TypeError, ValueError, RecursionError) as error:
+            log.warning("Save: metadata %r left out, it is not JSON (%s)", key, error)
+    others = [key for key in texts if key != "prompt"]
+    room = len(exif_key_tags()) if fmt == "webp" else len(others)
+    if len(others) > room:
+        log.warning("Save: a webp holds %d metadata keys besides prompt; %d left out: %s", room, len(others) - room,
+                    ", ".join(others[room:][:5]))
+        for key in others[room:]:
+            del texts[key]
+    return texts
+
+
+@functools.cache
+def exif_key_tags() -> tuple[int, ...]:
+    """The EXIF tags that carry WebP metadata keys other than ``prompt``: 0x010F, 0x010E, … down to 1, as core
+    SaveAnimatedWEBP numbers them, less the tags Pillow writes as numbers (0x010A FillOrder, …), whose text would
+    not be written."""
+    from PIL import TiffTags
+
+    return tuple(tag for tag in range(0x010F, 0, -1) if TiffTags.lookup(tag).type in (None, TiffTags.ASCII))
 
 
 def _nothing(_index: int) -> None:
@@ -252,6 +289,11 @@ def _handed_over(loop: LoopFrames, on_frame: Callable[[int], None]) -> Iterator[
 
 def _json(value: object) -> str:
     return json.dumps(value)
+
+
+def _json_object(texts: Mapping[str, str]) -> str:
+    """The JSON object of key → JSON text (what json.dumps of the decoded values would give)."""
+    return "{" + ", ".join(f"{_json(key)}: {text}" for key, text in texts.items()) + "}"
 
 
 def _write_mp4(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: Callable[[int], None],
@@ -294,7 +336,7 @@ def _write_apng(loop: LoopFrames, path: str, fps: float, quality: int, on_frame:
     try:
         _ffmpeg_video(loop, plain, fps, on_frame, codec, "apng", None)
         with open(plain, "rb") as source, open(path, "wb") as target:
-            png.copy_with_text(source, target, {key: _json(value) for key, value in metadata.items()})
+            png.copy_with_text(source, target, metadata)
     finally:
         if os.path.exists(plain):
             os.remove(plain)
@@ -323,8 +365,7 @@ def _live_photo_writer(codec: Callable[[int], list[str]]) -> Callable[..., None]
         the tags; the still goes to the ``.JPG`` beside it."""
         content_id = live_photo.new_content_id()
         _ffmpeg_video(loop, path, fps, on_frame, codec(quality), "mov", None)
-        tags = {key: _json(value) for key, value in (metadata or {}).items()}
-        live_photo.tag_movie(path, content_id, still_frame(loop), fps, tags)
+        live_photo.tag_movie(path, content_id, still_frame(loop), fps, metadata or {})
         still = live_photo.tag_still(jpeg.encode_still(loop[0], quality), content_id)
         Path(path).with_suffix(live_photo.STILL_EXTENSION).write_bytes(still)
 
@@ -339,8 +380,8 @@ def still_frame(loop: LoopFrames) -> int:
 
 def _ffmpeg_video(loop: LoopFrames, path: str, fps: float, on_frame: Callable[[int], None], codec: list[str],
                   container: str, metadata: Mapping | None, movflags: str | None = None) -> None:
-    """ffmpeg (imageio-ffmpeg's binary) reads raw frames from a pipe and writes ``container``; the tags go in the
-    same pass (ffmetadata input; ``movflags`` + use_metadata_tags puts them in moov/udta/meta of mp4 and mov).
+    """ffmpeg (imageio-ffmpeg's binary) reads raw frames from a pipe and writes ``container``; the tags (key → JSON
+    text) go in the same pass (ffmetadata input; ``movflags`` + use_metadata_tags puts them in moov/udta/meta).
     The tags travel in a file, not on the command line, whose arguments are limited to 128 KiB each (a large
     workflow is bigger). On Cancel ffmpeg is killed rather than left to flush its look-ahead."""
     import imageio_ffmpeg
@@ -352,16 +393,15 @@ def _ffmpeg_video(loop: LoopFrames, path: str, fps: float, on_frame: Callable[[i
                "-pix_fmt", "rgb24", "-s", f"{loop.width + pad[1][1]}x{loop.height + pad[0][1]}",
                "-r", str(Fraction(fps).limit_denominator()), "-i", "-"]
     meta_path = f"{path}.{uuid.uuid4().hex}.ffmeta"
-    if metadata:
-        lines = [";FFMETADATA1"] + [f"{_ffmetadata_escape(key)}={_ffmetadata_escape(_json(value))}"
-                                    for key, value in metadata.items()]
-        Path(meta_path).write_text("\n".join(lines) + "\n", encoding="utf-8")
-        command += ["-f", "ffmetadata", "-i", meta_path, "-map", "0", "-map_metadata", "1"]
-    command += ["-an", *codec]
-    if movflags is not None and (movflags or metadata):
-        command += ["-movflags", movflags + ("+use_metadata_tags" if metadata else "")]
-    command += ["-f", container, path]
     try:
+        if metadata and not _write_ffmetadata(meta_path, metadata):
+            metadata = None
+        if metadata:
+            command += ["-f", "ffmetadata", "-i", meta_path, "-map", "0", "-map_metadata", "1"]
+        command += ["-an", *codec]
+        if movflags is not None and (movflags or metadata):
+            command += ["-movflags", movflags + ("+use_metadata_tags" if metadata else "")]
+        command += ["-f", container, path]
         with tempfile.TemporaryFile() as errors:  # a file, not a pipe: ffmpeg never blocks on what it reports
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
             try:
@@ -393,6 +433,18 @@ def _ffmpeg_video(loop: LoopFrames, path: str, fps: float, on_frame: Callable[[i
             os.remove(meta_path)
 
 
+def _write_ffmetadata(meta_path: str, texts: Mapping[str, str]) -> bool:
+    """The tags as ffmpeg's metadata file; False (logged) when it cannot be written (a full disk): the video is
+    then saved without them."""
+    lines = [";FFMETADATA1"] + [f"{_ffmetadata_escape(key)}={_ffmetadata_escape(text)}" for key, text in texts.items()]
+    try:
+        Path(meta_path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except OSError as error:
+        log.warning("Save: the mp4 is saved without its workflow, whose tags could not be written (%s)", error)
+        return False
+    return True
+
+
 def _ffmetadata_escape(text: str) -> str:
     for char in ("\\", "=", ";", "#", "\n"):
         text = text.replace(char, "\\" + char)
@@ -411,11 +463,12 @@ def _write_gif(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: 
     stride = max(1, math.ceil(math.sqrt(len(picks) * loop.height * loop.width / PALETTE_SAMPLE_PIXELS)))
     mosaic = Image.fromarray(np.concatenate([loop[k][::stride, ::stride].copy() for k in picks], axis=0))
     palette = mosaic.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
-    # GIF stores delays in 1/100 s, so e.g. 30 fps plays at 33.3 fps (30 ms) — a format limit.
-    control = _gif_frame_control(int(round(1000.0 / fps)) // 10)
+    delays = gif_delays(len(loop), fps)
     previous = None
     with open(path, "wb") as file:
-        for frame in _handed_over(loop, on_frame):
+        for index, frame in enumerate(_handed_over(loop, on_frame)):
+            if index not in delays:
+                continue
             indexed = Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE)
             pixels = np.asarray(indexed)
             box = (0, 0, loop.width, loop.height) if previous is None else _changed_box(previous, pixels)
@@ -423,10 +476,25 @@ def _write_gif(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: 
             if previous is None:
                 file.write(b"GIF89a" + screen + _gif_loop_forever())
                 if metadata:
-                    file.write(_gif_comment(_json(dict(metadata)).encode("utf-8")))
-            file.write(control + block[:1] + struct.pack("<HH", *box[:2]) + block[5:])
+                    file.write(_gif_comment(_json_object(metadata).encode("utf-8")))
+            file.write(_gif_frame_control(delays[index]) + block[:1] + struct.pack("<HH", *box[:2]) + block[5:])
             previous = pixels
         file.write(b";")
+
+
+def gif_delays(count: int, fps: float) -> dict[int, int]:
+    """frame → delay in 1/100 s of the frames a GIF of ``count`` frames at ``fps`` shows. GIF counts time in 1/100 s
+    and players show a delay under :data:`GIF_MIN_DELAY` as 1/10 s, so above 50 fps evenly spread frames are left
+    out (logged); the delays are rounded cumulatively, so the loop lasts count/fps seconds to 1/100 s at any fps."""
+    duration = 100.0 * count / fps
+    shown = max(1, min(count, math.floor(duration / GIF_MIN_DELAY)))
+    ends = [0] + [round(duration * (k + 1) / shown) for k in range(shown)]
+    frames = [k * count // shown for k in range(shown)]
+    if shown < count:
+        log.warning("Save: a GIF frame lasts at least %d ms, so of the %d frames at %g fps %d are written at %.3g fps "
+                    "(the loop keeps its %.2f s); choose mp4 or webp to keep every frame", GIF_MIN_DELAY * 10, count,
+                    fps, shown, fps * shown / count, count / fps)
+    return {frame: max(GIF_MIN_DELAY, ends[k + 1] - ends[k]) for k, frame in enumerate(frames)}
 
 
 def _changed_box(previous: np.ndarray, current: np.ndarray) -> tuple[int, int, int, int]:
@@ -470,18 +538,18 @@ def _gif_frame_control(delay: int) -> bytes:
     return b"!\xf9\x04" + bytes([1 << 2]) + struct.pack("<H", delay) + b"\x00\x00"
 
 
-def webp_exif(metadata: Mapping) -> bytes:
-    """EXIF as core SaveAnimatedWEBP writes it: 0x0110 "prompt:<json>", then 0x010F, 0x010E, … "<key>:<json>"."""
+def webp_exif(texts: Mapping[str, str]) -> bytes:
+    """EXIF as core SaveAnimatedWEBP writes it: 0x0110 "prompt:<json>", then 0x010F, 0x010E, … "<key>:<json>"
+    (``texts``: key → JSON text, no more keys besides prompt than :func:`exif_key_tags`)."""
     from PIL import Image
 
     exif = Image.Exif()
-    tag = 0x010F
-    for key, value in metadata.items():
+    tags = iter(exif_key_tags())
+    for key, text in texts.items():
         if key == "prompt":
-            exif[0x0110] = f"prompt:{_json(value)}"
+            exif[0x0110] = f"prompt:{text}"
         else:
-            exif[tag] = f"{key}:{_json(value)}"
-            tag -= 1
+            exif[next(tags)] = f"{key}:{text}"
     return exif.tobytes()
 
 
@@ -499,7 +567,7 @@ class _FramesOnDemand:
         if index == self._index + 1:
             self._image, self._index = next(self._images), index
         elif index != self._index:
-            raise ValueError("the frames are made in order")
+            raise RuntimeError("the frames are made in order")
 
     def tell(self) -> int:
         return self._index
@@ -535,36 +603,42 @@ def read_gif_metadata(path: str | os.PathLike) -> dict:
 
 @dataclass(frozen=True)
 class Format:
-    """How a format is written: the file name's ending after the counter, its writer, whether it is a video that
-    players play once (``repeat`` writes the loop N times; the image formats loop by themselves), whether it is
-    4:2:0 (even sides) and the suffix of a second file written beside it."""
+    """How a format is written: the file name's ending after the counter, its writer, the largest side it holds,
+    whether it is a video that players play once (``repeat`` writes the loop N times; the image formats loop by
+    themselves), whether it is 4:2:0 (even sides) and the suffix of a second file written beside it."""
 
     extension: str
-    writer: Callable[..., None]
+    writer: str
+    """The name of this module's writer function, looked up when writing (so a test can stand one in)."""
+    max_side: int
     video: bool = False
     even: bool = False
     companion: str | None = None
 
 
+_write_live_photo, _write_live_photo_hevc = _live_photo_writer(_x264), _live_photo_writer(_x265)
 LIVE_PHOTO, LIVE_PHOTO_HEVC = "live photo", "live photo hevc"
 FORMAT_TABLE = {
-    "mp4": Format(".mp4", _write_mp4, video=True, even=True),
-    "gif": Format(".gif", _write_gif),
-    "webp": Format(".webp", _write_webp),
-    "webm": Format(".webm", _write_webm, video=True, even=True),
-    "apng": Format(".png", _write_apng),
-    "motion photo": Format(motion_photo.NAME_SUFFIX, _write_motion_photo, video=True, even=True),
-    LIVE_PHOTO: Format(live_photo.MOVIE_EXTENSION, _live_photo_writer(_x264), video=True, even=True,
+    "mp4": Format(".mp4", "_write_mp4", 16384, video=True, even=True),
+    "gif": Format(".gif", "_write_gif", 65535),
+    "webp": Format(".webp", "_write_webp", 16383),
+    "webm": Format(".webm", "_write_webm", 16384, video=True, even=True),
+    "apng": Format(".png", "_write_apng", 65535),
+    "motion photo": Format(motion_photo.NAME_SUFFIX, "_write_motion_photo", 16384, video=True, even=True),
+    LIVE_PHOTO: Format(live_photo.MOVIE_EXTENSION, "_write_live_photo", 16384, video=True, even=True,
                        companion=live_photo.STILL_EXTENSION),
-    LIVE_PHOTO_HEVC: Format(live_photo.MOVIE_EXTENSION, _live_photo_writer(_x265), video=True, even=True,
+    LIVE_PHOTO_HEVC: Format(live_photo.MOVIE_EXTENSION, "_write_live_photo_hevc", 8192, video=True, even=True,
                             companion=live_photo.STILL_EXTENSION),
 }
+"""Largest sides: GIF 16-bit sizes; WebP 14 bits; H.264 through libx264 and VP9 through libvpx 16384; PNG and
+JPEG 65535; HEVC through libx265 kept at 8192 (HEVC levels end at 8192 wide)."""
 FORMATS = tuple(FORMAT_TABLE)
 LIVE_PHOTOS = (LIVE_PHOTO, LIVE_PHOTO_HEVC)
 EXTENSIONS = {name: spec.extension for name, spec in FORMAT_TABLE.items()}
+MAX_SIDE = {name: spec.max_side for name, spec in FORMAT_TABLE.items()}
 
 
 def format_spec(fmt: str) -> Format:
     if fmt not in FORMAT_TABLE:
-        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise InputValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return FORMAT_TABLE[fmt]

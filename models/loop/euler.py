@@ -19,6 +19,7 @@ import torch
 
 from ..checks import InputValueError, check_int
 from ..flow.ops import validate_flow
+from .common import bilinear
 
 INTEGRATIONS = ("round", "bilinear")
 LEAVE_MODES = ("invalidate", "continue")
@@ -91,9 +92,9 @@ class EulerState:
         self._upper = torch.tensor([width - 1, height - 1], dtype=flow.dtype, device=flow.device).view(1, 2, 1)
         self._scratch = _Scratch(self._pos)
 
-    def _gather(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        index = (y * self.size[1] + x).unsqueeze(1).expand(-1, 2, -1)
-        return torch.gather(self._flow, 2, index)
+    def _gather(self, index: torch.Tensor) -> torch.Tensor:
+        """The flow [B, 2, M] at flat pixel indices [B, M]."""
+        return torch.gather(self._flow, 2, index.unsqueeze(1).expand(-1, 2, -1))
 
     def _velocity(self) -> torch.Tensor:
         scratch = self._scratch
@@ -109,13 +110,7 @@ class EulerState:
             return torch.gather(self._flow, 2, scratch.index.unsqueeze(1).expand(-1, 2, -1), out=scratch.velocity)
         height, width = self.size
         x, y = self._pos[:, 0].clamp(0, width - 1), self._pos[:, 1].clamp(0, height - 1)
-        x0, y0 = torch.floor(x), torch.floor(y)
-        fx, fy = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)
-        x0, y0 = x0.long(), y0.long()
-        x1, y1 = (x0 + 1).clamp(max=width - 1), (y0 + 1).clamp(max=height - 1)
-        top = self._gather(x0, y0) * (1 - fx) + self._gather(x1, y0) * fx
-        bottom = self._gather(x0, y1) * (1 - fx) + self._gather(x1, y1) * fx
-        return top * (1 - fy) + bottom * fy
+        return bilinear(x, y, height, width, self._gather, dim=1)
 
     def step(self) -> None:
         """Advance every tracked pixel by one frame (in place)."""
@@ -197,19 +192,19 @@ def _countdown(state: EulerState, total: int, on_step: Callable[[], None] | None
 
 def loop_compact_displacements(
     flow: torch.Tensor, n_frames: int, integration: str = "round", leave: str = "invalidate",
-    on_step: Callable[[], None] | None = None,
+    on_step: Callable[[], None] | None = None, sources: torch.Tensor | None = None,
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """Yield ``(i, forward, backward)`` for frames i = 0 … N−1 of a symmetric loop, in frame order.
 
-    ``forward`` = displacement after i steps of +flow, ``backward`` = after N − i steps of −flow, both
-    compact [B, 2, M] over ``tracked_pixels(flow)``. O(N) steps in total and O(√N) stored fields. The fields
-    are reused buffers (the loop allocates nothing per frame): use or copy them before the next item.
+    ``forward`` = displacement after i steps of +flow, ``backward`` = after N − i steps of −flow, both compact
+    [B, 2, M] over ``sources`` (default ``tracked_pixels(flow)``). O(N) steps in total and O(√N) stored fields.
+    The fields are reused buffers (the loop allocates nothing per frame): use or copy them before the next item.
     ``on_step()`` runs after each of the about N steps made before the first item (an exception it raises, e.g.
     Cancel, stops them).
     """
     check_int(n_frames, "n_frames", 1)
-    forward = EulerState(flow, integration, leave=leave)
-    backward = EulerState(-flow, integration, leave=leave)
+    forward = EulerState(flow, integration, sources, leave=leave)
+    backward = EulerState(-flow, integration, forward.sources, leave=leave)
     return _symmetric(forward, backward, n_frames, on_step)
 
 

@@ -20,9 +20,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_companion
+from ..checks import InputValueError, check_companion, check_number
 from ..flow.ops import validate_flow
-from .common import bounding_box, check_loop_inputs
+from .common import bounding_box, check_loop_inputs, loop_buffer
 from .euler import INTEGRATIONS, EulerState, loop_compact_displacements, tracked_pixels
 from .splatting import Workspace, splat_points
 
@@ -36,8 +36,7 @@ def speed_importance(flow: torch.Tensor, sharpness: float = DEFAULT_SHARPNESS) -
     learns Z from features); static pixels get Z = 0, the fastest pixel Z = sharpness.
     """
     validate_flow(flow)
-    if isinstance(sharpness, bool) or not isinstance(sharpness, (int, float)) or not 0 <= sharpness <= 50:
-        raise ValueError(f"sharpness must be a number in [0, 50], got {sharpness!r}")
+    check_number(sharpness, "sharpness", minimum=0.0, maximum=50.0)
     speed = torch.linalg.vector_norm(flow, dim=1, keepdim=True)
     top = speed.max()
     return speed * (sharpness / top) if top > 0 else torch.zeros_like(speed)
@@ -169,22 +168,17 @@ class _Blender:
         dest[:, self.rows, self.cols].copy_(frame.permute(0, 2, 3, 1))
 
 
-def _validate_inputs(
-    image: torch.Tensor, flow: torch.Tensor, n_frames: int, importance: torch.Tensor | None
-) -> None:
-    check_loop_inputs(image, flow, n_frames)
+def _prepare(
+    image: torch.Tensor, flow: torch.Tensor, n_frames: int, importance: torch.Tensor | None, integration: str,
+    on_frame: Callable[[int], None] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    check_loop_inputs(image, flow, n_frames, on_frame)
     if importance is not None:
         check_companion(importance, "importance", image, channels=1)
-
-
-def _prepare(
-    image: torch.Tensor, flow: torch.Tensor, n_frames: int, importance: torch.Tensor | None, integration: str
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    _validate_inputs(image, flow, n_frames, importance)
     image, flow = image.float(), flow.float()
     importance = speed_importance(flow) if importance is None else importance.float().to(image.device)
     if integration not in INTEGRATIONS:
-        raise ValueError(f"integration must be one of {INTEGRATIONS}, got {integration!r}")
+        raise InputValueError(f"integration must be one of {INTEGRATIONS}, got {integration!r}")
     return image, flow, importance
 
 
@@ -207,18 +201,8 @@ def render_loop(
     ``on_step()`` likewise between the steps that come before the first frame (the set-up, the traces).
     Memory beyond ``out``: a few frame-sized buffers plus O(√N) displacement fields of the moving pixels.
     """
-    image, flow, importance = _prepare(image, flow, n_frames, importance, integration)
-    batch, _, height, width = image.shape
-    shape = (batch, n_frames, height, width, 3)
-    if out is None:
-        out = torch.empty(shape, dtype=torch.float32, device=image.device)
-    elif tuple(out.shape) != shape or out.dtype != torch.float32 or out.device != image.device:
-        raise ValueError(
-            f"out must be a float32 tensor of shape {list(shape)} on {image.device}, "
-            f"got {out.dtype} {list(out.shape)} on {out.device}"
-        )
-    if on_frame is not None and not callable(on_frame):
-        raise TypeError(f"on_frame must be callable or None, got {type(on_frame).__name__}")
+    image, flow, importance = _prepare(image, flow, n_frames, importance, integration, on_frame)
+    out = loop_buffer(out, image, n_frames)
     step = on_step or (lambda: None)
     step()
     blender = _Blender(image, flow, importance)
@@ -242,7 +226,7 @@ def render_frame(
     """Frame ``index`` (0 … N) [B, 3, H, W] of the loop, integrated from scratch (random access, O(N))."""
     image, flow, importance = _prepare(image, flow, n_frames, importance, integration)
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= n_frames:
-        raise ValueError(f"index must be an int in [0, n_frames={n_frames}], got {index!r}")
+        raise InputValueError(f"index must be an int in [0, n_frames={n_frames}], got {index!r}")
     forward, backward = EulerState(flow, integration), EulerState(-flow, integration)
     for _ in range(index):
         forward.step()

@@ -1,16 +1,16 @@
 """The "sharp loop" pixel engine: a seamless loop that keeps the still's detail (docs/loop.md).
 
-The classic engine (:mod:`models.pixel_animator`) splats the image forward i steps and backward N − i steps and
+The classic engine (:mod:`models.loop.pixel_animator`) splats the image forward i steps and backward N − i steps and
 blends the two with weights 1 − i/N and i/N: every moving pixel is a 50/50 double exposure at frame N/2, and
 bilinear splatting blurs fine texture. Here, for every moving pixel p and frame i of a cycle of L frames:
 
 * **Gathering.** The forward phase reads the still where p's content was i Euler steps earlier (a trace back
   along the flow), the backward phase where it will be L − i steps later. Both traces advance one step per frame
-  (:func:`models.euler.loop_compact_displacements`: O(L) steps, O(√L) stored fields) and the still is read with a
-  sharp one-tap sampler (:mod:`models.sharp_resample`). No splat holes, no blur that grows with time.
+  (:func:`models.loop.euler.loop_compact_displacements`: O(L) steps, O(√L) stored fields) and the still is read with a
+  sharp one-tap sampler (:mod:`models.loop.sharp_resample`). No splat holes, no blur that grows with time.
 * **Staggered, placed transitions.** Each pixel turns from the forward to the backward phase over a short window
   of its own, placed by a one-time analysis where both phases are still undistorted and spread over the cycle
-  (:mod:`models.sharp_plan`), so only a few patches are mid-transition at any frame.
+  (:mod:`models.loop.sharp_plan`), so only a few patches are mid-transition at any frame.
 * **Two bands.** The low band (σ = 4 px blur) fades slowly over a wide window (a staggered switch of a smooth
   gradient would show a front); the detail switches in the pixel's short window, the two details mixed with
   weights a, b divided by √(a² + b²) (variance-preserving blending, Heitz & Neyret 2018), so contrast is kept.
@@ -24,16 +24,24 @@ is zero is copied from the input bit-exactly in every frame.
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import pairwise
 
 import torch
 
 from ..checks import InputValueError, check_int
-from ..flow.ops import validate_flow
-from .common import check_loop_inputs
+from ..flow.layers import FlowStack
+from ..flow.ops import smoothstep, validate_flow
+from .common import check_loop_inputs, loop_buffer
 from .euler import loop_compact_displacements
-from .sharp_plan import LoopPlan, plan_loop
+from .sharp_plan import LoopPlan, flow_fingerprint, plan_loop
 from .sharp_resample import SharpReader
+from .sharp_stack import (
+    LayerPlan,
+    StackPlan,
+    plan_stack,
+    refuse_cycles_with_stack,
+    remap_into_layer,
+    single_layer_plan,
+)
 
 TRACE_INTEGRATION = "round"
 LOW_PASS_SIGMA = 4.0
@@ -42,7 +50,7 @@ LOW_PASS_SIGMA = 4.0
 
 def render_sharp_loop(
     image: torch.Tensor,
-    flow: torch.Tensor,
+    flow: torch.Tensor | FlowStack,
     n_frames: int,
     *,
     out: torch.Tensor | None = None,
@@ -50,72 +58,137 @@ def render_sharp_loop(
     transition: int | None = None,
     cycles: int | None = None,
     seed: int = 0,
-    plan: LoopPlan | None = None,
+    plan: LoopPlan | StackPlan | None = None,
     on_step: Callable[[], None] | None = None,
 ) -> torch.Tensor:
-    """Render a seamless loop [B, N, H, W, 3] (float32) of ``image`` [B, 3, H, W] along ``flow`` [B|1, 2, H, W].
+    """Render a seamless loop [B, N, H, W, 3] (float32) of ``image`` [B, 3, H, W] along ``flow`` [B|1, 2, H, W] or
+    a :class:`FlowStack` of motion layers (each layer its own plan: :mod:`models.loop.sharp_stack`).
 
     ``transition``: frames each pixel takes to switch phase (default
-    :func:`models.loop.sharp_plan.default_transition`); ``cycles``: cycles per loop (default
-    :func:`models.loop.sharp_plan.choose_cycles`); ``seed``: the stagger pattern; ``plan``: a ready
-    :class:`LoopPlan` for this flow and frame count (skips the analysis). ``out``, ``on_frame`` and ``on_step``
-    as in :func:`models.loop.pixel_animator.render_loop`. To read the analysis' warnings, make the plan first
-    (:func:`make_plan`) and pass it.
+    :func:`models.loop.sharp_plan.default_transition`); ``cycles``: cycles per loop of a single flow (default
+    :func:`models.loop.sharp_plan.choose_cycles`; a stack's layers carry their own); ``seed``: the stagger pattern;
+    ``plan``: a ready plan from :func:`make_plan` for this flow and frame count (skips the analysis). ``out``,
+    ``on_frame`` and ``on_step`` as in :func:`models.loop.pixel_animator.render_loop`. To read the analysis'
+    warnings and notes, make the plan first and pass it.
     """
-    check_loop_inputs(image, flow, n_frames)
-    image, flow = image.float(), flow.float()
-    batch, _, height, width = image.shape
-    shape = (batch, n_frames, height, width, 3)
-    if out is None:
-        out = torch.empty(shape, dtype=torch.float32, device=image.device)
-    elif tuple(out.shape) != shape or out.dtype != torch.float32 or out.device != image.device:
-        raise InputValueError(f"out must be a float32 tensor of shape {list(shape)} on {image.device}, "
-                         f"got {out.dtype} {list(out.shape)} on {out.device}")
+    for layer_flow in _flows(flow):
+        check_loop_inputs(image, layer_flow, n_frames, on_frame)
+    image = image.float()
+    out = loop_buffer(out, image, n_frames)
     if plan is None:
         plan = make_plan(flow, n_frames, transition=transition, cycles=cycles, seed=seed, on_step=on_step)
-    elif plan.bounds[-1] != n_frames or plan.start.shape[-1] != plan.sources.numel():
-        raise InputValueError(f"the plan was made for {plan.bounds[-1]} frames, not {n_frames}: make it with "
-                              "make_plan(flow, n_frames)")
+    stack_plan = check_plan(plan, flow, n_frames)
     still = image.permute(0, 2, 3, 1)
-    sources = plan.sources
-    readers = [SharpReader(image[b], LOW_PASS_SIGMA, on_step) for b in range(batch)]
-    xy = torch.stack((sources % width, torch.div(sources, width, rounding_mode="floor"))).to(image.dtype)
-    # Per item: a pixel tracked for another item of the batch may be still in this one.
-    moving = (flow != 0).any(dim=1).flatten(1)[:, sources]
-    frames = out.view(batch, n_frames, height * width, 3)
-    for k, (first, last) in enumerate(pairwise(plan.bounds)):
-        start, span = plan.start[k], (plan.end[k] - plan.start[k]).clamp_min(1e-3)
-        fade_start, fade_span = plan.fade_start[k], (plan.fade_end[k] - plan.fade_start[k]).clamp_min(1e-3)
-        steps = loop_compact_displacements(-flow, last - first, TRACE_INTEGRATION, leave="continue", on_step=on_step)
-        for i, forward, backward in steps:
-            out[:, first + i].copy_(still)
-            if i > 0 and sources.numel():
-                beta = _smoothstep((i - start) / span)
-                gamma = _smoothstep((i - fade_start) / fade_span)
-                for b, reader in enumerate(readers):
-                    f = b if forward.shape[0] > 1 else 0
-                    p = b if beta.shape[0] > 1 else 0
-                    values = _blend(reader, xy + forward[f], xy + backward[f], beta[p], gamma[p])
-                    if not bool(moving[f].all()):
-                        values[~moving[f]] = still[b].reshape(-1, 3)[sources[~moving[f]]]
-                    frames[b, first + i].index_copy_(0, sources, values)
-            if on_frame is not None:
-                on_frame(first + i)
+    readers = [SharpReader(image[b], LOW_PASS_SIGMA, on_step, regions=_behind_regions(stack_plan, b, image.shape))
+               for b in range(image.shape[0])]
+    layers = [_LayerCursor(layer, image.shape[-1], on_step) for layer in stack_plan.layers]
+    for t in range(n_frames):
+        out[:, t].copy_(still)
+        for layer in layers:
+            layer.render(out[:, t], readers, t)
+        if on_frame is not None:
+            on_frame(t)
     return out
 
 
-def make_plan(flow: torch.Tensor, n_frames: int, *, transition: int | None = None, cycles: int | None = None,
-              seed: int = 0, on_step: Callable[[], None] | None = None) -> LoopPlan:
-    """The analysis pass alone (its ``warnings`` say where the flow cannot loop cleanly); ``on_step()`` runs after
-    each step of its traces."""
-    validate_flow(flow)
+def make_plan(flow: torch.Tensor | FlowStack, n_frames: int, *, transition: int | None = None,
+              cycles: int | None = None, seed: int = 0, on_step: Callable[[], None] | None = None
+              ) -> LoopPlan | StackPlan:
+    """The analysis pass alone: a :class:`LoopPlan` for a flow tensor, a :class:`StackPlan` for a stack (its
+    ``warnings`` say where the flow cannot loop cleanly, a stack's ``notes`` what was done per layer);
+    ``on_step()`` runs after each step of its traces."""
     check_int(n_frames, "n_frames", 1)
     if cycles is not None and check_int(cycles, "cycles", 1) > n_frames:
         raise InputValueError(f"cycles ({cycles}) cannot exceed the frames ({n_frames})")
     if transition is not None:
         check_int(transition, "transition", 1)
     check_int(seed, "seed", 0)
+    if isinstance(flow, FlowStack):
+        refuse_cycles_with_stack(cycles)
+        return plan_stack(flow, n_frames, transition=transition, seed=seed, on_step=on_step)
+    validate_flow(flow)
     return plan_loop(flow.float(), n_frames, transition, cycles, seed, on_step)
+
+
+def check_plan(plan: LoopPlan | StackPlan, flow: torch.Tensor | FlowStack, n_frames: int) -> StackPlan:
+    """The plan as a :class:`StackPlan`, refused when it was made for another frame count or another flow."""
+    stacked = isinstance(flow, FlowStack)
+    if stacked != isinstance(plan, StackPlan):
+        raise InputValueError("the plan was made for " + ("a single flow, not a motion-layer stack" if stacked else
+                              "a motion-layer stack, not a single flow") + ": make it with make_plan(flow, n_frames)")
+    frames = plan.n_frames if stacked else plan.bounds[-1]
+    if frames != n_frames or (not stacked and plan.start.shape[-1] != plan.sources.numel()):
+        raise InputValueError(f"the plan was made for {frames} frames, not {n_frames}: make it with "
+                              "make_plan(flow, n_frames)")
+    if stacked:
+        planned = {layer.label: layer.fingerprint for layer in plan.layers}
+        matches = all(planned.get(layer.label, fp) == fp
+                      for layer in flow.layers for fp in [flow_fingerprint(layer.flow.float())])
+        matches &= set(planned) <= {layer.label for layer in flow.layers}
+    else:
+        matches = plan.fingerprint == flow_fingerprint(flow.float())
+    if not matches:
+        raise InputValueError("the plan was made for another flow: make it with make_plan(flow, n_frames) for the "
+                              "flow you render")
+    return plan if stacked else single_layer_plan(flow.float(), plan)
+
+
+def _flows(flow: torch.Tensor | FlowStack) -> list[torch.Tensor]:
+    return [layer.flow for layer in flow.layers] if isinstance(flow, FlowStack) else [flow]
+
+
+def _behind_regions(plan: StackPlan, item: int, shape: torch.Size) -> list[torch.Tensor]:
+    """[H, W] bool masks of the ``behind`` layers in batch item ``item``: each low band is blurred within its own."""
+    height, width = shape[-2:]
+    return [layer.owned[item if layer.owned.shape[0] > 1 else 0].view(height, width)
+            for layer in plan.layers if layer.nearest is not None]
+
+
+class _LayerCursor:
+    """Walks one layer through the loop: its cycle, its traces, the positions of its pixels."""
+
+    def __init__(self, layer: LayerPlan, width: int, on_step: Callable[[], None] | None) -> None:
+        self.layer, self.on_step = layer, on_step
+        sources = layer.plan.sources
+        self.xy = torch.stack((sources % width, torch.div(sources, width, rounding_mode="floor"))).to(
+            layer.flow.dtype)
+        self.all_moving = bool(layer.moving.all())
+        self.cycle, self.steps = -1, None
+
+    def render(self, frame: torch.Tensor, readers: list[SharpReader], t: int) -> None:
+        """Write this layer's pixels of frame ``t`` into ``frame`` [B, H, W, 3] (holding the still)."""
+        plan = self.layer.plan
+        if plan.sources.numel() == 0:
+            return
+        if t == plan.bounds[self.cycle + 1]:
+            self.cycle += 1
+            length = plan.bounds[self.cycle + 1] - t
+            self.steps = loop_compact_displacements(-self.layer.flow, length, TRACE_INTEGRATION, leave="continue",
+                                                    on_step=self.on_step, sources=plan.sources)
+        i, forward, backward = next(self.steps)
+        if i > 0:
+            self._render(frame, readers, i, forward, backward)
+
+    def _render(self, frame: torch.Tensor, readers: list[SharpReader], i: int, forward: torch.Tensor,
+                backward: torch.Tensor) -> None:
+        batch, height, width, _ = frame.shape
+        layer, plan, k = self.layer, self.layer.plan, self.cycle
+        sources = plan.sources
+        beta = smoothstep((i - plan.start[k]) / (plan.end[k] - plan.start[k]).clamp_min(1e-3))
+        gamma = smoothstep((i - plan.fade_start[k]) / (plan.fade_end[k] - plan.fade_start[k]).clamp_min(1e-3))
+        pixels = frame.view(batch, height * width, 3)
+        for b, reader in enumerate(readers):
+            f = b if forward.shape[0] > 1 else 0
+            p = b if beta.shape[0] > 1 else 0
+            ahead, behind = self.xy + forward[f], self.xy + backward[f]
+            if layer.nearest is not None:
+                ahead, behind = (torch.stack(remap_into_layer(*reader.inside(*xy), layer, b, (height, width)))
+                                 for xy in (ahead, behind))
+            values = _blend(reader, ahead, behind, beta[p], gamma[p])
+            moving = layer.moving[b if layer.moving.shape[0] > 1 else 0]
+            if not self.all_moving and not bool(moving.all()):
+                values[~moving] = pixels[b, sources[~moving]]
+            pixels[b].index_copy_(0, sources, values)
 
 
 def _blend(reader: SharpReader, forward: torch.Tensor, backward: torch.Tensor, beta: torch.Tensor,
@@ -134,8 +207,3 @@ def _blend(reader: SharpReader, forward: torch.Tensor, backward: torch.Tensor, b
         detail[mixing] = (a * detail[mixing] + b * other) / torch.sqrt(a * a + b * b)
     values = torch.lerp(low_f, low_b, gamma.unsqueeze(1)).add_(detail)
     return torch.clamp(values, reader.lowest, reader.highest, out=values)
-
-
-def _smoothstep(t: torch.Tensor) -> torch.Tensor:
-    t = t.clamp(0, 1)
-    return t * t * (3 - 2 * t)

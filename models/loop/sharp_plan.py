@@ -22,13 +22,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
 from .common import bounding_box
-from .euler import EulerState, tracked_pixels
-from .sharp_resample import gaussian_blur, read_bilinear
+from .euler import EulerState
+from .sharp_resample import normalised_blur, read_bilinear
 
 ANALYSIS_GRID = 128
 """Points along the moving region's longer side (the traces are smooth; the pass's cost follows this, not H·W)."""
@@ -37,25 +38,39 @@ MAX_DISTORTION = 0.35
 CYCLE_DISTORTION = 0.25
 """Median |log σ| half-way through a cycle above which the loop is cut into more, shorter cycles."""
 MIN_CYCLE_FRAMES = 12
+"""Shortest cycle ``auto`` makes: a cycle needs room for a transition window (a tenth of the loop, ≥ 2 frames) on
+either side of its middle, and a cycle under 12 frames (0.4 s at 30 fps) reads as a twitch, not a motion."""
 MAX_CYCLES = 2
-"""More, shorter cycles measured worse: every cycle's transitions add flicker (pop) on real scenes."""
+"""Most cycles ``auto`` makes. More, shorter cycles measured worse: every cycle's transitions add flicker (pop)."""
 STAGGER_CELLS = 3.0
 """Cells of the stagger field across the region's longer side: the size of the patches that switch together."""
+STAGGER_BORDER_CELLS = 2
+"""Samples of the stagger field's random grid beyond its cells: n cells span n + 1 samples (the upsampling aligns
+the grid's corners with the region's), and one more lets a side of one cell (a thin region's short side) vary as a
+bump across it instead of a linear ramp between two samples."""
 INFEASIBLE_WARNING = 0.05
+"""Share of the moving region that takes the infeasible-crossing fallback above which the plan warns: a few
+points at a flow's singular spots (a source, an abrupt speed change) are invisible, 5 % of the region is a patch."""
 NARROW_ROOM = 0.75
+"""Where both phases hold for less than this share of the cycle, the low band follows the detail's window: its
+wide window (LOW_BAND_MARGIN on each side) would be cut to the same interval for a whole band of neighbouring
+points (near inflow and outflow edges) and fade them together."""
 LOW_BAND_MARGIN = 0.25
 """Fraction of a cycle the low band's fade extends beyond the detail's window on each side: wide enough that a
 smooth gradient (a sky) never shows a front, staggered like the detail so no large area fades at once."""
 MIRROR_MARGIN = 0.02
 """How far beyond the picture's edge (fraction of √(H·W)) a trace may read the mirrored still. Farther out a
 mirrored copy of a distinct shape (a cloud at the edge) would show; the phase counts as unusable instead."""
+BEHIND_MARGIN = 0.02
+"""How far beyond its own region (fraction of √(H·W)) a ``behind`` layer's trace may read its mirrored texture."""
 
 
 @dataclass(frozen=True)
 class LoopPlan:
     """``bounds`` [K + 1] frame numbers of the cycles; per cycle k and moving pixel (``sources``) the local frames
     ``start[k]``, ``end[k]`` [B, M] between which the pixel's detail turns from the forward to the backward phase,
-    and ``fade_start[k]``, ``fade_end[k]`` between which its low band does (the widest window both phases allow)."""
+    and ``fade_start[k]``, ``fade_end[k]`` between which its low band does (the widest window both phases allow).
+    ``fingerprint``: :func:`flow_fingerprint` of the flow it was made for (a plan fits no other flow)."""
 
     sources: torch.Tensor
     bounds: tuple[int, ...]
@@ -64,6 +79,48 @@ class LoopPlan:
     fade_start: torch.Tensor
     fade_end: torch.Tensor
     warnings: tuple[str, ...]
+    fingerprint: tuple[float, ...] = ()
+
+
+class Windows(NamedTuple):
+    """One cycle's transition windows per grid point [B, G], in local frames."""
+
+    start: torch.Tensor
+    """The detail starts turning from the forward to the backward phase…"""
+    end: torch.Tensor
+    """…and is the backward phase from here on."""
+    fade_start: torch.Tensor
+    """The low band's (wider) cross-fade starts…"""
+    fade_end: torch.Tensor
+    """…and ends."""
+    infeasible: torch.Tensor
+    """bool: no frame where both phases hold; the window straddles their equal-distortion crossing."""
+
+
+class _Grid(NamedTuple):
+    """The analysis points: every ``stride``-th pixel of the moving region's bounding box."""
+
+    rows: slice
+    cols: slice
+    stride: int
+    shape: tuple[int, int]
+    index: torch.Tensor
+    """[G] flat pixel indices."""
+
+
+class _Distortion(NamedTuple):
+    """Distortion after k steps [steps + 1, B, G] of both phases, made non-decreasing (once texture is torn it stays
+    torn), and where the grid points move [B, G]."""
+
+    forward: torch.Tensor
+    backward: torch.Tensor
+    moving: torch.Tensor
+
+
+def flow_fingerprint(flow: torch.Tensor) -> tuple[float, ...]:
+    """A cheap summary of a flow (its shape and three sums, one pass each) that tells two flows of one size apart."""
+    weights = torch.arange(flow.shape[-1], dtype=flow.dtype, device=flow.device)
+    return (*map(float, flow.shape), float(flow.sum()), float(flow.abs().sum()), float((flow * weights).sum()))
 
 
 def choose_cycles(forward: torch.Tensor, backward: torch.Tensor, moving: torch.Tensor, n_frames: int) -> int:
@@ -91,75 +148,97 @@ def cycle_bounds(n_frames: int, cycles: int) -> tuple[int, ...]:
 
 
 def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, cycles: int | None = None,
-              seed: int = 0, on_step: Callable[[], None] | None = None) -> LoopPlan:
+              seed: int = 0, on_step: Callable[[], None] | None = None, *, moving: torch.Tensor | None = None,
+              outside: torch.Tensor | None = None) -> LoopPlan:
     """Transition windows of every moving pixel (module docstring). ``flow`` [B, 2, H, W]; ``transition`` in
     frames (default :func:`default_transition`); ``cycles`` per loop (default :func:`choose_cycles`).
-    ``on_step()`` runs after each step of the traces and between the full-size steps (an exception it raises, e.g.
-    Cancel, stops the pass)."""
-    batch, _, height, width = flow.shape
-    sources = tracked_pixels(flow)
+    ``moving`` [B, H, W] bool: the pixels to plan (default: where the flow is nonzero); ``outside`` [B|1, H, W]: how
+    far each pixel is outside the region a trace may read (default: only the picture's edge bounds it). ``on_step()``
+    runs after each step of the traces and between the full-size steps (an exception it raises, e.g. Cancel, stops
+    the pass)."""
+    batch = flow.shape[0]
+    if moving is None:
+        moving = (flow != 0).any(dim=1)
+    sources = moving.any(dim=0).flatten().nonzero().squeeze(1)
     if sources.numel() == 0:  # nothing moves: one cycle, every frame is the still
         empty = flow.new_zeros(1, batch, 0)
         return LoopPlan(sources=sources, bounds=(0, n_frames), start=empty, end=empty, fade_start=empty,
-                        fade_end=empty, warnings=())
-    rows, cols = bounding_box((flow != 0).any(dim=1).any(dim=0), margin=0)
-    stride = max(1, math.ceil(max(rows.stop - rows.start, cols.stop - cols.start) / ANALYSIS_GRID))
-    ys = torch.arange(rows.start, rows.stop, stride, device=flow.device)
-    xs = torch.arange(cols.start, cols.stop, stride, device=flow.device)
-    shape = (len(ys), len(xs))
-    grid = (ys.view(-1, 1) * width + xs.view(1, -1)).flatten()
-    moving = (flow.flatten(2)[:, :, grid] != 0).any(dim=1).to(flow.dtype)  # [B, G]
-    # Distortion after k steps, made non-decreasing (once texture is torn it stays torn): [k, B, G].
+                        fade_end=empty, warnings=(), fingerprint=flow_fingerprint(flow))
+    grid = _analysis_grid(moving, flow.shape[-1])
     steps = n_frames if cycles is None else -(-n_frames // cycles)
-    forward = torch.cummax(_trace_distortion(-flow, grid, shape, stride, steps, on_step), dim=0).values
-    backward = torch.cummax(_trace_distortion(flow, grid, shape, stride, steps, on_step), dim=0).values
+    distortion = _measure(flow, grid, moving, steps, outside, on_step)
     if cycles is None:
-        cycles = choose_cycles(forward, backward, moving, n_frames)
+        cycles = choose_cycles(distortion.forward, distortion.backward, distortion.moving, n_frames)
     bounds = cycle_bounds(n_frames, cycles)
-    if transition is None:
-        transition = default_transition(n_frames)
-    starts, ends, fade_starts, fade_ends = [], [], [], []
-    infeasible = torch.zeros_like(moving, dtype=torch.bool)
-    for k, (first, last) in enumerate(pairwise(bounds)):
-        length = last - first
-        stagger = _spread(_stagger_field(shape, batch, seed + k, flow.device).flatten(1), moving)
-        windows = _windows(forward[: length + 1], backward[: length + 1], stagger, length,
-                           min(transition, max(1, length - 2)))
-        infeasible |= windows[-1] & (moving > 0)
-        grid_shape = (batch, *shape)
-        for values, out in zip(windows[:4], (starts, ends, fade_starts, fade_ends), strict=True):
-            out.append(_smooth_on(values.view(grid_shape), moving.view(grid_shape)))
-    # Up to every moving pixel: bilinear on the grid.
-    gy = (torch.div(sources, width, rounding_mode="floor") - rows.start).to(flow.dtype) / stride
-    gx = (sources % width - cols.start).to(flow.dtype) / stride
-
-    def to_pixels(values: torch.Tensor) -> torch.Tensor:
-        return read_bilinear(values.unsqueeze(1), gx.unsqueeze(0), gy.unsqueeze(0))[:, 0]
-
-    lengths = torch.tensor([b - a for a, b in pairwise(bounds)], dtype=flow.dtype, device=flow.device).view(-1, 1, 1)
-
-    def window(first: list[torch.Tensor], last: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        begin = torch.stack([to_pixels(s) for s in first]).clamp_min(0)
-        return begin, torch.maximum(torch.minimum(torch.stack([to_pixels(e) for e in last]), lengths), begin)
-
-    start_px, end_px = window(starts, ends)
+    windows = [_cycle_windows(distortion, grid, last - first, transition or default_transition(n_frames), seed + k)
+               for k, (first, last) in enumerate(pairwise(bounds))]
+    start, end = _to_pixels(windows, "start", "end", grid, sources, bounds, flow.shape[-1])
     if on_step is not None:
         on_step()
-    fade_start_px, fade_end_px = window(fade_starts, fade_ends)
-    warnings = []
+    fade_start, fade_end = _to_pixels(windows, "fade_start", "fade_end", grid, sources, bounds, flow.shape[-1])
+    infeasible = torch.stack([w.infeasible for w in windows]).any(dim=0) & (distortion.moving > 0)
+    return LoopPlan(sources=sources, bounds=bounds, start=start, end=end, fade_start=fade_start, fade_end=fade_end,
+                    warnings=_warnings(infeasible, distortion.moving), fingerprint=flow_fingerprint(flow))
+
+
+def _analysis_grid(moving: torch.Tensor, width: int) -> _Grid:
+    """At most ANALYSIS_GRID points along the longer side of the moving pixels' bounding box."""
+    rows, cols = bounding_box(moving.any(dim=0), margin=0)
+    stride = max(1, math.ceil(max(rows.stop - rows.start, cols.stop - cols.start) / ANALYSIS_GRID))
+    ys = torch.arange(rows.start, rows.stop, stride, device=moving.device)
+    xs = torch.arange(cols.start, cols.stop, stride, device=moving.device)
+    return _Grid(rows, cols, stride, (len(ys), len(xs)), (ys.view(-1, 1) * width + xs.view(1, -1)).flatten())
+
+
+def _measure(flow: torch.Tensor, grid: _Grid, moving: torch.Tensor, steps: int, outside: torch.Tensor | None,
+             on_step: Callable[[], None] | None) -> _Distortion:
+    """Trace the grid ``steps`` frames along both phases and measure their distortion."""
+    forward = _trace_distortion(-flow, grid, steps, outside, on_step)
+    backward = _trace_distortion(flow, grid, steps, outside, on_step)
+    return _Distortion(torch.cummax(forward, dim=0).values, torch.cummax(backward, dim=0).values,
+                       moving.flatten(1)[:, grid.index].to(flow.dtype))
+
+
+def _cycle_windows(distortion: _Distortion, grid: _Grid, length: int, transition: int, seed: int) -> Windows:
+    """The windows of one cycle of ``length`` frames on the grid, smoothed over the moving points."""
+    moving = distortion.moving
+    batch = moving.shape[0]
+    stagger = _spread(_stagger_field(grid.shape, batch, seed, moving.device).flatten(1), moving)
+    raw = _windows(distortion.forward[: length + 1], distortion.backward[: length + 1], stagger, length,
+                   min(transition, max(1, length - 2)))
+    shape = (batch, *grid.shape)
+    smooth = [_smooth_on(values.view(shape), moving.view(shape)) for values in raw[:4]]
+    return Windows(*smooth, raw.infeasible)
+
+
+def _to_pixels(windows: list[Windows], first: str, last: str, grid: _Grid, sources: torch.Tensor,
+               bounds: tuple[int, ...], width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The windows' ``first``/``last`` fields from the grid up to every moving pixel (bilinear): [K, B, M] each,
+    clamped to the cycle and ordered."""
+    dtype = windows[0].start.dtype
+    gy = (torch.div(sources, width, rounding_mode="floor") - grid.rows.start).to(dtype) / grid.stride
+    gx = (sources % width - grid.cols.start).to(dtype) / grid.stride
+
+    def up(values: torch.Tensor) -> torch.Tensor:
+        return read_bilinear(values.unsqueeze(1), gx.unsqueeze(0), gy.unsqueeze(0))[:, 0]
+
+    lengths = torch.tensor([b - a for a, b in pairwise(bounds)], dtype=dtype, device=sources.device).view(-1, 1, 1)
+    begin = torch.stack([up(getattr(w, first)) for w in windows]).clamp_min(0)
+    return begin, torch.maximum(torch.minimum(torch.stack([up(getattr(w, last)) for w in windows]), lengths), begin)
+
+
+def _warnings(infeasible: torch.Tensor, moving: torch.Tensor) -> tuple[str, ...]:
     share = float(infeasible.sum() / moving.sum().clamp_min(1))
-    if share > INFEASIBLE_WARNING:
-        warnings.append(
-            f"{share:.0%} of the moving region cannot loop without visibly stretching its texture (it travels out "
-            "of the region or the speed changes too fast along the way): use fewer frames or a lower speed"
-        )
-    return LoopPlan(sources=sources, bounds=bounds, start=start_px, end=end_px, fade_start=fade_start_px,
-                    fade_end=fade_end_px, warnings=tuple(warnings))
+    if share <= INFEASIBLE_WARNING:
+        return ()
+    return (f"{share:.0%} of the moving region cannot loop without visibly stretching its texture (it travels out "
+            "of the region or the speed changes too fast along the way): use fewer frames or a lower speed",)
 
 
-def _windows(forward: torch.Tensor, backward: torch.Tensor, stagger: torch.Tensor, length: int, transition: int):
-    """(start, end, fade_start, fade_end, infeasible) [B, G] of one cycle of ``length`` frames from distortions
-    [length + 1, B, G]: the detail's transition window and the low band's (as wide as both phases allow)."""
+def _windows(forward: torch.Tensor, backward: torch.Tensor, stagger: torch.Tensor, length: int,
+             transition: int) -> Windows:
+    """The windows [B, G] of one cycle of ``length`` frames from distortions [length + 1, B, G]: the detail's
+    transition window and the low band's (as wide as both phases allow)."""
     half = transition / 2.0
     steps = torch.arange(length + 1, dtype=forward.dtype, device=forward.device).view(-1, 1, 1)
     f_last = ((forward <= MAX_DISTORTION).to(forward.dtype) * steps).amax(dim=0)  # valid steps are a prefix
@@ -176,28 +255,40 @@ def _windows(forward: torch.Tensor, backward: torch.Tensor, stagger: torch.Tenso
     start = torch.where(infeasible, (crossing - half).clamp(min=0), start)
     end = torch.where(infeasible, (crossing + half).clamp(max=length), end)
     # The low band fades over a much wider window around the detail's, as far as both phases hold. Where they
-    # hold together for less than half the cycle (near inflow and outflow edges), such windows would line up
-    # over whole bands of pixels; there the low band follows the detail's staggered window.
+    # hold together for less than NARROW_ROOM of the cycle (near inflow and outflow edges), such windows would
+    # line up over whole bands of pixels; there the low band follows the detail's staggered window.
     margin = LOW_BAND_MARGIN * length
     narrow = infeasible | (room < NARROW_ROOM * length)
     fade_start = torch.where(narrow, start, torch.maximum(b_first, start - margin))
     fade_end = torch.where(narrow, end, torch.minimum(f_last, end + margin))
-    return start, end, fade_start, fade_end, infeasible
+    return Windows(start, end, fade_start, fade_end, infeasible)
 
 
-def _trace_distortion(flow: torch.Tensor, grid: torch.Tensor, shape: tuple[int, int], stride: int,
-                      steps: int, on_step: Callable[[], None] | None) -> torch.Tensor:
-    """|log σ| [steps + 1, B, G] of the map "grid point → its trace after k steps along ``flow``"."""
-    state = EulerState(flow, "bilinear", sources=grid, leave="continue")
-    out = flow.new_zeros(steps + 1, flow.shape[0], grid.numel())
+def _trace_distortion(flow: torch.Tensor, grid: _Grid, steps: int, outside: torch.Tensor | None,
+                      on_step: Callable[[], None] | None) -> torch.Tensor:
+    """|log σ| [steps + 1, B, G] of the map "grid point → its trace after k steps along ``flow``"; inf once the trace
+    reads farther than MIRROR_MARGIN beyond the picture or, with ``outside`` [B|1, H, W], beyond the
+    region.
+
+    The traces look the flow up bilinearly, while rendering uses the official rounded lookup: σ comes from finite
+    differences of neighbouring traces ``stride`` px apart, and rounded lookups make those differ by whole-pixel
+    jumps (a slow flow's trace stands still for several steps, then jumps), which quantises σ into noise. Both
+    rules follow the same smooth flow, so where they end up differs by about a pixel over a cycle."""
+    state = EulerState(flow, "bilinear", sources=grid.index, leave="continue")
+    out = flow.new_zeros(steps + 1, flow.shape[0], grid.index.numel())
     height, width = flow.shape[-2:]
     upper = torch.tensor([width - 1, height - 1], dtype=flow.dtype, device=flow.device).view(1, 2, 1)
     margin = MIRROR_MARGIN * math.sqrt(height * width)
     for k in range(1, steps + 1):
         state.step()
         positions = state.positions()
-        out[k] = _log_singular_values(positions.view(flow.shape[0], 2, *shape), stride)
+        out[k] = _log_singular_values(positions.view(flow.shape[0], 2, *grid.shape), grid.stride)
         beyond = torch.maximum(-positions, positions - upper).amax(dim=1)
+        if outside is not None:
+            pixel = torch.minimum(positions.round().clamp_min(0), upper).long()
+            index = pixel[:, 1] * width + pixel[:, 0]
+            behind = torch.gather(outside.flatten(1).expand(len(index), -1), 1, index)
+            out[k].masked_fill_(behind > BEHIND_MARGIN * math.sqrt(height * width), math.inf)
         out[k].masked_fill_(beyond > margin, math.inf)
         if on_step is not None:
             on_step()
@@ -232,7 +323,7 @@ def _derivative(grid: torch.Tensor, dim: int, stride: int) -> torch.Tensor:
 def _stagger_field(shape: tuple[int, int], batch: int, seed: int, device: torch.device) -> torch.Tensor:
     """Smooth noise [B, Gh, Gw] with about STAGGER_CELLS cells across the longer side (seeded, CPU generator)."""
     generator = torch.Generator().manual_seed(seed)
-    cells = [max(2, round(STAGGER_CELLS * n / max(shape)) + 2) for n in shape]
+    cells = [max(2, round(STAGGER_CELLS * n / max(shape)) + STAGGER_BORDER_CELLS) for n in shape]
     noise = torch.rand(batch, 1, *cells, generator=generator)
     return F.interpolate(noise, size=shape, mode="bicubic", align_corners=True)[:, 0].to(device)
 
@@ -250,6 +341,4 @@ def _spread(field: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:
 
 def _smooth_on(values: torch.Tensor, weight: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
     """Normalised Gaussian smoothing of ``values`` [B, Gh, Gw] over the points where ``weight`` > 0."""
-    num = gaussian_blur((values * weight).unsqueeze(1), sigma)
-    den = gaussian_blur(weight.unsqueeze(1), sigma)
-    return torch.where(den > 1e-6, num / den.clamp_min(1e-6), values.unsqueeze(1))[:, 0]
+    return normalised_blur(values.unsqueeze(1), weight.unsqueeze(1), sigma)[:, 0]

@@ -17,6 +17,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from .common import bilinear
+
 
 def upsample_midpoints(image: torch.Tensor) -> torch.Tensor:
     """[B, C, H, W] → [B, C, 2H − 1, 2W − 1]: even samples are the pixels, odd ones Lanczos-3 midpoints."""
@@ -69,21 +71,34 @@ class SharpReader:
     """Reads one still [C, H, W] at float positions: :meth:`sharp` from the 2× grid, :meth:`low` bilinearly from a
     Gaussian-blurred copy (the part a transition cross-fades)."""
 
-    def __init__(self, still: torch.Tensor, low_sigma: float, on_step: Callable[[], None] | None = None) -> None:
-        """``on_step()`` runs between the full-size steps (an exception it raises, e.g. Cancel, stops them)."""
+    def __init__(self, still: torch.Tensor, low_sigma: float, on_step: Callable[[], None] | None = None,
+                 regions: list[torch.Tensor] = ()) -> None:
+        """``regions``: [H, W] bool masks (motion layers that pass behind the rest) whose low band is blurred within
+        the region only, so no colour of what the layer passes behind travels with it. ``on_step()`` runs between
+        the full-size steps (an exception it raises, e.g. Cancel, stops them)."""
         step = on_step or (lambda: None)
         channels, height, width = still.shape
         self.size = (height, width)
         fine = upsample_midpoints(still.unsqueeze(0))[0]
         step()
-        self.fine_width = fine.shape[-1]
         self.fine_size = fine.shape[-2:]
         self.fine = fine.reshape(channels, -1).t().contiguous()  # [P, C]: one row per 2× sample
         step()
         # Cubic midpoints overshoot at edges: results are clipped to the still's own range.
         self.lowest, self.highest = still.amin(dim=(1, 2)), still.amax(dim=(1, 2))
         self.blurred = gaussian_blur(still.unsqueeze(0), low_sigma)[0].reshape(channels, -1).t().contiguous()
+        for region in regions:
+            inside = region.reshape(-1)
+            own = normalised_blur(still.unsqueeze(0), region.to(still.dtype)[None, None], low_sigma)
+            self.blurred[inside] = own[0].reshape(channels, -1).t()[inside]
         step()
+
+    def inside(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Positions ``x``, ``y`` [M] mirrored into the picture (as every read does)."""
+        height, width = self.size
+        if _outside(x, width) or _outside(y, height):
+            return mirror(x, width), mirror(y, height)
+        return x, y
 
     def index(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Row of :attr:`fine` [M] nearest to positions ``x``, ``y`` [M] (pixels)."""
@@ -100,7 +115,7 @@ class SharpReader:
     def low(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """[M, C] bilinear reads of the blurred still at ``x``, ``y`` [M]."""
         height, width = self.size
-        return _bilinear(mirror(x, width), mirror(y, height), height, width,
+        return bilinear(mirror(x, width), mirror(y, height), height, width,
                          lambda index: self.blurred.index_select(0, index))
 
 
@@ -108,20 +123,16 @@ def read_bilinear(grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch
     """Bilinear read of ``grid`` [B, C, h, w] at positions ``x``, ``y`` [B|1, M] (clamped to the grid): [B, C, M]."""
     batch, channels, height, width = grid.shape
     flat = grid.reshape(batch, channels, height * width)
-    return _bilinear(x.clamp(0, width - 1), y.clamp(0, height - 1), height, width,
-                     lambda index: torch.gather(flat, 2, index.unsqueeze(1).expand(batch, channels, -1)), dim=1)
+    return bilinear(x.clamp(0, width - 1), y.clamp(0, height - 1), height, width,
+                    lambda index: torch.gather(flat, 2, index.unsqueeze(1).expand(batch, channels, -1)), dim=1)
 
 
-def _bilinear(x: torch.Tensor, y: torch.Tensor, height: int, width: int,
-              tap: Callable[[torch.Tensor], torch.Tensor], dim: int = -1) -> torch.Tensor:
-    """Bilinear interpolation at in-range positions ``x``, ``y``; ``tap(flat index)`` reads the four corners and
-    ``dim`` is where its result keeps the channels (the weights broadcast over it)."""
-    x0, y0 = x.floor(), y.floor()
-    fx, fy = (x - x0).unsqueeze(dim), (y - y0).unsqueeze(dim)
-    x0, y0 = x0.long(), y0.long()
-    x1, y1 = (x0 + 1).clamp(max=width - 1), (y0 + 1).clamp(max=height - 1)
-    top = torch.lerp(tap(y0 * width + x0), tap(y0 * width + x1), fx)
-    return torch.lerp(top, torch.lerp(tap(y1 * width + x0), tap(y1 * width + x1), fx), fy)
+def normalised_blur(values: torch.Tensor, weight: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of ``values`` [B, C, H, W] over the points where ``weight`` [B, 1, H, W] > 0 (normalised
+    convolution: blur(values · weight) ÷ blur(weight)); ``values`` as they are where no weight reaches."""
+    num = gaussian_blur(values * weight, sigma)
+    den = gaussian_blur(weight, sigma)
+    return torch.where(den > 1e-6, num / den.clamp_min(1e-6), values)
 
 
 def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_tensor
+from ..checks import InputShapeError, InputTypeError, check_tensor
 
 MASK_CHANNEL = 3  # channel 3 of the network inputs is the binary mask (RGB first)
 
@@ -135,12 +135,12 @@ def check_input(x: torch.Tensor, channels: int, multiple: int, network: str) -> 
     """Clear errors for a network input of the wrong rank, channel count or size."""
     check_tensor(x, f"{network}: input")
     if x.dim() != 4 or x.shape[1] != channels:
-        raise ValueError(f"{network}: input must have shape [B, {channels}, H, W], got {list(x.shape)}")
+        raise InputShapeError(f"{network}: input must have shape [B, {channels}, H, W], got {list(x.shape)}")
     height, width = x.shape[-2:]
     if height % multiple or width % multiple or height == 0 or width == 0:
-        raise ValueError(
+        raise InputShapeError(
             f"{network}: H and W must be positive multiples of {multiple}, got {height}×{width}; "
             "resize or pad the input (models.networks.inference does this for you)"
         )
     if not x.is_floating_point():
-        raise TypeError(f"{network}: input must be a floating-point tensor, got {x.dtype}")
+        raise InputTypeError(f"{network}: input must be a floating-point tensor, got {x.dtype}")

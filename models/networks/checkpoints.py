@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 import pickle
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..checks import InputValueError
 from .blocks import InferenceNetwork
 from .hint_flow import HintFlowNet
 from .splat_video import SplatVideoNet
@@ -32,6 +34,12 @@ OFFICIAL_NAMES = {"text_flow": "spadexattnunetsd", "hint_flow": "spadeunet", "sp
 FLOW_NETWORKS = ("text_flow", "hint_flow")
 STRIPPED_PREFIXES = ("module.", "netG.")
 _SHOWN = 5  # offending keys listed per category in an error message
+MAX_HEADER_BYTES = 8 * 2**20
+"""Largest .safetensors header read: the official networks' are under 0.2 MB; a file declaring more is refused
+before its header is parsed (a 53 MB one took 11 s and 650 MB and could not be cancelled)."""
+ZIP_SLACK_BYTES = 2**20
+"""A .pth (a zip written by torch.save, entries stored) unpacks to its own size; more than this beyond it is
+refused before torch.load inflates anything (a 1 MB zip bomb inflated 1 GiB in memory)."""
 
 
 def _describe(kind: str) -> str:
@@ -43,31 +51,56 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    _check_declared_sizes(path)
     try:
         if path.suffix.lower() == ".safetensors":
             loaded = load_file(str(path), device="cpu")
         else:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        raise ValueError(
+        raise InputValueError(
             f"{path}: cannot be read as a safe checkpoint: it pickles objects other than tensors, so it was "
             "refused before any of its code could run (torch.load weights_only=True). Only plain state dicts of "
             "tensors (torch.save(net.state_dict())) and .safetensors files are accepted"
         ) from error
     except Exception as error:  # corrupt or truncated file
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(
+        raise InputValueError(
             f"{path}: cannot be read as a safe checkpoint ({type(error).__name__}: {detail}); "
             "re-download the file if it is truncated"
         ) from error
     if isinstance(loaded, Mapping) and isinstance(loaded.get("state_dict"), Mapping):
         loaded = loaded["state_dict"]
     if not isinstance(loaded, Mapping):
-        raise ValueError(f"{path}: expected a state dict (name → tensor), got {type(loaded).__name__}")
+        raise InputValueError(f"{path}: expected a state dict (name → tensor), got {type(loaded).__name__}")
     not_tensors = [key for key, value in loaded.items() if not isinstance(value, torch.Tensor)]
     if not_tensors:
-        raise ValueError(f"{path}: entries that are not tensors: {not_tensors[:_SHOWN]}")
+        raise InputValueError(f"{path}: entries that are not tensors: {not_tensors[:_SHOWN]}")
     return dict(loaded)
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """Refuse a file whose own header declares more to read than a checkpoint of these networks needs, before
+    reading it: a .safetensors header over :data:`MAX_HEADER_BYTES`, a zip that unpacks to more than it holds."""
+    size = path.stat().st_size
+    fix = "it is not one of the official checkpoints: re-download checkpoints.tar, or convert the file again"
+    if path.suffix.lower() == ".safetensors":
+        with open(path, "rb") as file:
+            declared = int.from_bytes(file.read(8), "little")
+        if declared > MAX_HEADER_BYTES:  # a truncated file (declared > size) is the reader's to report
+            raise InputValueError(f"{path}: its header declares {declared / 1e6:.3g} MB of tensor names (at most "
+                                  f"{MAX_HEADER_BYTES / 1e6:.3g} MB are read, the file has {size / 1e6:.3g} MB): {fix}")
+        return
+    if not zipfile.is_zipfile(path):
+        return  # a legacy (non-zip) torch file: read in place, nothing to inflate
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # torch.load reports it
+    if unpacked > size + ZIP_SLACK_BYTES:
+        raise InputValueError(f"{path}: unpacks to {unpacked / 1e6:.3g} MB from {size / 1e6:.3g} MB (torch.save "
+                              f"stores its tensors unpacked, so a checkpoint unpacks to about its size): {fix}")
 
 
 def strip_prefixes(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -100,7 +133,7 @@ def detect_network(state_dict: Mapping[str, torch.Tensor], source: str = "state 
     conv1 = state_dict.get("conv1.weight")
     if conv1 is not None and conv1.dim() == 4 and conv1.shape[1] == TextFlowNet.INPUT_CHANNELS:
         return "text_flow"
-    raise ValueError(
+    raise InputValueError(
         f"{source}: not a Text2Cinemagraph generator (expected spadexattnunetsd, spadeunet or "
         f"spadeunet4softmaxsplating keys); first keys: {keys[:_SHOWN]}"
     )
@@ -138,7 +171,7 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], kind: str, source: 
     """Raise a ``ValueError`` listing missing / unexpected / mis-shaped keys against network ``kind``."""
     problems = _problems(state_dict, kind)
     if problems:
-        raise ValueError(f"{source}: not a complete {_describe(kind)} checkpoint: " + "; ".join(problems))
+        raise InputValueError(f"{source}: not a complete {_describe(kind)} checkpoint: " + "; ".join(problems))
 
 
 def network_from_state_dict(
@@ -155,7 +188,7 @@ def network_from_state_dict(
     allowed = (expect,) if isinstance(expect, str) else tuple(expect or ())
     unknown = [kind for kind in allowed if kind not in NETWORKS]
     if unknown:
-        raise ValueError(f"unknown network {unknown[0]!r}; expected one of {sorted(NETWORKS)}")
+        raise InputValueError(f"unknown network {unknown[0]!r}; expected one of {sorted(NETWORKS)}")
     state_dict = strip_prefixes(state_dict)
     kind = detect_network(state_dict, source)
     if allowed and kind not in allowed:
@@ -165,7 +198,7 @@ def network_from_state_dict(
             advice = "load it with the Load Flow Model node (load_flow_network) and connect it to Text Flow"
         else:
             advice = f"pass expect={kind!r} or None"
-        raise ValueError(
+        raise InputValueError(
             f"{source}: holds the {_describe(kind)} network ({advice}), expected "
             + " or ".join(_describe(k) for k in allowed)
             + ": "
@@ -193,7 +226,7 @@ def load_network(
 def load_flow_network(path: str | os.PathLike, expect: str | None = None) -> TextFlowNet | HintFlowNet:
     """Load network A (``"text_flow"``) or B (``"hint_flow"``); ``expect`` pins one of them."""
     if expect is not None and expect not in FLOW_NETWORKS:
-        raise ValueError(f"expect must be None or one of {FLOW_NETWORKS}, got {expect!r}")
+        raise InputValueError(f"expect must be None or one of {FLOW_NETWORKS}, got {expect!r}")
     return load_network(path, expect or FLOW_NETWORKS)
 
 
@@ -212,7 +245,7 @@ def convert_to_safetensors(
     source = Path(source)
     target = Path(target) if target is not None else source.with_suffix(".safetensors")
     if target.resolve() == source.resolve():
-        raise ValueError(f"{source}: source and target are the same file")
+        raise InputValueError(f"{source}: source and target are the same file")
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists; pass overwrite=True (--force) to replace it")
     state_dict = strip_prefixes(read_state_dict(source))

@@ -25,9 +25,17 @@ from collections.abc import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_int
+from ..checks import (
+    InputShapeError,
+    InputTypeError,
+    InputValueError,
+    check_companion,
+    check_mask,
+    check_nchw,
+)
 from ..flow.hints import OFFICIAL_HINT_PX_PER_FRAME, direction_hint
-from ..flow.ops import MOTION_NORM, resize_flow, validate_flow, validate_nchw
+from ..flow.ops import MOTION_NORM, resize_flow, validate_flow
+from ..loop.common import check_loop_inputs, loop_buffer
 from ..loop.euler import loop_displacements
 from .hint_flow import HintFlowNet
 from .splat_video import SplatVideoNet
@@ -50,15 +58,10 @@ def nearest_valid_size(height: int, width: int, multiple: int) -> tuple[int, int
 
 
 def _check_image_and_mask(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Validate image [B, 3, H, W] and mask [B|1, 1, H, W] or [B|1, H, W]; returns the 4-D mask."""
-    validate_nchw(image, "image", channels=3)
-    if isinstance(mask, torch.Tensor) and mask.dim() == 3:
-        mask = mask.unsqueeze(1)
-    validate_nchw(mask, "mask", channels=1)
-    if mask.shape[-2:] != image.shape[-2:]:
-        raise ValueError(f"mask size {list(mask.shape[-2:])} must match image size {list(image.shape[-2:])}")
-    if mask.shape[0] not in (1, image.shape[0]):
-        raise ValueError(f"mask batch ({mask.shape[0]}) must be 1 or match the image batch ({image.shape[0]})")
+    """Validate image [B, 3, H, W] and a mask of the image's size, B = 1 or the image's (any layout
+    :func:`models.checks.check_mask` takes); returns the mask as [B, 1, H, W]."""
+    check_nchw(image, "image", channels=3)
+    mask = check_companion(check_mask(mask, "mask"), "mask", image, channels=1)
     return mask.expand(image.shape[0], -1, -1, -1)
 
 
@@ -77,8 +80,8 @@ def _network_rgb_and_mask(
 def _flow_from_network(output: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Network output (units of 64 px) → px/frame at the mask's size, zero outside the binary mask."""
     if not torch.isfinite(output).all():
-        raise ValueError("the flow network produced NaN/inf values: its weights are damaged, or half precision "
-                         "overflowed (run it in float32)")
+        raise InputValueError("the flow network produced NaN/inf values: its weights are damaged, or half precision "
+                              "overflowed (run it in float32)")
     flow = output.float() * MOTION_NORM
     size = tuple(mask.shape[-2:])
     if tuple(flow.shape[-2:]) != size:
@@ -114,7 +117,7 @@ def predict_text_flow(
     ``on_step()`` runs after every module of the network (an exception it raises, e.g. Cancel, stops it).
     """
     if not isinstance(network, TextFlowNet):
-        raise TypeError(f"network must be a TextFlowNet, got {type(network).__name__}")
+        raise InputTypeError(f"network must be a TextFlowNet, got {type(network).__name__}")
     mask = _check_image_and_mask(image, mask)
     context = check_context(context, image.shape[0])
     size = nearest_valid_size(*image.shape[-2:], TextFlowNet.SIZE_MULTIPLE)
@@ -134,11 +137,11 @@ def predict_hint_flow(
     :func:`predict_text_flow`.
     """
     if not isinstance(network, HintFlowNet):
-        raise TypeError(f"network must be a HintFlowNet, got {type(network).__name__}")
+        raise InputTypeError(f"network must be a HintFlowNet, got {type(network).__name__}")
     mask = _check_image_and_mask(image, mask)
     validate_flow(hint, "hint")
     if hint.shape[-2:] != image.shape[-2:] or hint.shape[0] not in (1, image.shape[0]):
-        raise ValueError(f"hint must have shape [B|1, 2, H, W] matching the image, got {list(hint.shape)}")
+        raise InputShapeError(f"hint must have shape [B|1, 2, H, W] matching the image, got {list(hint.shape)}")
     size = nearest_valid_size(*image.shape[-2:], HintFlowNet.SIZE_MULTIPLE)
     rgb, binary = _network_rgb_and_mask(image, mask, size)
     hint = hint.float().expand(image.shape[0], -1, -1, -1)
@@ -146,24 +149,6 @@ def predict_hint_flow(
         hint = resize_flow(hint, size, mode="nearest")
     output = _run(network, torch.cat((rgb, binary, hint / MOTION_NORM), dim=1), on_step=on_step)
     return _flow_from_network(output.to(image.device), mask)
-
-
-def _check_loop_inputs(image: torch.Tensor, flow: torch.Tensor, n_frames: int, out: torch.Tensor | None) -> None:
-    validate_nchw(image, "image", channels=3)
-    validate_flow(flow)
-    if flow.shape[-2:] != image.shape[-2:] or flow.shape[0] not in (1, image.shape[0]):
-        raise ValueError(
-            f"flow must have shape [B|1, 2, H, W] matching the image {list(image.shape)}, got "
-            f"{list(flow.shape)}; resize it first (models.flow.ops.resize_flow)"
-        )
-    check_int(n_frames, "n_frames", 1)
-    batch, _, height, width = image.shape
-    shape = (batch, n_frames, height, width, 3)
-    if out is not None and (tuple(out.shape) != shape or out.dtype != torch.float32 or out.device != image.device):
-        raise ValueError(
-            f"out must be a float32 tensor of shape {list(shape)} on {image.device}, "
-            f"got {out.dtype} {list(out.shape)} on {out.device}"
-        )
 
 
 def render_loop_with_network(
@@ -186,13 +171,10 @@ def render_loop_with_network(
     network and every Euler step before the first frame. ``out`` defaults to the image's device.
     """
     if not isinstance(network, SplatVideoNet):
-        raise TypeError(f"network must be a SplatVideoNet, got {type(network).__name__}")
-    if on_frame is not None and not callable(on_frame):
-        raise TypeError(f"on_frame must be callable or None, got {type(on_frame).__name__}")
-    _check_loop_inputs(image, flow, n_frames, out)
+        raise InputTypeError(f"network must be a SplatVideoNet, got {type(network).__name__}")
+    check_loop_inputs(image, flow, n_frames, on_frame)
     batch, _, height, width = image.shape
-    if out is None:
-        out = torch.empty((batch, n_frames, height, width, 3), dtype=torch.float32, device=image.device)
+    out = loop_buffer(out, image, n_frames)
     pad = (0, -width % SplatVideoNet.SIZE_MULTIPLE, 0, -height % SplatVideoNet.SIZE_MULTIPLE)
     device = network.device
     rgb = F.pad((image.float().to(device) - 0.5) * 2, pad, mode="replicate")

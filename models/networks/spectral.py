@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import InputValueError
 from .blocks import cast_like
 
 
@@ -72,7 +73,7 @@ class LegacySpectralNorm(nn.Module):
             matrix = weight.reshape(weight.shape[0], -1)
             sigma = torch.dot(self.weight_u.float(), torch.mv(matrix, self.weight_v.float()))
             if not bool(torch.isfinite(sigma)) or float(sigma) == 0.0:
-                raise ValueError(
+                raise InputValueError(
                     f"spectral norm sigma = {float(sigma)} for a weight of shape {list(weight.shape)}: "
                     "weight_u/weight_v do not match weight_orig (corrupt or hand-made checkpoint?)"
                 )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_number
 from ..loop.euler import euler_integrate
 from ..loop.splatting import splat_with_weights
 from .blocks import InferenceNetwork, check_input
@@ -86,20 +87,20 @@ def parse_index(index: torch.Tensor | tuple[int, int, int] | list[int]) -> tuple
     """(start, middle, end) from a tensor [[s, m, e]] / [s, m, e] / rows all equal, or a tuple of ints."""
     if isinstance(index, torch.Tensor):
         if index.dim() not in (1, 2) or index.shape[-1] != 3 or index.numel() == 0:
-            raise ValueError(f"index must have shape [3] or [B, 3], got {list(index.shape)}")
+            raise InputShapeError(f"index must have shape [3] or [B, 3], got {list(index.shape)}")
         rows = index.reshape(-1, 3)
         if not bool((rows == rows[:1]).all()):
-            raise ValueError("index rows must all be equal (one frame is rendered for the whole batch)")
+            raise InputValueError("index rows must all be equal (one frame is rendered for the whole batch)")
         values = rows[0].tolist()
     elif isinstance(index, (tuple, list)) and len(index) == 3:
         values = list(index)
     else:
-        raise TypeError(f"index must be a (start, middle, end) tuple or a tensor [[s, m, e]], got {index!r}")
+        raise InputTypeError(f"index must be a (start, middle, end) tuple or a tensor [[s, m, e]], got {index!r}")
     if not all(float(v) == int(v) for v in values):
-        raise ValueError(f"index entries must be integers, got {values}")
+        raise InputValueError(f"index entries must be integers, got {values}")
     start, middle, end = (int(v) for v in values)
     if not 0 <= start <= middle <= end:
-        raise ValueError(f"index must satisfy 0 <= start <= middle <= end, got {(start, middle, end)}")
+        raise InputValueError(f"index must satisfy 0 <= start <= middle <= end, got {(start, middle, end)}")
     return start, middle, end
 
 
@@ -137,7 +138,7 @@ class SplatVideoNet(InferenceNetwork):
             return EncodedPair(features_start, weight_start, features_start, weight_start)
         check_input(end, 3, self.SIZE_MULTIPLE, "SplatVideoNet end image")
         if end.shape != start.shape:
-            raise ValueError(
+            raise InputShapeError(
                 f"start and end images must have the same shape, got {list(start.shape)} and {list(end.shape)}"
             )
         features_end, weight_end = self.encode(end)
@@ -151,8 +152,7 @@ class SplatVideoNet(InferenceNetwork):
         Start features travel along ``forward_disp`` with weight α, end features along ``backward_disp``
         with weight 1 − α; G = Σ F·w / max(Σ w, 1e-8), exactly 0 where nothing lands (holes).
         """
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        check_number(alpha, "alpha", minimum=0.0, maximum=1.0)
         numerator = denominator = None
         for features, weight, disp, blend in (
             (encoded.features_start, encoded.weight_start, forward_disp, alpha),

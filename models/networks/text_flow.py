@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_tensor
+from ..checks import InputShapeError, InputValueError, check_tensor
 from .blocks import (
     SPADE,
     SPADE_LAYERS,
@@ -104,13 +104,13 @@ def check_context(context: torch.Tensor, batch: int) -> torch.Tensor:
     """Validate the CLIP token context [B|1, 77, 768] and broadcast it to the batch."""
     check_tensor(context, "TextFlowNet: context")
     if context.dim() != 3 or tuple(context.shape[1:]) != (CONTEXT_TOKENS, CONTEXT_DIM):
-        raise ValueError(
+        raise InputShapeError(
             f"TextFlowNet: context must have shape [B, {CONTEXT_TOKENS}, {CONTEXT_DIM}] (the last hidden state "
             f"of the SD-1.4 CLIP ViT-L/14 text encoder, padded to 77 tokens), got {list(context.shape)}"
         )
     if context.shape[0] not in (1, batch):
-        raise ValueError(f"TextFlowNet: context batch ({context.shape[0]}) must be 1 or match the input ({batch})")
+        raise InputShapeError(f"TextFlowNet: context batch ({context.shape[0]}) must be 1 or match the input ({batch})")
     if not torch.isfinite(context).all():
-        raise ValueError("TextFlowNet: the text context contains NaN/inf — the CLIP text encoder produced invalid "
-                         "values (damaged or mismatched CLIP weights, or a half-precision overflow)")
+        raise InputValueError("TextFlowNet: the text context contains NaN/inf — the CLIP text encoder produced invalid "
+                              "values (damaged or mismatched CLIP weights, or a half-precision overflow)")
     return context.expand(batch, -1, -1)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import check_number, check_string
+from ..checks import InputValueError, check_number, check_string
 
 OFFICIAL_DIRECTIONS: tuple[str, ...] = (
     "left to right", "left to right, upwards", "upwards, left to right", "upwards", "upwards, right to left",
@@ -86,7 +86,7 @@ def sector_angle(name: str, seed: int | None = None) -> float:
     """
     key = _normalise(name)
     if key not in OFFICIAL_SECTORS:
-        raise ValueError(f"unknown direction {name!r}; use one of: {', '.join(OFFICIAL_DIRECTIONS)}")
+        raise InputValueError(f"unknown direction {name!r}; use one of: {', '.join(OFFICIAL_DIRECTIONS)}")
     lo, hi = OFFICIAL_SECTORS[key]
     width = (hi - lo) % 360.0
     offset = width / 2.0 if seed is None else float(np.random.default_rng(seed).uniform(0.0, width))

@@ -19,7 +19,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from ..checks import check_string
+from ..checks import InputValueError, check_string
 from .direction import parse_direction, truncation_note
 from .vocabulary import REGION_NOUNS
 
@@ -62,8 +62,8 @@ def split_prompt(prompt: str, override: str = "") -> TwinPrompts:
     prompt = check_string(prompt, "prompt").strip()
     override = check_string(override, "override").strip()
     if not prompt:
-        raise ValueError("the artistic prompt is empty: write what the painting shows, e.g. "
-                         "'a large waterfall falling from hills during sunset in the style of Leonid Afremov'")
+        raise InputValueError("the artistic prompt is empty: write what the painting shows, e.g. "
+                              "'a large waterfall falling from hills during sunset in the style of Leonid Afremov'")
     found = parse_direction(prompt)
     if (note := truncation_note(prompt)) is not None:
         log.warning("Twin Prompt: %s", note)

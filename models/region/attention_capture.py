@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..checks import InputShapeError, check_size
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_size
 
 
 def aspect_matches(src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> bool:
@@ -56,34 +56,35 @@ class AttentionCapture:
         height, width = check_size(self.image_size, "AttentionCapture.image_size")
         attn = self.self_attn
         if not isinstance(attn, torch.Tensor) or attn.dtype != torch.float32 or attn.ndim != 4:
-            raise TypeError("AttentionCapture.self_attn must be a float32 tensor [B, R, N, N], got "
-                            f"{type(attn).__name__} {getattr(attn, 'dtype', '')} {tuple(getattr(attn, 'shape', ()))}")
+            raise InputTypeError(
+                "AttentionCapture.self_attn must be a float32 tensor [B, R, N, N], got "
+                f"{type(attn).__name__} {getattr(attn, 'dtype', '')} {tuple(getattr(attn, 'shape', ()))}")
         if attn.shape[-1] != attn.shape[-2] or attn.shape[-1] != gh * gw:
-            raise ValueError(f"self_attn must be [B, R, N, N] with N = gh*gw = {gh * gw} for grid {self.grid}, "
-                             f"got {tuple(attn.shape)}")
+            raise InputShapeError(f"self_attn must be [B, R, N, N] with N = gh*gw = {gh * gw} for grid {self.grid}, "
+                                  f"got {tuple(attn.shape)}")
         if attn.shape[0] == 0 or attn.shape[1] == 0:
-            raise ValueError(f"self_attn has an empty batch or row dimension: {tuple(attn.shape)}")
+            raise InputShapeError(f"self_attn has an empty batch or row dimension: {tuple(attn.shape)}")
         if not torch.isfinite(attn).all():
-            raise ValueError("self_attn contains NaN or Inf; the sampler produced invalid attention")
+            raise InputValueError("self_attn contains NaN or Inf; the sampler produced invalid attention")
         if not aspect_matches((gh, gw), (height, width)):
-            raise ValueError(f"grid {self.grid} does not have the aspect ratio of image_size {self.image_size}")
+            raise InputShapeError(f"grid {self.grid} does not have the aspect ratio of image_size {self.image_size}")
         if self.cross_attn is not None:
             self._validate_cross(attn.shape[0], gh, gw)
         if not isinstance(self.steps, int) or self.steps < 0:
-            raise ValueError(f"steps must be a non-negative int, got {self.steps!r}")
+            raise InputValueError(f"steps must be a non-negative int, got {self.steps!r}")
         return self
 
     def _validate_cross(self, batch: int, gh: int, gw: int) -> None:
         cross = self.cross_attn
         if not isinstance(cross, torch.Tensor) or cross.dtype != torch.float32 or cross.ndim != 4:
-            raise TypeError("cross_attn must be a float32 tensor [B, T, gh, gw]")
+            raise InputTypeError("cross_attn must be a float32 tensor [B, T, gh, gw]")
         if cross.shape[0] != batch or tuple(cross.shape[2:]) != (gh, gw):
-            raise ValueError(f"cross_attn must be [B={batch}, T, {gh}, {gw}], got {tuple(cross.shape)}")
+            raise InputShapeError(f"cross_attn must be [B={batch}, T, {gh}, {gw}], got {tuple(cross.shape)}")
         if not torch.isfinite(cross).all():
-            raise ValueError("cross_attn contains NaN or Inf")
+            raise InputValueError("cross_attn contains NaN or Inf")
         tokens = self.tokens
         if tokens is None or not all(isinstance(t, str) for t in tokens) or len(tokens) != cross.shape[1]:
-            raise ValueError(f"tokens must be a list of {cross.shape[1]} strings, one per cross_attn map")
+            raise InputShapeError(f"tokens must be a list of {cross.shape[1]} strings, one per cross_attn map")
 
 
 class AttentionAccumulator:
@@ -110,18 +111,18 @@ class AttentionAccumulator:
 
     def _batched(self, x: torch.Tensor, name: str, last: int | None) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor")
+            raise InputTypeError(f"{name} must be a floating-point tensor")
         x = x.unsqueeze(0) if x.ndim == 3 else x
         if x.ndim != 4 or x.shape[2] != self.num_tokens or (last is not None and x.shape[3] != last):
             want = f"[B, R, {self.num_tokens}, {last if last is not None else 'd'}]"
-            raise ValueError(f"{name} must be {want} (or without B) for grid {self.grid}, got {tuple(x.shape)}")
+            raise InputShapeError(f"{name} must be {want} (or without B) for grid {self.grid}, got {tuple(x.shape)}")
         return x
 
     def add_qk(self, q: torch.Tensor, k: torch.Tensor, scale: float | None = None) -> None:
         """Add softmax(q·kᵀ·scale) (scale defaults to 1/√d), one row group at a time to bound peak memory."""
         q, k = self._batched(q, "q", None), self._batched(k, "k", None)
         if q.shape != k.shape:
-            raise ValueError(f"q and k must have the same shape, got {tuple(q.shape)} and {tuple(k.shape)}")
+            raise InputShapeError(f"q and k must have the same shape, got {tuple(q.shape)} and {tuple(k.shape)}")
         scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
         probs = torch.empty(q.shape[:3] + (self.num_tokens,), dtype=torch.float32, device=q.device)
         for r in range(q.shape[1]):
@@ -152,7 +153,7 @@ class AttentionAccumulator:
     def capture(self, tokens: list[str] | None = None) -> AttentionCapture:
         """The mean so far as a validated CPU :class:`AttentionCapture`."""
         if self._self_sum is None:
-            raise ValueError("no self-attention was added; call add_qk or add_probs during sampling first")
+            raise InputValueError("no self-attention was added; call add_qk or add_probs during sampling first")
         cross = None if self._cross_sum is None else (self._cross_sum / self._cross_count).cpu()
         return AttentionCapture(
             self_attn=(self._self_sum / self._self_count).cpu(),

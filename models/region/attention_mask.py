@@ -53,7 +53,7 @@ from scipy import ndimage
 from sklearn.cluster import KMeans, SpectralClustering
 from threadpoolctl import threadpool_limits
 
-from ..checks import InputShapeError, InputTypeError, InputValueError, check_tensor
+from ..checks import InputShapeError, InputValueError, check_mask, check_nchw, check_number
 from .attention_capture import AttentionCapture, aspect_matches
 from .words import parse_words
 
@@ -66,9 +66,9 @@ _SPECIAL_TOKEN = re.compile(r"<\|?(start_?of_?text|end_?of_?text|pad)\|?>(</w>)?
 
 def _check_erosion(kernel_size: int, iterations: int) -> None:
     if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"erosion_ksize must be an odd int >= 1 (centred kernel), got {kernel_size!r}")
+        raise InputValueError(f"erosion_ksize must be an odd int >= 1 (centred kernel), got {kernel_size!r}")
     if not isinstance(iterations, int) or iterations < 0:
-        raise ValueError(f"erosion_iter must be an int >= 0 (0 = no erosion), got {iterations!r}")
+        raise InputValueError(f"erosion_iter must be an int >= 0 (0 = no erosion), got {iterations!r}")
 
 
 @dataclass(frozen=True)
@@ -85,14 +85,19 @@ class MaskParams:
 
     def validate(self, num_tokens: int) -> None:
         if self.method not in CLUSTER_METHODS:
-            raise ValueError(f"method must be 'spectral' or 'kmeans', got {self.method!r}")
-        if not isinstance(self.n_clusters, int) or not 2 <= self.n_clusters <= num_tokens:
-            raise ValueError(f"n_clusters must be an int in [2, {num_tokens}], got {self.n_clusters!r}")
-        if not 0.0 <= float(self.threshold) <= 1.0:
-            raise ValueError(f"threshold is an overlap fraction in [0, 1], got {self.threshold!r}")
+            raise InputValueError(f"method must be 'spectral' or 'kmeans', got {self.method!r}")
+        if not isinstance(self.n_clusters, int) or self.n_clusters < 2:
+            raise InputValueError(f"n_clusters must be an int in [2, {num_tokens}], got {self.n_clusters!r}")
+        if self.n_clusters > num_tokens:
+            fix = (f"lower `n_clusters` to at most {num_tokens}" if num_tokens >= 2 else
+                   "connect a mask without attention")
+            raise InputValueError(f"`n_clusters` is {self.n_clusters}, but the attention of this image has only "
+                                  f"{num_tokens} token(s) to cluster (one per 16×16 pixels): {fix}, or sample a "
+                                  "larger image (512² as the official)")
+        check_number(self.threshold, "threshold", minimum=0.0, maximum=1.0, expected="an overlap fraction")
         _check_erosion(self.erosion_ksize, self.erosion_iter)
         if self.pca_dims is not None and (not isinstance(self.pca_dims, int) or self.pca_dims < 1):
-            raise ValueError(f"pca_dims must be None (all components) or an int >= 1, got {self.pca_dims!r}")
+            raise InputValueError(f"pca_dims must be None (all components) or an int >= 1, got {self.pca_dims!r}")
 
 
 @dataclass
@@ -129,7 +134,7 @@ def cluster_tokens(self_attn: torch.Tensor, grid: tuple[int, int], params: MaskP
     """Cluster id per token as an int64 [gh, gw] map, from one image's attention [R, N, N]."""
     n = grid[0] * grid[1]
     if self_attn.ndim != 3 or self_attn.shape[1] != n or self_attn.shape[2] != n:
-        raise ValueError(f"self_attn must be [R, N, N] with N = {n}, got {tuple(self_attn.shape)}")
+        raise InputShapeError(f"self_attn must be [R, N, N] with N = {n}, got {tuple(self_attn.shape)}")
     params.validate(n)
     attn = self_attn.detach().float()
     if params.method == "kmeans":
@@ -162,6 +167,15 @@ def split_segments(clusters: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------- resolution
 
 
+def region_image(image: torch.Tensor) -> torch.Tensor:
+    """One picture [3, H, W] in 0..1 as a float32 CPU tensor (clamped): what the overlay and the CLIP and ODISE
+    backends read, checked once for all of them."""
+    if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3:
+        raise InputShapeError(
+            f"image must be a float tensor [3, H, W] in 0..1, got {tuple(getattr(image, 'shape', ()))}")
+    return check_nchw(image[None], "image", channels=3)[0].detach().float().cpu().clamp(0, 1)
+
+
 def upsample_labels(labels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Nearest-neighbour resize of an integer map (pixel-centre rule) to ``size`` = (H, W)."""
     h, w = labels.shape
@@ -170,28 +184,20 @@ def upsample_labels(labels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor
     return labels[rows][:, cols]
 
 
-def _check_mask(mask: torch.Tensor, what: str) -> torch.Tensor:
-    check_tensor(mask, what, "a torch tensor [H, W]")
-    if mask.ndim == 3 and mask.shape[0] == 1:
-        mask = mask[0]
-    if mask.ndim != 2 or mask.numel() == 0:
-        raise InputShapeError(f"{what} must be a non-empty [H, W] tensor, got shape {tuple(mask.shape)}")
-    if mask.dtype == torch.bool:
-        return mask.float()
-    if not mask.is_floating_point():
-        raise InputTypeError(f"{what} must be bool or float in 0..1, got {mask.dtype} (divide a 0..255 mask by 255)")
-    mask = mask.float()
-    if not torch.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
-        raise InputValueError(f"{what} values must be finite and in 0..1 (divide a 0..255 mask by 255)")
-    return mask
+def _one_mask(mask: torch.Tensor, what: str) -> torch.Tensor:
+    """One mask (a batch of one in any layout :func:`models.checks.check_mask` takes) as float32 [H, W]."""
+    mask = check_mask(mask, what)
+    if mask.shape[0] != 1:
+        raise InputShapeError(f"{what} must be one mask, got a batch of {mask.shape[0]}: pass one item at a time")
+    return mask[0, 0]
 
 
 def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Area-resize a 0..1 mask of the same aspect ratio to ``size`` and binarise at 0.5 → bool [H, W]."""
-    mask = _check_mask(mask, "mask")
+    mask = _one_mask(mask, "mask")
     if not aspect_matches(tuple(mask.shape), size):
-        raise ValueError(f"mask of size {tuple(mask.shape)} does not have the aspect ratio of the image {size}; "
-                         "give a mask of the same image")
+        raise InputShapeError(f"mask of size {tuple(mask.shape)} does not have the aspect ratio of the image {size}; "
+                              "give a mask of the same image")
     if tuple(mask.shape) != tuple(size):
         mask = F.interpolate(mask[None, None], size=size, mode="area")[0, 0]
     return mask >= 0.5
@@ -200,9 +206,9 @@ def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def _target_size(capture: AttentionCapture, image_size: tuple[int, int] | None) -> tuple[int, int]:
     size = tuple(capture.image_size if image_size is None else image_size)
     if len(size) != 2 or min(size) <= 0:
-        raise ValueError(f"image_size must be (H, W) with positive ints, got {image_size!r}")
+        raise InputShapeError(f"image_size must be (H, W) with positive ints, got {image_size!r}")
     if not aspect_matches(capture.grid, size):
-        raise ValueError(
+        raise InputShapeError(
             f"the attention was captured on a {capture.grid[0]}×{capture.grid[1]} grid for a "
             f"{capture.image_size[0]}×{capture.image_size[1]} image and cannot serve a {size[0]}×{size[1]} image of "
             "another aspect ratio; sample at this size or resize the image")
@@ -227,7 +233,7 @@ def select_segments(
 def erode_mask(mask: torch.Tensor, kernel_size: int = 5, iterations: int = 0) -> torch.Tensor:
     """Binary erosion with a ones(k×k) kernel; outside the frame counts as foreground. Returns float {0, 1}."""
     _check_erosion(kernel_size, iterations)
-    binary = _check_mask(mask, "mask") >= 0.5
+    binary = _one_mask(mask, "mask") >= 0.5
     if iterations == 0:
         return binary.float()
     kernel = np.ones((kernel_size, kernel_size), dtype=np.uint8)
@@ -247,7 +253,7 @@ def mask_from_attention(
     capture.validate()
     params.validate(capture.grid[0] * capture.grid[1])
     if not 0 <= batch_index < capture.batch_size:
-        raise ValueError(f"batch_index {batch_index} is out of range for a capture of {capture.batch_size} images")
+        raise InputValueError(f"batch_index {batch_index} is out of range for a capture of {capture.batch_size} images")
     size = _target_size(capture, image_size)
     coarse_px = resize_mask(coarse_mask, size)
     timings: dict[str, float] = {}
@@ -288,7 +294,7 @@ def refine_external_mask(
     through, resized to ``image_size`` if given and binarised at 0.5 like every coarse mask."""
     if capture is not None:
         return mask_from_attention(capture, mask, params, batch_index=batch_index, image_size=image_size)
-    checked = _check_mask(mask, "mask")
+    checked = _one_mask(mask, "mask")
     size = tuple(checked.shape) if image_size is None else image_size
     return RegionMaskResult(resize_mask(checked, size).float(),
                             warnings=["no attention given: the mask is passed through unrefined"])
@@ -370,9 +376,9 @@ def cross_attention_mask(capture: AttentionCapture, words: str | Sequence[str], 
     """
     capture.validate()
     if capture.cross_attn is None or capture.tokens is None:
-        raise ValueError("this capture has no cross-attention; capture it in the sampler to use the words mode")
+        raise InputValueError("this capture has no cross-attention; capture it in the sampler to use the words mode")
     if not 0 <= batch_index < capture.batch_size:
-        raise ValueError(f"batch_index {batch_index} is out of range for a capture of {capture.batch_size} images")
+        raise InputValueError(f"batch_index {batch_index} is out of range for a capture of {capture.batch_size} images")
     requested = parse_words(words)
     matched = match_tokens(capture.tokens, requested)
     missing = [w for w in requested if w not in matched]
@@ -413,10 +419,8 @@ def mask_from_words(
 def preview_overlay(image: torch.Tensor, labels: torch.Tensor | None, mask: torch.Tensor,
                     alpha: float = 0.45) -> torch.Tensor:
     """Image [3, H, W] in 0..1 with label regions tinted (distinct hues) and the mask outline drawn in white."""
-    if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3:
-        raise ValueError(f"image must be a [3, H, W] tensor, got {tuple(getattr(image, 'shape', ()))}")
-    size = (int(image.shape[1]), int(image.shape[2]))
-    out = image.detach().float().cpu().clamp(0, 1)
+    out = region_image(image)
+    size = (int(out.shape[1]), int(out.shape[2]))
     if labels is not None:
         labels_px = upsample_labels(labels.long(), size)
         count = int(labels_px.max()) + 1

@@ -25,8 +25,8 @@ from scipy import ndimage
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-from ..checks import InputShapeError, InputValueError
-from .attention_mask import split_segments, upsample_labels, word_stem
+from ..checks import InputShapeError, InputValueError, check_number
+from .attention_mask import region_image, split_segments, upsample_labels, word_stem
 from .words import parse_phrases
 
 logger = logging.getLogger(__name__)
@@ -150,8 +150,8 @@ def load_clip(model_name: str = DEFAULT_MODEL, pretrained_tag: str = DEFAULT_TAG
 
     tag_cfg = open_clip.get_pretrained_cfg(model_name, pretrained_tag)
     if not tag_cfg:
-        raise ValueError(f"unknown open_clip model/tag {model_name}/{pretrained_tag}; "
-                         f"known tags: {open_clip.list_pretrained_tags_by_model(model_name)}")
+        raise InputValueError(f"unknown open_clip model/tag {model_name}/{pretrained_tag}; "
+                              f"known tags: {open_clip.list_pretrained_tags_by_model(model_name)}")
     if weights_path is not None:
         path = Path(weights_path)
         if not path.is_file():
@@ -172,16 +172,17 @@ def load_clip(model_name: str = DEFAULT_MODEL, pretrained_tag: str = DEFAULT_TAG
             image_mean=tag_cfg.get("mean"), image_std=tag_cfg.get("std"),
             image_interpolation=tag_cfg.get("interpolation"), image_resize_mode=tag_cfg.get("resize_mode"))
     except pickle.UnpicklingError:  # torch's own message advises weights_only=False: never do that here
-        raise ValueError(f"Region Mask: the CLIP weights file {path} pickles objects other than tensors, so it was "
-                         "refused before any of its code could run; use the open_clip_pytorch_model.bin or "
-                         ".safetensors file from the model's Hugging Face repository") from None
+        raise InputValueError(f"Region Mask: the CLIP weights file {path} pickles objects other than tensors, so it "
+                              "was refused before any of its code could run; use the open_clip_pytorch_model.bin "
+                              "or .safetensors file from the model's Hugging Face repository") from None
     except RuntimeError as error:
-        raise ValueError(f"{path} does not hold open_clip {model_name} weights ({error}); "
-                         "check the model name or rename the file") from error
+        raise InputValueError(f"{path} does not hold open_clip {model_name} weights ({error}); "
+                              "check the model name or rename the file") from error
     except Exception as error:  # a truncated or corrupt file (e.g. safetensors' bare "header too small")
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"Region Mask: the CLIP weights file {path} cannot be read ({detail}); re-download it "
-                         f"from the model's Hugging Face repository, or remove it to use another backend") from error
+        raise InputValueError(f"Region Mask: the CLIP weights file {path} cannot be read ({detail}); re-download "
+                              "it from the model's Hugging Face repository, or remove it to use another backend"
+                              ) from error
     logger.info("loaded CLIP %s (%s) from %s", model_name, pretrained_tag, path)
     return OpenClipEmbedder(model, preprocess, open_clip.get_tokenizer(model_name), weights=path)
 
@@ -190,12 +191,10 @@ def load_clip(model_name: str = DEFAULT_MODEL, pretrained_tag: str = DEFAULT_TAG
 
 
 def _check_image(image: torch.Tensor) -> torch.Tensor:
-    if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3 or min(image.shape[1:]) < 2:
-        shape = tuple(getattr(image, "shape", ()))
-        raise InputShapeError(f"image must be a float tensor [3, H, W] in 0..1, got {shape}")
-    if not image.is_floating_point() or not torch.isfinite(image).all():
-        raise InputValueError("image must be a finite float tensor in 0..1")
-    return image.detach().float().cpu().clamp(0, 1)
+    image = region_image(image)
+    if min(image.shape[1:]) < 2:
+        raise InputShapeError(f"image must be at least 2×2 pixels to be cut into proposals, got {list(image.shape)}")
+    return image
 
 
 def _without_core(pieces: np.ndarray) -> np.ndarray:
@@ -216,7 +215,7 @@ def image_proposals(image: torch.Tensor, n_segments: int = 12, grid: int = 64, s
     mixed colours along an edge) are merged into their nearest solid neighbour. Returns int64 [H, W] ids 0..P-1."""
     image = _check_image(image)
     if n_segments < 1 or grid < 2 or min_cells < 1:
-        raise ValueError(f"need n_segments >= 1, grid >= 2, min_cells >= 1; got {n_segments}, {grid}, {min_cells}")
+        raise InputValueError(f"need n_segments >= 1, grid >= 2, min_cells >= 1; got {n_segments}, {grid}, {min_cells}")
     height, width = image.shape[1:]
     scale = grid / max(height, width)
     gh, gw = max(1, round(height * scale)), max(1, round(width * scale))
@@ -280,7 +279,7 @@ def class_embeddings(embedder: ImageTextEmbedder, classes: Sequence[str],
                      templates: Sequence[str] = PROMPT_TEMPLATES) -> torch.Tensor:
     """One embedding per class: the normalised mean over prompt templates."""
     if not templates:
-        raise ValueError("templates is empty; give at least one, e.g. 'a photo of {}.'")
+        raise InputValueError("templates is empty; give at least one, e.g. 'a photo of {}.'")
     texts = [template.format(name) for name in classes for template in templates]
     embedded = embedder.embed_texts(texts).reshape(len(classes), len(templates), -1).mean(dim=1)
     return torch.nn.functional.normalize(embedded, dim=-1)
@@ -301,12 +300,11 @@ def label_regions(
     the same aspect (any resolution, nearest-resized). Proposals under ``min_area`` of the image are not scored."""
     image = _check_image(image)
     positives = parse_phrases(words)
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold is a probability in [0, 1], got {threshold!r}")
+    check_number(threshold, "threshold", minimum=0.0, maximum=1.0, expected="a probability")
     if not isinstance(proposals, torch.Tensor) or proposals.ndim != 2 or proposals.is_floating_point():
-        raise ValueError("proposals must be an integer tensor [h, w] of region ids")
+        raise InputShapeError("proposals must be an integer tensor [h, w] of region ids")
     if proposals.min() < 0:
-        raise ValueError("proposal ids must be >= 0")
+        raise InputValueError("proposal ids must be >= 0")
     size = (int(image.shape[1]), int(image.shape[2]))
     proposals_px = upsample_labels(proposals.long().cpu(), size)
     taken = {word_stem(w) for w in positives}

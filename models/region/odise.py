@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .attention_mask import upsample_labels
+from ..checks import InputShapeError, InputValueError
+from .attention_mask import region_image, upsample_labels
 from .words import DEFAULT_WORDS, parse_vocabulary
 
 ODISE_CONFIG = "Panoptic/odise_label_coco_50e.py"
@@ -52,7 +53,7 @@ def panoptic_to_mask(panoptic: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Every pixel with a non-zero segment id → 1 (union of all segments), as float32 [H, W]."""
     ids = torch.as_tensor(panoptic)
     if ids.ndim != 2 or ids.is_floating_point():
-        raise ValueError(f"panoptic segment ids must be an integer map [H, W], got {ids.dtype} {tuple(ids.shape)}")
+        raise InputShapeError(f"panoptic segment ids must be an integer map [H, W], got {ids.dtype} {tuple(ids.shape)}")
     return (ids != 0).float()
 
 
@@ -68,13 +69,12 @@ class OdiseResult:
 
 def odise_mask(predictor: Predictor, image: torch.Tensor) -> OdiseResult:
     """Run a predictor on one image [3, H, W] in 0..1 and turn its panoptic output into the coarse mask."""
-    if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3 or not image.is_floating_point():
-        raise ValueError(f"image must be a float tensor [3, H, W] in 0..1, got {tuple(getattr(image, 'shape', ()))}")
+    image = region_image(image)
     size = (int(image.shape[1]), int(image.shape[2]))
-    rgb = (image.detach().float().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    rgb = (image * 255).round().byte().permute(1, 2, 0).numpy()
     predictions = predictor(rgb)
     if not isinstance(predictions, dict) or "panoptic_seg" not in predictions:
-        raise ValueError("the ODISE predictor returned no 'panoptic_seg'; build it with panoptic_on=True")
+        raise InputValueError("the ODISE predictor returned no 'panoptic_seg'; build it with panoptic_on=True")
     panoptic, segments_info = predictions["panoptic_seg"]
     panoptic = torch.as_tensor(panoptic).detach().cpu().long()
     if tuple(panoptic.shape) != size:

@@ -8,7 +8,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-OUR_EXTENSIONS = ("text2cinemagraph.motionEditor", "text2cinemagraph.savePreview", "text2cinemagraph.animateEngine")
+OUR_EXTENSIONS = ("text2cinemagraph.motionEditor", "text2cinemagraph.savePreview", "text2cinemagraph.legacyWidgets")
 OUR_EXTENSIONS_READY = f"""() => window.app?.graph && window.LiteGraph?.registered_node_types?.T2C_TextFlow
     && {list(OUR_EXTENSIONS)}.every((name) => (app.extensions ?? []).some((e) => e.name === name))"""
 

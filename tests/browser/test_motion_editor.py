@@ -12,6 +12,8 @@ import numpy as np
 from comfy_server import REPO_ROOT
 from PIL import Image
 
+from models.flow.hints import MAX_ANCHORS
+
 WORKFLOW = REPO_ROOT / "workflows" / "animate_painting.json"
 PAINTING = REPO_ROOT / "assets" / "sample_painting.png"
 ARROW_SPAN_FRAMES = 60  # models/flow/hints.py: an arrow is the path a point covers in 60 frames
@@ -39,17 +41,18 @@ def _drawing_targets():
     return (x0, y, x1, y), (xa, y)
 
 
-def _load_and_focus(page, workflow):
-    """Load the workflow and pan the graph so the Text Flow node (and its editor) is fully on screen."""
+def _load_and_focus(page, workflow, title=None):
+    """Load the workflow and pan the graph so the Text Flow node (the one of that title) and its editor are fully on
+    screen."""
     page.evaluate("async (wf) => { await app.loadGraphData(wf); }", workflow)
-    node_id = page.evaluate("""() => {
-        const node = app.graph.nodes.find((n) => n.type === 'T2C_TextFlow');
+    node_id = page.evaluate("""(title) => {
+        const node = app.graph.nodes.find((n) => n.type === 'T2C_TextFlow' && (title === null || n.title === title));
         const ds = app.canvas.ds;
         ds.scale = 0.9;
         ds.offset = [420 / ds.scale - node.pos[0], 110 / ds.scale - node.pos[1]];
         app.canvas.setDirty(true, true);
         return node.id;
-    }""")
+    }""", title)
     _wait_for_picture(page, node_id, timeout=30_000)
     editor = _editor(page, node_id)
     _wait_until_still(page, editor.query_selector("canvas"))  # DOM widgets follow the pan over the next frames
@@ -166,8 +169,9 @@ def test_drawn_arrow_steers_the_cinemagraph_queued_from_the_page(comfy_page, com
     prompt = page.evaluate("async () => (await app.graphToPrompt()).output")
     assert prompt[str(node_id)]["inputs"]["arrows"] == text, "the drawing reaches the prompt"
     assert "motion_editor" not in prompt[str(node_id)]["inputs"]
-    assert page.evaluate("(id) => app.graph.getNodeById(id).serialize().widgets_values", node_id)[-2:] == [
-        text, workflow["nodes"][1]["widgets_values"][-1]], "the workflow keeps the JSON; the editor adds no value"
+    saved = page.evaluate("(id) => app.graph.getNodeById(id).serialize().widgets_values", node_id)
+    assert saved[6:] == [text, *workflow["nodes"][1]["widgets_values"][7:]], \
+        "the workflow keeps the JSON; the editor adds no value"
 
     # Undo button removes the anchor (the last item), right-click the arrow; Clear empties the widget.
     editor.query_selector(".t2c-motion-undo").click()
@@ -272,4 +276,138 @@ def test_editor_redraws_when_the_widget_changes_and_sizes_itself(comfy_page, com
     page.wait_for_function("(id) => app.graph.getNodeById(id)?.t2cMotionEditor?.source === 'none'",
                            arg=sizes["id"], timeout=5_000)
     assert 150 <= sizes["min"] <= 600 and sizes["node"][1] >= sizes["min"], sizes
+    assert not page.t2c_errors
+
+
+def test_editor_does_no_work_per_redraw_and_is_released_with_its_node(comfy_page, comfy_server):
+    page = comfy_page
+    shutil.copy(PAINTING, comfy_server.input_dir / "sample_painting.png")
+    # Every ResizeObserver from here on records what it observes and whether it was disconnected.
+    page.evaluate("""() => {
+        window.t2cObserved = [];
+        const { observe, unobserve, disconnect } = ResizeObserver.prototype;
+        ResizeObserver.prototype.observe = function (target, options) {
+            window.t2cObserved.push({ observer: this, target, released: false });
+            return observe.call(this, target, options);
+        };
+        ResizeObserver.prototype.unobserve = function (target) {
+            for (const entry of window.t2cObserved) {
+                if (entry.observer === this && entry.target === target) entry.released = true;
+            }
+            return unobserve.call(this, target);
+        };
+        ResizeObserver.prototype.disconnect = function () {
+            for (const entry of window.t2cObserved) if (entry.observer === this) entry.released = true;
+            return disconnect.call(this);
+        };
+    }""")
+    node_id, editor = _load_and_focus(page, json.loads(WORKFLOW.read_text()))
+
+    # Canvas redraws walk no graph; a graph event still does (the counter sees the editor's walks).
+    walks = page.evaluate("""async (id) => {
+        const { api } = await import("/scripts/api.js");
+        const editor = app.graph.getNodeById(id).t2cMotionEditor;
+        const pictureSource = editor.pictureSource;
+        window.t2cWalks = 0;
+        editor.pictureSource = function () { window.t2cWalks += 1; return pictureSource.call(this); };
+        for (let i = 0; i < 20; i++) app.canvas.draw(true, true);
+        const onRedraws = window.t2cWalks;
+        api.dispatchEvent(new CustomEvent("graphChanged", { detail: app.graph.serialize() }));
+        return { onRedraws, onEvent: window.t2cWalks - onRedraws };
+    }""", node_id)
+    assert walks == {"onRedraws": 0, "onEvent": 1}, walks
+
+    # The limit's flash note is pending when the node is removed: its timer never fires afterwards.
+    arrows_input = page.evaluate_handle(
+        "(id) => app.graph.getNodeById(id).widgets.find((w) => w.name === 'arrows').element", node_id)
+    arrows_input.as_element().fill(json.dumps({"arrows": [], "anchors": [[0.5, 0.5]] * MAX_ANCHORS}))
+    page.wait_for_function(f"(id) => ({STATUS_JS})(id) === '0 arrows · {MAX_ANCHORS} anchors'", arg=node_id,
+                           timeout=5_000)
+    _, at = _screen(page, editor)
+    page.mouse.click(*at(0.3, 0.7))
+    assert _status(page, node_id) == f"at most {MAX_ANCHORS} anchors"
+    released = page.evaluate("""async (id) => {
+        const node = app.graph.getNodeById(id);
+        const editor = node.t2cMotionEditor;
+        const mine = window.t2cObserved.filter((entry) => editor.root.contains(entry.target));
+        app.graph.remove(node);
+        let draws = 0;
+        editor.draw = () => { draws += 1; };
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        return { observed: mine.length > 0, released: mine.every((entry) => entry.released), draws };
+    }""", node_id)
+    assert released == {"observed": True, "released": True, "draws": 0}, released
+
+
+def _box_mean(image: np.ndarray, fx: float, fy: float, radius: int = 3) -> np.ndarray:
+    height, width = image.shape[:2]
+    x, y = round(fx * (width - 1)), round(fy * (height - 1))
+    return image[y - radius:y + radius + 1, x - radius:x + radius + 1, :3].reshape(-1, 3).mean(axis=0)
+
+
+def _interior_point(region: np.ndarray, avoid: list[tuple[float, float]]) -> tuple[float, float]:
+    """A point deep inside ``region`` (fractions of the image), at least 8 % of the width from each of ``avoid``."""
+    height, width = region.shape
+    depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)
+    for y, x in zip(*np.unravel_index(np.argsort(depth, axis=None)[::-1], depth.shape), strict=True):
+        point = (x / (width - 1), y / (height - 1))
+        if all(np.hypot(point[0] - ax, (point[1] - ay) * height / width) > 0.08 for ax, ay in avoid):
+            return point
+    raise AssertionError("no interior point")
+
+
+def _wait_for_regions(page, node_id, kind, timeout=30_000):
+    page.wait_for_function("""([id, kind]) => {
+        const editor = app.graph.getNodeById(id)?.t2cMotionEditor;
+        return editor?.regionsKind === kind && !!editor.regions && !!editor.image;
+    }""", arg=[node_id, kind], timeout=timeout)
+
+
+def test_the_editor_shows_the_picture_opaque_with_its_layer_tinted(comfy_page, comfy_server, artifacts_dir):
+    """On a two-layer stack (the lake Text Flow, above the waterfall's) the painted region shows the painting under
+    this layer's tint, not black: before a run from the Load Image (as Mask) channel, after one from Text Flow's
+    overlay of its stack (the waterfall below is outlined, not filled)."""
+    from models.flow.viz import LAYER_COLOURS, LAYER_TINT
+
+    page = comfy_page
+    for name in ("sample_painting.png", "sample_painting_layers.png"):
+        shutil.copy(REPO_ROOT / "assets" / name, comfy_server.input_dir / name)
+    workflow = json.loads((REPO_ROOT / "workflows" / "animate_painting_layers.json").read_text())
+    node_id, editor = _load_and_focus(page, workflow, "Text Flow (lake)")
+    painting = np.asarray(Image.open(PAINTING).convert("RGB")).astype(float)
+    layers = np.asarray(Image.open(REPO_ROOT / "assets" / "sample_painting_layers.png")) > 127
+    arrows = [(a[0], a[1]) for a in _hints(page, node_id)["arrows"]] + [(a[2], a[3]) for a in
+                                                                       _hints(page, node_id)["arrows"]]
+    lake = _interior_point(layers[..., 1], arrows)
+    waterfall = _interior_point(layers[..., 0], arrows)
+    tint = np.array(LAYER_COLOURS[1]) * 255  # the lake is the second layer of this stack
+
+    def check(stage):
+        shown = np.array(_pixel(page, editor, *lake), dtype=float)
+        plain, tinted = _box_mean(painting, *lake), _box_mean(painting, *lake) * (1 - LAYER_TINT) + tint * LAYER_TINT
+        assert shown[3] == 255 and shown[:3].mean() > 40, f"{stage}: the painted lake is drawn opaque, not black"
+        assert np.abs(shown[:3] - tinted).max() < 30, (stage, shown, tinted)
+        assert np.linalg.norm(shown[:3] - tinted) < np.linalg.norm(shown[:3] - plain), f"{stage}: tinted"
+        other = np.array(_pixel(page, editor, *waterfall), dtype=float)[:3]
+        assert np.abs(other - _box_mean(painting, *waterfall)).max() < 30, f"{stage}: other layers are not filled"
+
+    _wait_for_regions(page, node_id, "green")  # before a run: Load Image (as Mask)'s green channel
+    check("before a run")
+    _, at = _screen(page, editor)
+    x, y = _interior_point(layers[..., 1], [*arrows, lake, waterfall])
+    _draw(page, at, (x - 0.03, y, x + 0.03, y), (x, y + 0.02))
+    assert len(_hints(page, node_id)["arrows"]) == len(arrows) // 2 + 1, "drawing on the tinted layer works"
+    page.screenshot(path=str(artifacts_dir / "motion_editor_layers_before_run.png"))
+
+    page.evaluate("""() => {  // only the layers and their preview: Text Flow sends the editor its stack's overlay
+        for (const node of app.graph.nodes.filter((n) => ['T2C_Animate', 'T2C_SaveCinemagraph'].includes(n.type))) {
+            app.graph.remove(node);
+        }
+    }""")
+    before = set(comfy_server.get("/history"))
+    page.evaluate("async () => { await app.queuePrompt(0, 1); }")
+    _wait_for_run(comfy_server, before)
+    _wait_for_regions(page, node_id, "run")
+    check("after a run")
+    page.screenshot(path=str(artifacts_dir / "motion_editor_layers.png"))
     assert not page.t2c_errors

@@ -147,6 +147,24 @@ def _animate_engines(page):
                          ".filter(n => n.class_type === 'T2C_Animate').map(n => n.inputs.engine)")
 
 
+def _text_flow_borders(page):
+    return page.evaluate("async () => Object.values((await app.graphToPrompt()).output)"
+                         ".filter(n => n.class_type === 'T2C_TextFlow').map(n => n.inputs.border)")
+
+
+def test_text_flow_saved_before_the_layer_inputs_keeps_the_stick_border(comfy_page):
+    workflow = json.loads((REPO_ROOT / "workflows" / "animate_painting.json").read_text())
+    _load(comfy_page, workflow)
+    assert _text_flow_borders(comfy_page) == ["auto"]
+    for node in workflow["nodes"]:
+        if node["type"] == "T2C_TextFlow":  # as saved before the layer inputs existed: eight widget values
+            node["widgets_values"] = node["widgets_values"][:8]
+            node["inputs"] = [entry for entry in node["inputs"] if entry["name"] not in ("layers", "border", "cycles")]
+    _load(comfy_page, workflow)
+    assert _text_flow_borders(comfy_page) == ["stick"]
+    assert not comfy_page.t2c_errors
+
+
 def test_animate_saved_before_the_engine_input_keeps_the_classic_engine(comfy_page):
     workflow = json.loads((REPO_ROOT / "workflows" / "animate_painting.json").read_text())
     _load(comfy_page, workflow)

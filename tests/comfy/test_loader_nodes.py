@@ -103,3 +103,20 @@ def test_text_network_needs_sd1_conditioning(t2c_nodes, tmp_path, monkeypatch):
     assert flow.shape == (1, 2, 64, 64) and torch.isfinite(flow).all() and "text flow network" in info
     assert torch.count_nonzero(flow[:, :, mask[0] < 0.5]) == 0
     assert flow.abs().max() <= 64.0  # tanh output × 64 px/frame
+
+
+def test_a_non_checkpoint_through_a_symlink_names_the_file(t2c_nodes, model_folder):
+    (model_folder / "notes.txt").write_text("not weights")
+    (model_folder / "notes.pth").symlink_to(model_folder / "notes.txt")
+    try:
+        with pytest.raises(ValueError, match=r"notes\.pth.*cannot be read as a safe checkpoint"):
+            _load(t2c_nodes, "T2C_VideoModelLoader", "notes.pth")
+    finally:
+        (model_folder / "notes.pth").unlink()
+        (model_folder / "notes.txt").unlink()
+
+
+def test_a_list_for_weights_names_weights(t2c_nodes, model_folder):
+    """A raw list sent through the API (issue 22, item 9) was a TypeError from os.path.join."""
+    with pytest.raises(ValueError, match=r"Load Video Model: `weights` must be a file name"):
+        _load(t2c_nodes, "T2C_VideoModelLoader", ["video.pth"])

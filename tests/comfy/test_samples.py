@@ -9,7 +9,7 @@ import folder_paths
 import pytest
 from comfy_server import REPO_ROOT
 
-SAMPLES = ("sample_painting.png", "sample_painting_mask.png")
+SAMPLES = ("sample_painting.png", "sample_painting_mask.png", "sample_painting_layers.png")
 
 
 @pytest.fixture()
@@ -46,7 +46,7 @@ def test_a_users_file_of_the_same_name_is_never_overwritten(t2c_pack, input_dir)
     from text2cinemagraph.nodes.samples import install_samples
 
     (input_dir / "sample_painting.png").write_bytes(b"the user's own picture")
-    assert install_samples() == ["sample_painting_mask.png"]
+    assert install_samples() == ["sample_painting_mask.png", "sample_painting_layers.png"]
     assert (input_dir / "sample_painting.png").read_bytes() == b"the user's own picture"
 
 

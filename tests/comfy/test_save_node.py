@@ -99,12 +99,13 @@ WORKFLOW = {"last_node_id": 2, "nodes": [{"id": 2, "type": "T2C_SaveCinemagraph"
 PROMPT = {"2": {"class_type": "T2C_SaveCinemagraph", "inputs": {"filename_prefix": "meta", "fps": 30.0}}}
 
 
-def _run_as_the_executor(node, **inputs):
+def _run_as_the_executor(node, extra_pnginfo=None, **inputs):
     """The executor clones the class with the hidden inputs before calling execute (comfy_api _io.py); ComfyUI
-    0.3.75 hands it the hidden inputs, later versions wrap them in their V3 data under "hidden_inputs"."""
+    0.3.75 hands it the hidden inputs, later versions wrap them in their V3 data under "hidden_inputs".
+    ``extra_pnginfo``: what the client sent (default: the workflow)."""
     import inspect
 
-    hidden = {"PROMPT": PROMPT, "EXTRA_PNGINFO": {"workflow": WORKFLOW}}
+    hidden = {"PROMPT": PROMPT, "EXTRA_PNGINFO": {"workflow": WORKFLOW} if extra_pnginfo is None else extra_pnginfo}
     wrapped = "v3_data" in inspect.signature(node.PREPARE_CLASS_CLONE).parameters
     clone = node.PREPARE_CLASS_CLONE({"hidden_inputs": hidden} if wrapped else hidden)
     return clone.execute(**inputs).ui.as_dict()["images"][0]

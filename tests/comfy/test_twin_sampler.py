@@ -237,9 +237,32 @@ def test_non_sd1_models_are_refused_with_the_supported_list(t2c_nodes):
 def test_bad_conditioning_and_fractions_raise_clear_errors(t2c_nodes, model):
     with pytest.raises(ValueError, match="combined conditionings"):
         run_twin(t2c_nodes, model, twin_positive=TWIN + EMPTY)
-    with pytest.raises(ValueError, match=r"\[1, 77·k, 64\]"):
+    with pytest.raises(ValueError, match=r"unconditional must be SD1.x text embeddings \[B, 77·k, 64\]"):
         run_twin(t2c_nodes, model, unconditional=tiny_sd.conditioning(3, context_dim=32))
     with pytest.raises(ValueError, match="positive carries ControlNet, which T2C_TwinSampler does not apply"):
         run_twin(t2c_nodes, model, positive=[[ART[0][0], {"control": object()}]])
     with pytest.raises(ValueError, match="attention_injection must be a fraction"):
         run_twin(t2c_nodes, model, attention_injection=1.5)
+
+
+# ---- issue 22, item 6: guidance that is not a number, samplers that never reach the twin's steps -------------------
+
+@pytest.mark.parametrize("name", ["cfg", "twin_cfg"])
+def test_a_nan_guidance_is_refused_naming_it(t2c_nodes, model, name):
+    """NaN passes ComfyUI's min/max checks; the twin came back all NaN as a success (twin_cfg)."""
+    with pytest.raises(ValueError, match=rf"Twin Sampler `{name}` must be a finite guidance scale"):
+        run_twin(t2c_nodes, model, **{name: float("nan")})
+
+
+@pytest.mark.parametrize("sampler", ["dpm_fast", "dpm_adaptive"])
+def test_samplers_that_choose_their_own_steps_are_refused_before_sampling(t2c_nodes, model, sampler):
+    """They failed after sampling (72 s for dpm_adaptive on a 64² latent) with "captured no attention"."""
+    import time
+
+    options = next(i.options for i in t2c_nodes["T2C_TwinSampler"].define_schema().inputs if i.id == "sampler_name")
+    assert sampler not in options and {"ddim", "euler", "dpmpp_2m"} <= set(options)
+    start = time.monotonic()
+    with pytest.raises(ValueError, match=rf"`sampler_name` is '{sampler}', which is not an option; choose one of: "
+                                         r".*'euler'"):
+        run_twin(t2c_nodes, model, sampler_name=sampler)
+    assert time.monotonic() - start < 5

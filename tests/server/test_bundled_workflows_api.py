@@ -24,9 +24,9 @@ def test_template_browser_lists_every_bundled_workflow(comfy_server):
 
 def test_pack_puts_the_sample_painting_into_the_input_folder(comfy_server):
     """Out of the box: the server started with an empty input folder and the pack copied the samples there."""
-    assert "[Text2Cinemagraph] copied sample_painting.png, sample_painting_mask.png into ComfyUI's input folder" \
-        in comfy_server.log()
-    for name in ("sample_painting.png", "sample_painting_mask.png"):
+    samples = ("sample_painting.png", "sample_painting_mask.png", "sample_painting_layers.png")
+    assert f"[Text2Cinemagraph] copied {', '.join(samples)} into ComfyUI's input folder" in comfy_server.log()
+    for name in samples:
         assert (comfy_server.input_dir / name).read_bytes() == (REPO_ROOT / "assets" / name).read_bytes()
     listed = comfy_server.get("/object_info/LoadImage")["LoadImage"]["input"]["required"]["image"]
     names = listed[0] if isinstance(listed[0], list) else listed[1].get("options", [])

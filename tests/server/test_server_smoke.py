@@ -26,6 +26,16 @@ def test_server_log_has_no_import_error_for_the_pack(comfy_server):
             assert "IMPORT FAILED" not in line and "Cannot import" not in line, line
 
 
+def test_start_up_log_shows_no_traceback(comfy_server):
+    """The first log a newcomer opens (the demo's) is clean: set-up installs the torchaudio that ComfyUI's audio
+    nodes import at start-up (scripts/setup.sh TORCHAUDIO_PIN)."""
+    log = comfy_server.log()
+    start_up = log[: log.find("To see the GUI go to")]
+    assert "Starting server" in start_up, log[-3000:]
+    assert "Traceback" not in start_up, start_up[start_up.find("Traceback") - 500 :][:3000]
+    assert "torchaudio missing" not in start_up
+
+
 def test_prompt_runs_and_writes_a_loop(comfy_server):
     prompt = {
         "1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 48, "batch_size": 5, "color": 0x3366AA}},

@@ -10,6 +10,7 @@ read-only nodes: Preview Any on each ``info`` output and Mask To Image → Save 
 
 import json
 
+import cv2
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -148,6 +149,30 @@ def check_animate_painting(run: Run) -> None:
     assert np.abs(loop.astype(int) - loop[:1].astype(int)).mean() > 0.5, "the painted water should move"
 
 
+def check_text_layers(run: Run) -> None:
+    """Water on top of sky: the water's Text Flow lists both layers (or says its stand-in mask came out empty)."""
+    sky, water = run.titled("Text Flow (sky)"), run.titled("Text Flow (water)")
+    info = run.text(water)
+    assert f"layer 1: Text Flow #{sky}, border " in info, info
+    assert f"layer 2: Text Flow #{water}, border " in info or "the mask is empty, so this layer was left out" in info
+    assert run.loop().shape == (FRAMES, LATENT_PX, LATENT_PX, 3)
+
+
+def check_animate_painting_layers(run: Run) -> None:
+    names = ("waterfall", "lake", "sky")
+    info = run.text(run.titled("Text Flow (sky)"))
+    for index, name in enumerate(names):
+        assert f"layer {index + 1}: Text Flow #{run.titled(f'Text Flow ({name})')}, border " in info, info
+    loop = run.loop()
+    assert loop.shape == (FRAMES, *PAINTING_SIZE, 3)
+    layers = iio.imread(REPO_ROOT / "assets" / "sample_painting_layers.png")
+    regions = np.stack([cv2.resize(layers[..., c], PAINTING_SIZE[::-1], interpolation=cv2.INTER_AREA) > 200
+                        for c in range(3)])
+    motion = np.abs(loop.astype(int) - loop[:1].astype(int)).mean(axis=-1).max(axis=0)
+    for name, region in zip(names, regions, strict=True):
+        assert motion[region].mean() > 1.0, f"the {name} layer should move"
+
+
 CHECKS = {
     "text_to_cinemagraph": lambda run: check_text_workflow(run, "learning-free engine; motion from prior: waterfall"),
     "text_to_cinemagraph_official_networks": lambda run: check_text_workflow(
@@ -158,6 +183,8 @@ CHECKS = {
         video_network=True),
     "painting_with_twin": check_painting_with_twin,
     "animate_painting": check_animate_painting,
+    "animate_painting_layers": check_animate_painting_layers,
+    "text_to_cinemagraph_layers": check_text_layers,
 }
 
 

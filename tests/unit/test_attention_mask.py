@@ -26,6 +26,8 @@ from models.region.attention_mask import (
 from models.region.words import parse_words
 from planted_attention import planted_capture
 
+pytestmark = pytest.mark.numerics  # .ci/run reruns these under other CPU kernels
+
 
 def planted_regions(gh: int, gw: int) -> torch.Tensor:
     """Five irregular regions: a wavy band, a disc, two vertical strips, and the rest."""

@@ -104,3 +104,20 @@ def test_the_output_check_calls_back_after_every_chunk_of_a_video():
     on_step, calls = _stop_at(0)
     check_finite_output(video, "Animate", "causes", chunk_bytes=8 * 8 * 3 * 4, on_chunk=on_step)
     assert len(calls) == 5
+
+
+def test_flow_pictures_call_back_after_every_chunk_of_rows(monkeypatch):
+    """An 8192² Flow Preview is many chunks, each followed by a Cancel check, not one pass of seconds."""
+    import models.flow.viz as viz
+
+    monkeypatch.setattr(viz, "CHUNK_PIXELS", 64 * 8)  # 8 rows of a 64-wide flow
+    _, flow = _scene(64)
+    on_step, calls = _stop_at(0)
+    colour = viz.flow_to_color(flow, on_step=on_step)
+    assert len(calls) >= 64 // 8
+    assert torch.equal(colour, viz.flow_to_color(flow)), "the chunks make the same picture"
+    on_step, calls = _stop_at(0)
+    viz.draw_flow_arrows(colour, flow, on_step=on_step)
+    assert len(calls) >= 3 * 64 // 8  # the speeds, the canvas and back
+    with pytest.raises(Stop):
+        viz.flow_to_color(flow, on_step=_stop_at(2)[0])

@@ -11,6 +11,8 @@ from safetensors.torch import load_file
 import models.loop.euler as euler
 from models.loop.euler import EulerState, euler_integrate, loop_displacements, tracked_pixels
 
+pytestmark = pytest.mark.numerics  # .ci/run reruns these under other CPU kernels
+
 GOLDEN = "spadeunet4softmaxsplating_set_a.safetensors"
 
 

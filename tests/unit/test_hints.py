@@ -15,7 +15,6 @@ from models.flow.hints import (
     blend_hint_map,
     direction_hint,
     gaussian_blend,
-    mask_batch,
     parse_arrows,
 )
 
@@ -189,24 +188,3 @@ def test_blend_hint_validates_inputs():
         direction_hint_map(mask, float("inf"))
     with pytest.raises(ValueError, match="sigma"):
         gaussian_blend([[0.0, 0.0]], [[1.0]], 4, 4, sigma=0.0)
-
-
-@pytest.mark.parametrize("shape", [(16, 24), (2, 16, 24), (2, 1, 16, 24)])
-def test_mask_batch_accepts_common_layouts(shape):
-    out = mask_batch(torch.ones(shape, dtype=torch.bool))
-    assert out.dim() == 4 and out.shape[1] == 1 and out.shape[-2:] == (16, 24)
-    assert out.dtype == torch.float32
-
-
-@pytest.mark.parametrize(
-    ("mask", "error", "problem"),
-    [
-        (torch.ones(2, 3, 16, 16), ValueError, "shape"),
-        (torch.ones(16), ValueError, "shape"),
-        (torch.full((4, 4), float("nan")), ValueError, "NaN"),
-        (np.ones((4, 4)), TypeError, "torch.Tensor"),
-    ],
-)
-def test_mask_batch_rejects_bad_masks(mask, error, problem):
-    with pytest.raises(error, match=problem):
-        mask_batch(mask)

@@ -1,11 +1,14 @@
 """Legacy spectral norm: legacy key layout, W/σ folded once at load, never a stale weight
 (docs/networks.md#legacy-spectral-norm, docs/networks.md#checkpoint-loading)."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from models.networks.spectral import SpectralNormConv2d
+
+pytestmark = pytest.mark.numerics  # .ci/run reruns these under other CPU kernels
 
 
 def _official_layer(seed: int) -> nn.Conv2d:

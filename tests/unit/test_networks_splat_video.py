@@ -11,15 +11,20 @@ from networks_golden import (
     kernel_tolerance,
     load_golden,
     max_error,
+    one_entry_off,
 )
 
 from models.loop.euler import euler_integrate, loop_displacements
 from models.networks import SplatVideoNet
 from models.networks.splat_video import parse_index
 
+pytestmark = pytest.mark.numerics  # .ci/run reruns these under other CPU kernels
+
 OFFICIAL = "spadeunet4softmaxsplating"
 # Against the golden run (other kernels than this CPU's: oneDNN ISA, batch, threads) each bound is float32 roundings
 # of the magnitude compared (kernel_tolerance), not a fixed 1e-5.
+DEFECT = "projector.eblocks.6.conv_aa.bias"
+"""Scaled by 1 % it moves the frames by 16× the tolerance (a spectral-normed weight by nothing: W/σ)."""
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +47,13 @@ def test_every_frame_matches_the_official_module(network, golden):
         for index in golden["indices"]:
             frames.append(network(golden["input"], index[None]))
     assert max_error(torch.cat(frames), golden["output_frames"]) <= kernel_tolerance(golden["output_frames"])
+
+
+def test_the_golden_check_catches_one_entry_off_by_1_percent(network, golden):
+    index = golden["indices"][3]
+    with one_entry_off(network, DEFECT), torch.no_grad():
+        frame = network(golden["input"], index[None])
+    assert max_error(frame, golden["output_frames"][3:4]) > 4 * kernel_tolerance(golden["output_frames"])
 
 
 def test_euler_displacements_and_splat_weights_match(network, golden):

@@ -16,9 +16,12 @@ from networks_golden import (
     kernel_tolerance,
     load_golden,
     max_error,
+    one_entry_off,
 )
 
 from models.networks import TextFlowNet
+
+pytestmark = pytest.mark.numerics  # .ci/run reruns these under other CPU kernels
 
 OFFICIAL = "spadexattnunetsd"
 INTERMEDIATES = [
@@ -29,6 +32,8 @@ INTERMEDIATES = [
     "attn_output_block_1",
     "dconv8",
 ]
+DEFECT = "conv1.bias"
+"""Scaled by 1 % it moves set_c's output by 56× the tolerance (the last layer's bias by only 0.9×)."""
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +66,14 @@ def test_output_and_intermediates_match_the_official_module(network, golden_set)
     for name in INTERMEDIATES:
         expected = golden["inter.dconv8_pre_tanh" if name == "dconv8" else f"inter.{name}"]
         assert max_error(captured[name], expected) <= kernel_tolerance(expected), name
+
+
+def test_the_golden_check_catches_one_entry_off_by_1_percent(network):
+    golden = load_golden(f"{OFFICIAL}_set_c")
+    with one_entry_off(network, DEFECT), torch.no_grad():
+        output = network(golden["input"], golden["context"])
+    tolerance = kernel_tolerance(golden["output"], golden["inter.dconv8_pre_tanh"])
+    assert max_error(output, golden["output"]) > 4 * tolerance
 
 
 def test_context_must_be_clip_tokens(network):

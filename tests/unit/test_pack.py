@@ -91,9 +91,9 @@ def test_pack_holds_what_users_run(packed):
     files, _ = packed
     present = set(files)
     for required in ("__init__.py", "pyproject.toml", "requirements.txt", "README.md", "LICENSE",
-                     "assets/sample_painting.png", "assets/sample_painting_mask.png", "docs/icon.png",
-                     "scripts/convert_checkpoint.py", "nodes/__init__.py", "models/__init__.py",
-                     "models/networks/__init__.py"):
+                     "assets/sample_painting.png", "assets/sample_painting_mask.png",
+                     "assets/sample_painting_layers.png", "docs/icon.png", "scripts/convert_checkpoint.py",
+                     "nodes/__init__.py", "models/__init__.py", "models/networks/__init__.py"):
         assert required in present, f"{required} is missing from the registry zip"
     tracked_runtime = subprocess.run(["git", "-C", str(REPO_ROOT), "ls-files", "nodes", "models", "sampling", "web",
                                       "workflows"], check=True, capture_output=True, text=True).stdout.split()

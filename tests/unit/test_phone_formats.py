@@ -227,29 +227,38 @@ def test_live_photo_longer_than_three_seconds_is_cut_with_a_note(tmp_path):
 # ---- file names: never over an existing file ------------------------------------------------------------------
 
 
+def _write_counted(folder, fmt):
+    """As Save writes: the name ``loop_{counter}_{extension}`` from counter 1 on, the first one free."""
+    return write_loop(_cinemagraph(), folder / "loop", fmt, 24.0, counter=1)
+
+
 @pytest.mark.parametrize("fmt", ["motion photo", "live photo", "mp4"])
 def test_an_existing_file_is_never_replaced(tmp_path, fmt):
-    first = _write(tmp_path, fmt)
+    first = _write_counted(tmp_path, fmt)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    with pytest.raises(FileExistsError, match="already exists and is kept"):
-        _write(tmp_path, fmt)
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before, "nothing replaced, nothing left"
-    if fmt == "live photo":  # only the still's name taken: the pair is still written whole or not at all
-        first.unlink()
-        with pytest.raises(FileExistsError):
-            _write(tmp_path, fmt)
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["loop_00001_.JPG"]
+    second = _write_counted(tmp_path, fmt)
+    assert second.name == first.name.replace("00001", "00002")
+    assert all((tmp_path / name).read_bytes() == data for name, data in before.items()), "nothing replaced"
+    if fmt == "live photo":  # a pair takes a counter free for both files
+        stray = tmp_path / "loop_00003_.JPG"
+        stray.write_bytes(b"someone else's")
+        third = _write_counted(tmp_path, fmt)
+        assert third.name == "loop_00004_.MOV" and stray.read_bytes() == b"someone else's"
+        assert not (tmp_path / "loop_00003_.MOV").exists() and (tmp_path / "loop_00004_.JPG").exists()
+    assert not list(tmp_path.glob(".partial-*"))
 
 
 def test_a_file_system_without_hard_links_still_never_replaces(tmp_path, monkeypatch):
+    from models.io import files
+
     def no_links(*_):
         raise PermissionError("hard links not supported")
 
-    monkeypatch.setattr(encoding.os, "link", no_links)
-    first = _write(tmp_path, "webm")
-    with pytest.raises(FileExistsError, match="already exists and is kept"):
-        _write(tmp_path, "webm")
-    assert [p.name for p in tmp_path.iterdir()] == [first.name]
+    monkeypatch.setattr(files.os, "link", no_links)
+    (tmp_path / "loop_00001_.JPG").write_bytes(b"kept")
+    movie = _write_counted(tmp_path, "live photo")
+    assert movie.name == "loop_00002_.MOV" and (tmp_path / "loop_00001_.JPG").read_bytes() == b"kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop_00001_.JPG", "loop_00002_.JPG", "loop_00002_.MOV"]
 
 
 @pytest.mark.parametrize(("size", "max_side", "even", "expected"), [

@@ -10,6 +10,8 @@ from models.loop.euler import euler_integrate
 from models.loop.pixel_animator import active_window, fill_holes, render_frame, render_loop, speed_importance
 from models.loop.splatting import softsplat
 
+pytestmark = pytest.mark.numerics  # .ci/run reruns these under other CPU kernels
+
 
 def smooth_scene(batch: int = 1, height: int = 36, width: int = 52, seed: int = 0):
     """Smooth random image; smooth flow (|v| up to ~1.8 px/frame) inside a blob, exactly zero outside."""

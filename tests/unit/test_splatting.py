@@ -8,6 +8,8 @@ from safetensors.torch import load_file
 
 from models.loop.splatting import Workspace, softsplat, splat_points, splat_with_weights
 
+pytestmark = pytest.mark.numerics  # .ci/run reruns these under other CPU kernels
+
 
 def reference_splat(x: torch.Tensor, disp: torch.Tensor) -> torch.Tensor:
     """Line-by-line definition (docs/networks.md#softmax-splatting): four bilinear taps per source pixel, outside

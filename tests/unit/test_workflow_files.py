@@ -27,7 +27,8 @@ def _notes(workflow: dict) -> str:
 def test_the_variants_exist():
     names = {path.stem for path in WORKFLOWS}
     assert {"text_to_cinemagraph", "text_to_cinemagraph_official_networks", "text_direction",
-            "text_direction_official_networks", "painting_with_twin", "animate_painting"} <= names
+            "text_direction_official_networks", "painting_with_twin", "animate_painting", "animate_painting_layers",
+            "text_to_cinemagraph_layers"} <= names
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
@@ -70,3 +71,35 @@ def test_only_the_checkpoint_is_a_model_file_of_the_plain_workflows(path):
              if isinstance(value, str) and value.endswith((".safetensors", ".pth", ".ckpt", ".pt"))]
     listed = [m["name"] for node in workflow["nodes"] for m in node.get("properties", {}).get("models", [])]
     assert files == listed
+
+
+def _source(workflow: dict, node: dict, input_name: str) -> dict | None:
+    """The node linked into ``input_name`` of ``node``, or None."""
+    link = next((entry["link"] for entry in node["inputs"] if entry["name"] == input_name), None)
+    origin = next((entry[1] for entry in workflow["links"] if entry[0] == link), None)
+    return next((other for other in workflow["nodes"] if other["id"] == origin), None)
+
+
+def _layer_chain(workflow: dict) -> list[dict]:
+    """The Text Flow nodes feeding Animate, bottom layer first, following each one's `layers` input."""
+    (animate,) = [node for node in workflow["nodes"] if node["type"] == "T2C_Animate"]
+    assert _source(workflow, animate, "mask") is None, "a stack carries its regions: Animate gets no mask"
+    chain, node = [], _source(workflow, animate, "flow")
+    while node is not None:
+        assert node["type"] == "T2C_TextFlow"
+        chain.insert(0, node)
+        node = _source(workflow, node, "layers")
+    return chain
+
+
+@pytest.mark.parametrize(("name", "mask_node", "regions"), [
+    ("animate_painting_layers", "LoadImageMask", ["red", "green", "blue"]),  # waterfall, lake, sky channels
+    ("text_to_cinemagraph_layers", "T2C_RegionMask", ["sky, clouds", "water, waterfall, river, ocean, lake, sea"]),
+])
+def test_the_layers_workflows_chain_one_text_flow_per_region(name, mask_node, regions):
+    workflow = _load(REPO_ROOT / "workflows" / f"{name}.json")
+    chain = _layer_chain(workflow)
+    masks = [_source(workflow, node, "mask") for node in chain]
+    assert [mask["type"] for mask in masks] == [mask_node] * len(regions)
+    assert [mask["widgets_values"][1 if mask_node == "LoadImageMask" else 0] for mask in masks] == regions
+    assert len({node["title"] for node in chain}) == len(chain), "each layer's Text Flow says which region it moves"

@@ -8,9 +8,13 @@ import { chainCallback, parseAnnotatedName, upstreamNode, viewUrl } from "./t2c_
 
 const NODE_TYPE = "T2C_TextFlow";
 const ARROWS_WIDGET = "arrows";
-const EDITOR_IMAGE_KEY = "t2c_editor_image"; // nodes/flow.py EDITOR_IMAGE_KEY
+const EDITOR_IMAGE_KEY = "t2c_editor_image"; // nodes/flow.py EDITOR_IMAGE_KEY (tests/unit/test_web_constants.py)
+const EDITOR_REGIONS_KEY = "t2c_editor_regions"; // nodes/flow.py EDITOR_REGIONS_KEY
+const LAYER_COLOURS = [[0.2, 0.55, 1.0], [1.0, 0.45, 0.15], [0.25, 0.85, 0.3], [0.95, 0.25, 0.75],
+                       [1.0, 0.85, 0.1], [0.1, 0.85, 0.9], [0.6, 0.4, 1.0], [0.95, 0.95, 0.95]]; // models/flow/viz.py
+const LAYER_TINT = 0.45; // models/flow/viz.py LAYER_TINT
 const FORMAT_VERSION = 1;
-const MAX_ITEMS = 128; // models/flow/hints.py MAX_ARROWS / MAX_ANCHORS
+const MAX_ITEMS = 128; // models/flow/hints.py MAX_ARROWS / MAX_ANCHORS (tests/unit/test_web_constants.py)
 const CLICK_SLOP_PX = 5; // a press that moves less than this (screen px) is a click: an anchor
 const TOOLBAR_PX = 28;
 const DEFAULT_ASPECT = 4 / 3; // width / height while there is no picture
@@ -47,6 +51,49 @@ export function formatHints({ arrows, anchors }) {
                             anchors: anchors.map((a) => a.map(round4)) });
 }
 
+/** A /view URL with ComfyUI's `channel=rgb`: the picture opaque, so a painted (transparent) region shows. */
+function opaqueUrl(url) {
+    return url && url.includes("/view?") && !url.includes("channel=") ? `${url}&channel=rgb` : url;
+}
+
+/** How many Text Flow nodes feed this one's `layers` (its layer's index in the stack, bottom first). */
+function layerIndex(node) {
+    let index = 0;
+    for (let below = upstreamNode(node, "layers"); below?.type === NODE_TYPE && index < LAYER_COLOURS.length;
+        below = upstreamNode(below, "layers")) index++;
+    return index;
+}
+
+/** The picture a Load Image (or Load Image (as Mask)) node shows: the file its widget names (known from its
+ * callback, before the node's own preview loads), else its preview. */
+function shownUrl(node) {
+    const imageWidget = node.widgets?.find((w) => w.name === "image");
+    if (typeof imageWidget?.value === "string" && imageWidget.value && /^Load ?Image/i.test(node.type)) {
+        return viewUrl(parseAnnotatedName(imageWidget.value));
+    }
+    const shown = node.imgs?.[node.imageIndex ?? 0] ?? node.imgs?.[0];
+    return shown?.src ?? null;
+}
+
+/** Where the `mask` of a Text Flow comes from when a loader feeds it: the file and the channel that is the mask
+ * (Load Image: its alpha, MASK = 1 − alpha; Load Image (as Mask): the channel its widget picks), else null. */
+function maskSource(node) {
+    const upstream = upstreamNode(node, "mask");
+    if (!upstream || !/^LoadImage(Mask)?$/.test(upstream.type)) return null;
+    const url = shownUrl(upstream);
+    const channel = upstream.type === "LoadImage" ? "alpha"
+        : upstream.widgets?.find((w) => w.name === "channel")?.value;
+    return url && channel ? { url, channel } : null;
+}
+
+/** Load `url` into an Image; `done(image)` gets it, or null when it fails. */
+function loadPicture(url, done) {
+    const image = new Image();
+    image.onload = () => done(image);
+    image.onerror = () => done(null);
+    image.src = url;
+}
+
 const editors = new Set();
 
 class MotionEditor {
@@ -62,6 +109,10 @@ class MotionEditor {
         this.imageUrl = null;
         this.source = "none";
         this.lastRunUrl = null;
+        this.regions = null; // drawn over the picture: this layer's region tinted, the stack's other layers outlined
+        this.regionsKey = null; // what `regions` was made from: a run's overlay URL, or a mask file and its channel
+        this.regionsKind = "none";
+        this.lastRun = null; // {picture, regions}: the overlay of the last run and the picture it was made for
 
         this.root = document.createElement("div");
         this.root.className = "t2c-motion-editor";
@@ -103,7 +154,25 @@ class MotionEditor {
         });
         this.root.addEventListener("pointerenter", () => this.sync());
         this.root.addEventListener("wheel", (e) => this.forwardWheel(e), { passive: false });
-        new ResizeObserver(() => this.layout()).observe(this.stage);
+        this.resizeObserver = new ResizeObserver(() => this.layout());
+        this.flashTimer = null;
+    }
+
+    /** The node is in a graph (created, or added back after a removal): follow its size and the app's events. */
+    attach() {
+        this.resizeObserver.observe(this.stage);
+        editors.add(this);
+        this.sync();
+    }
+
+    /** The node was removed: stop observing and following events, cancel the pending flash, ignore a picture
+     * still loading. */
+    dispose() {
+        this.resizeObserver.disconnect();
+        editors.delete(this);
+        clearTimeout(this.flashTimer);
+        this.flashTimer = null;
+        this.imageUrl = null;
     }
 
     button(label, name, title, onClick) {
@@ -154,20 +223,63 @@ class MotionEditor {
         }
         const { url, source } = this.pictureSource();
         if (url !== this.imageUrl) this.loadImage(url, source);
+        const regions = this.regionsSource(url);
+        if (regions.key !== this.regionsKey) this.loadRegions(regions);
         this.fitMode();
     }
 
+    /** A Load Image node's file name comes first: its callback has it before the node's own preview loads. */
     pictureSource() {
         const upstream = upstreamNode(this.node, "image");
-        if (upstream) {
-            const shown = upstream.imgs?.[upstream.imageIndex ?? 0] ?? upstream.imgs?.[0];
-            if (shown?.src) return { url: shown.src, source: "upstream" };
-            const imageWidget = upstream.widgets?.find((w) => w.name === "image");
-            if (typeof imageWidget?.value === "string" && imageWidget.value && /^Load ?Image/i.test(upstream.type)) {
-                return { url: viewUrl(parseAnnotatedName(imageWidget.value)), source: "upstream" };
-            }
-        }
+        const raw = upstream ? shownUrl(upstream) : null;
+        if (raw) return { url: opaqueUrl(raw), source: "upstream" };
         return this.lastRunUrl ? { url: this.lastRunUrl, source: "last-run" } : { url: null, source: "none" };
+    }
+
+    /** The overlay of the last run while the picture is the one it ran on; before a run, this layer's region from
+     * the loader that feeds `mask` (maskSource), tinted here. */
+    regionsSource(pictureUrl) {
+        if (this.lastRun && this.lastRun.picture === pictureUrl) {
+            return { key: this.lastRun.regions, url: this.lastRun.regions, kind: "run" };
+        }
+        const mask = maskSource(this.node);
+        return mask ? { key: `${mask.url}#${mask.channel}`, url: mask.url, kind: mask.channel }
+            : { key: null, url: null, kind: "none" };
+    }
+
+    loadRegions({ key, url, kind }) {
+        this.regionsKey = key;
+        this.regions = null;
+        this.regionsKind = kind;
+        this.draw();
+        if (!url) return;
+        loadPicture(url, (image) => {
+            if (this.regionsKey !== key || !image) return;
+            this.regions = kind === "run" ? image : this.tintMask(image, kind);
+            this.draw();
+        });
+    }
+
+    /** This layer's colour at LAYER_TINT where the mask in `channel` of `image` is above one half (the threshold
+     * of models/flow/layers.py), clear elsewhere: what Text Flow's overlay shows for its own region. */
+    tintMask(image, channel) {
+        const canvas = document.createElement("canvas");
+        canvas.width = image.naturalWidth;
+        canvas.height = image.naturalHeight;
+        const ctx = canvas.getContext("2d", { willReadFrequently: true });
+        ctx.drawImage(image, 0, 0);
+        const pixels = ctx.getImageData(0, 0, canvas.width, canvas.height);
+        const offset = { red: 0, green: 1, blue: 2, alpha: 3 }[channel] ?? 3;
+        const colour = LAYER_COLOURS[layerIndex(this.node) % LAYER_COLOURS.length].map((c) => Math.round(c * 255));
+        const tint = Math.round(255 * LAYER_TINT);
+        const data = pixels.data;
+        for (let i = 0; i < data.length; i += 4) {
+            const value = data[i + offset];
+            const inside = offset === 3 ? value < 128 : value > 127; // alpha: MASK = 1 − alpha, as the loaders read it
+            data.set([...colour, inside ? tint : 0], i);
+        }
+        ctx.putImageData(pixels, 0, 0);
+        return canvas;
     }
 
     /** Typing into the `arrows` text (or any code setting it through the widget) redraws at once. */
@@ -187,25 +299,22 @@ class MotionEditor {
             this.layout();
             return;
         }
-        const image = new Image();
-        image.onload = () => {
+        loadPicture(url, (image) => {
             if (this.imageUrl !== url) return;
             this.image = image;
             this.layout();
-            this.node.setDirtyCanvas?.(true, true); // the node may need to grow for the picture's aspect
-        };
-        image.onerror = () => {
-            if (this.imageUrl !== url) return;
-            this.image = null;
-            this.layout();
-        };
-        image.src = url;
+            if (image) this.node.setDirtyCanvas?.(true, true); // the node may need to grow for the picture's aspect
+        });
     }
 
     setLastRun(output) {
         const saved = output?.[EDITOR_IMAGE_KEY]?.[0];
         if (!saved?.filename) return;
         this.lastRunUrl = `${viewUrl(saved)}${app.getRandParam?.() ?? ""}`;
+        const regions = output?.[EDITOR_REGIONS_KEY]?.[0];
+        const picture = upstreamNode(this.node, "image") ? this.pictureSource().url : this.lastRunUrl;
+        this.lastRun = regions?.filename ? { picture, regions: `${viewUrl(regions)}${app.getRandParam?.() ?? ""}` }
+            : null;
         this.sync();
     }
 
@@ -256,7 +365,9 @@ class MotionEditor {
     flash(message) {
         this.note = message;
         this.draw();
-        setTimeout(() => {
+        clearTimeout(this.flashTimer);
+        this.flashTimer = setTimeout(() => {
+            this.flashTimer = null;
             this.note = null;
             this.draw();
         }, 2000);
@@ -358,6 +469,7 @@ class MotionEditor {
         ctx.clearRect(0, 0, width, height);
         if (this.image) {
             ctx.drawImage(this.image, 0, 0, width, height);
+            if (this.regions) ctx.drawImage(this.regions, 0, 0, width, height);
         } else {
             ctx.fillStyle = "#2a2a2a";
             ctx.fillRect(0, 0, width, height);
@@ -409,13 +521,16 @@ function syncAll() {
     for (const editor of editors) editor.sync();
 }
 
-// No polling: the editor follows the app's events. graphChanged (the change tracker: a picked or uploaded file,
-// a mask-editor result, undo/redo, a loaded workflow), the `image` widget callbacks of other nodes, its own
-// node's callbacks (configure, connections, executed), the `arrows` widget and, on the classic canvas, onDraw.
+// No polling and no work per canvas redraw: the editor follows the app's events. graphChanged (the change tracker:
+// a picked or uploaded file, a mask-editor result, undo/redo), a configured (loaded) graph, the `image` widget
+// callbacks of other nodes, its own node's callbacks (configure, connections, executed) and the `arrows` widget.
 app.registerExtension({
     name: "text2cinemagraph.motionEditor",
     async setup() {
         api.addEventListener("graphChanged", syncAll);
+    },
+    async afterConfigureGraph() {
+        syncAll();
     },
     nodeCreated(node) {
         const imageWidget = node.widgets?.find((w) => w.name === "image");
@@ -433,11 +548,12 @@ app.registerExtension({
                 getValue: () => undefined,
                 setValue: () => {},
                 getMinHeight: () => editor.minHeight(),
-                onDraw: () => editor.sync(),
             });
             widget.serialize = false; // not in widgets_values, not in the prompt: the `arrows` widget carries the drawing
-            editors.add(editor);
-            editor.sync();
+            editor.attach();
+        });
+        chainCallback(nodeType.prototype, "onAdded", function () {
+            this.t2cMotionEditor?.attach();
         });
         chainCallback(nodeType.prototype, "onConfigure", function () {
             this.t2cMotionEditor?.sync();
@@ -449,7 +565,7 @@ app.registerExtension({
             this.t2cMotionEditor?.setLastRun(output);
         });
         chainCallback(nodeType.prototype, "onRemoved", function () {
-            editors.delete(this.t2cMotionEditor);
+            this.t2cMotionEditor?.dispose();
         });
     },
 });
