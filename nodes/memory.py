@@ -75,3 +75,16 @@ def preflight_save(frames: object) -> None:
         return
     count, height, width = (int(n) for n in shape[:3])
     preflight("Save Cinemagraph", count, height, width, save_bytes(height, width), "a smaller image")
+
+
+MAX_WRITTEN_FRAMES = 54_000
+"""Save Cinemagraph writes at most this many frames into one file (30 min at 30 fps): `repeat` streams, so memory
+does not limit it, but a longer file takes an hour or more to encode and fills the output disk for nothing."""
+
+
+def preflight_length(written: int, frames: int, repeat: int, fps: float) -> None:
+    """Refuse a save whose ``repeat`` × ``frames`` (ping-pong included) makes more than MAX_WRITTEN_FRAMES frames."""
+    if written > MAX_WRITTEN_FRAMES:
+        raise InputValueError(f"Save Cinemagraph: `repeat` {repeat} × {frames} `frames` makes {written} frames to "
+                              f"write ({written / fps / 60:.0f} min at {fps:g} fps), more than the "
+                              f"{MAX_WRITTEN_FRAMES} a save writes — lower `repeat` or save fewer frames")
