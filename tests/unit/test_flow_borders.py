@@ -70,3 +70,13 @@ def test_a_smaller_mask_is_resized_and_a_wrong_border_refused():
     assert shape_border(flow, small, "slip").flow.shape == flow.shape
     with pytest.raises(InputValueError, match="border must be one of"):
         shape_border(flow, mask, "sideways")
+
+
+def test_auto_lets_a_fanning_flow_slip_even_where_it_crosses_its_border():
+    size = 48
+    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
+                            indexing="ij")
+    mask = (((xs - 23.5) ** 2 + (ys - 23.5) ** 2) < 18**2).float()[None, None]
+    flow = torch.stack((xs - 23.5, ys - 23.5)).unsqueeze(0) * 0.05 * mask  # spreads out through its whole border
+    fanning = shape_border(flow, mask, "auto")
+    assert fanning.border == "slip" and "spreads out" in fanning.note
