@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from comfy_server import REPO_ROOT
+from executor import executor_clone
 from PIL import Image
 
 
@@ -25,7 +26,7 @@ def _run_text_flow(nodes, unique_id=None, **kwargs):
                 hint_px_per_frame=64.0)
     args.update(kwargs)
     node = nodes["T2C_TextFlow"]
-    node = node if unique_id is None else node.PREPARE_CLASS_CLONE({"UNIQUE_ID": unique_id})
+    node = node if unique_id is None else executor_clone(node, {"UNIQUE_ID": unique_id})
     return node.execute(**args)
 
 

@@ -4,6 +4,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
+from executor import executor_clone
 from peak_memory import peak_over
 from PIL import Image
 
@@ -98,14 +99,10 @@ PROMPT = {"2": {"class_type": "T2C_SaveCinemagraph", "inputs": {"filename_prefix
 
 
 def _run_as_the_executor(node, extra_pnginfo=None, **inputs):
-    """The executor clones the class with the hidden inputs before calling execute (comfy_api _io.py); ComfyUI
-    0.3.75 hands it the hidden inputs, later versions wrap them in their V3 data under "hidden_inputs".
-    ``extra_pnginfo``: what the client sent (default: the workflow)."""
-    import inspect
-
-    hidden = {"PROMPT": PROMPT, "EXTRA_PNGINFO": {"workflow": WORKFLOW} if extra_pnginfo is None else extra_pnginfo}
-    wrapped = "v3_data" in inspect.signature(node.PREPARE_CLASS_CLONE).parameters
-    clone = node.PREPARE_CLASS_CLONE({"hidden_inputs": hidden} if wrapped else hidden)
+    """Save as the executor runs it: a class clone holding the hidden PROMPT / EXTRA_PNGINFO. ``extra_pnginfo``:
+    what the client sent (default: the workflow)."""
+    clone = executor_clone(node, {"PROMPT": PROMPT, "EXTRA_PNGINFO": {"workflow": WORKFLOW} if extra_pnginfo is None
+                                  else extra_pnginfo})
     return clone.execute(**inputs).ui.as_dict()["images"][0]
 
 

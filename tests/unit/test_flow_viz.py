@@ -167,3 +167,23 @@ def test_empty_hints_leave_the_image_unchanged():
 def test_draw_motion_hints_validates():
     with pytest.raises(TypeError, match="MotionHints"):
         draw_motion_hints(torch.zeros(1, 3, 8, 8), "[[0, 0, 1, 1]]")
+
+
+def test_layer_overlay_tints_and_outlines_each_layer_in_its_colour():
+    from models.flow.viz import LAYER_COLOURS, LAYER_TINT, composite, layer_overlay
+
+    owner = torch.full((1, 1, 40, 40), -1, dtype=torch.int64)
+    owner[..., 5:20, 5:35] = 0
+    owner[..., 24:36, 5:35] = 1
+    overlay = layer_overlay(owner, tinted={1}, outlined={0})
+    assert overlay.shape == (1, 4, 40, 40)
+    inner = overlay[0, :, 28:32, 10:30].reshape(4, -1)
+    assert torch.allclose(inner[:3], torch.tensor(LAYER_COLOURS[1])[:, None]) and inner[3].eq(LAYER_TINT).all()
+    assert overlay[0, 3, 10:15, 10:30].eq(0).all(), "layer 0 is outlined, not filled"
+    assert overlay[0, 3, 5, 10:30].eq(1).all() and overlay[0, :3, 5, 20].tolist() == pytest.approx(LAYER_COLOURS[0])
+    assert overlay[0, 3, 0:3].eq(0).all() and overlay[0, 3, 21:23].eq(0).all(), "no layer, no outline: clear"
+    background = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(0))
+    shown = composite(background, overlay)
+    torch.testing.assert_close(shown[..., 30, 20], background[..., 30, 20] * (1 - LAYER_TINT)
+                               + torch.tensor(LAYER_COLOURS[1]) * LAYER_TINT)
+    assert torch.equal(shown[..., 0:3, :], background[..., 0:3, :])
