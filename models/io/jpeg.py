@@ -32,14 +32,14 @@ def encode_still(frame: np.ndarray, quality: int) -> bytes:
 
 def segment(marker: int, payload: bytes) -> bytes:
     if len(payload) > MAX_SEGMENT_PAYLOAD:
-        raise ValueError(f"a JPEG segment holds at most {MAX_SEGMENT_PAYLOAD} bytes, got {len(payload)}")
+        raise RuntimeError(f"a JPEG segment holds at most {MAX_SEGMENT_PAYLOAD} bytes, got {len(payload)}")
     return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
 
 
 def insert_segments(jpeg: bytes, *segments: bytes) -> bytes:
     """``jpeg`` with ``segments`` placed after SOI and a leading APP0 (JFIF) segment."""
     if not jpeg.startswith(SOI):
-        raise ValueError("not a JPEG: no SOI marker")
+        raise RuntimeError("not a JPEG: no SOI marker")
     position = len(SOI)
     if jpeg[position:position + 2] == bytes([0xFF, APP0]):
         position += 2 + struct.unpack(">H", jpeg[position + 2:position + 4])[0]

@@ -21,7 +21,7 @@ def copy_with_text(source: BinaryIO, target: BinaryIO, texts: Mapping[str, str])
     """Copy the PNG ``source`` to ``target`` with a ``tEXt`` chunk per item of ``texts`` (Latin-1) after IHDR."""
     head = source.read(len(SIGNATURE) + IHDR_CHUNK_BYTES)
     if not head.startswith(SIGNATURE) or head[len(SIGNATURE) + 4:len(SIGNATURE) + 8] != b"IHDR":
-        raise ValueError("not a PNG file: no signature and IHDR")
+        raise RuntimeError("not a PNG file: no signature and IHDR")
     target.write(head)
     for key, value in texts.items():
         target.write(chunk(b"tEXt", key.encode("latin-1") + b"\x00" + value.encode("latin-1")))

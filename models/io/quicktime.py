@@ -4,7 +4,8 @@
 ffmpeg writes ``ftyp``, ``wide``, ``mdat``, ``moov`` (no ``+faststart``). :func:`extend_movie` appends a sample to
 the end of ``mdat`` and writes a new ``moov`` after it, in place: the video's chunk offsets stay valid and the video
 data is never copied. Layouts follow Apple's QuickTime File Format reference (metadata ``keys``/``ilst``, the
-``mebx`` boxed-metadata sample entry, ``tref``/``cdsc``).
+``mebx`` boxed-metadata sample entry, ``tref``/``cdsc``). The movie is always ffmpeg's own, so a layout other than
+expected is a :class:`RuntimeError` (an encoder's invariant broken), never a user's mistake.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def _box_at(head: bytes, position: int, end: int) -> tuple[bytes, int, int, int]
     elif size == 0:
         size = end - position
     if size < header or position + size > end:
-        raise ValueError(f"a broken {kind!r} box at byte {position}")
+        raise RuntimeError(f"a broken {kind!r} box at byte {position}")
     return kind, position, position + header, position + size
 
 
@@ -56,7 +57,7 @@ def _child(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int]:
     for found, _, payload, stop in children(data, start, end):
         if found == kind:
             return payload, stop
-    raise ValueError(f"no {kind!r} box")
+    raise RuntimeError(f"no {kind!r} box")
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def read_movie(moov: bytes) -> Movie:
             track_id = _after_times(moov, _child(moov, payload, stop, b"tkhd")[0])
             media_scale = _after_times(moov, _child(moov, *mdia, b"mdhd")[0])
             return Movie(timescale, next_track, track_id, media_scale)
-    raise ValueError("the movie has no video track")
+    raise RuntimeError("the movie has no video track")
 
 
 def mdta_meta(keys: list[str], values: Mapping[str, str], version_field: bool) -> bytes:
@@ -156,7 +157,7 @@ def extend_movie(path: str | os.PathLike, sample: bytes, tracks: int, atoms: Cal
     with open(path, "r+b") as file:
         top = _top_level(file)
         if [kind for kind, *_ in top[-2:]] != [b"mdat", b"moov"]:
-            raise ValueError(f"expected ffmpeg's mdat then moov at the end, got {[kind for kind, *_ in top]}")
+            raise RuntimeError(f"expected ffmpeg's mdat then moov at the end, got {[kind for kind, *_ in top]}")
         (_, mdat_start, mdat_header, _), (_, moov_start, _, moov_end) = top[-2:]
         file.seek(moov_start)
         moov = file.read(moov_end - moov_start)
@@ -181,7 +182,7 @@ def extend_movie(path: str | os.PathLike, sample: bytes, tracks: int, atoms: Cal
             file.seek(mdat_start)
             file.write(struct.pack(">I", size))
         else:
-            raise ValueError("the movie's mdat outgrew its 32-bit size")
+            raise RuntimeError("the movie's mdat outgrew its 32-bit size")
 
 
 def _top_level(file) -> list[tuple[bytes, int, int, int]]:
