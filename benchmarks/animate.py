@@ -145,13 +145,13 @@ def layered_stack(flow: torch.Tensor, n_layers: int) -> FlowStack:
 
 
 def held_frames(plan, frame_bytes: int) -> float:
-    """Memory a stack plan holds beyond what one flow's plan holds, in frame-sized buffers: the extended flows,
-    nearest-pixel maps and ownership masks of its layers."""
+    """Memory a stack plan holds beyond what one flow's plan holds, in frame-sized buffers: the extended flows and
+    nearest-pixel maps of its layers that pass behind."""
     extra = 0
     for layer in plan.layers:
         extended = layer.flow.numel() * layer.flow.element_size() if layer.nearest is not None else 0
         nearest = layer.nearest.numel() * layer.nearest.element_size() if layer.nearest is not None else 0
-        extra += extended + nearest + layer.owned.numel() * layer.owned.element_size()
+        extra += extended + nearest
     return extra / frame_bytes
 
 

@@ -121,8 +121,8 @@ SCENES = (
     # Sky and water of one picture in opposite directions and different periods (the tree stays still).
     Scene("sky_and_water", SCENE_DIR / "by_the_water.jpg", layers=(
         Layer("water flowing to the left", ((0, 0.27), (1, 0.27), (1, 0.355), (0, 0.455)), cycles=1),
-        Layer("clouds drifting to the right", ((0, 0), (1, 0), (1, 0.19), (0, 0.19)),
-              holes=(((0.88, 0), (1, 0), (1, 0.19), (0.88, 0.19)),), cycles=2))),
+        Layer("clouds drifting to the right", ((0, 0), (1, 0), (1, 0.16), (0, 0.16)),
+              holes=(((0.88, 0), (1, 0), (1, 0.16), (0.88, 0.16)),), cycles=2))),
 )
 
 

@@ -76,7 +76,8 @@ class Animate(io.ComfyNode):
             raise InputTypeError(f"Animate `video_model` must come from Load Video Model, got "
                                  f"{type(video_model).__name__}: connect Load Video Model, or leave it unconnected")
         memory.preflight("Animate Cinemagraph", batch * frames, height, width,
-                         memory.animate_bytes(batch, frames, height, width),
+                         memory.animate_bytes(batch, frames, height, width,
+                                              CLASSIC_SPLAT if video_model is not None else engine),
                          "fewer frames, a smaller image or fewer images in the batch")
         stack = as_stack(flow, "Animate `flow`")
         layered = video_model is None and engine == SHARP_LOOP and not stack.is_single_flow()

@@ -7,10 +7,13 @@ available system memory.
 
 from __future__ import annotations
 
+import math
+
 import psutil
 
 from ..models.checks import InputValueError
 from ..models.io import encoding
+from ..models.loop.engines import CLASSIC_SPLAT, SHARP_LOOP
 
 GB = 1e9
 HEADROOM = 0.9
@@ -32,11 +35,31 @@ def preflight(node: str, frames: int, height: int, width: int, needed: float, fi
                               f"{free / GB:.1f} GB free — {fixes}")
 
 
-def animate_bytes(batch: int, frames: int, height: int, width: int) -> float:
-    """Animate's output (float32 RGB frames) plus its working set (the image, flow, importance and a few
-    frame-sized buffers per image)."""
-    pixels = height * width
-    return batch * frames * pixels * 3 * 4 + batch * pixels * 4 * 32
+WORKING_SET = {SHARP_LOOP: (450.0, 22.0), CLASSIC_SPLAT: (450.0, 22.0)}
+"""Per pixel engine, bytes per pixel of each image that a run holds at its peak besides its frames: (the part that
+does not depend on the frame count, the part per √frames). Measured over the whole picture moving
+(tests/comfy/test_memory_preflight.py prints estimate against measured peak):
+
+* sharp loop: the plan's per-pixel windows (4 float32 per cycle) and the tracked pixels' indices; each image's
+  reader — the still upsampled to the 2× grid (4 × 12 B) with its build temporaries, its blurred low band (12 B);
+  each frame's reads (positions, rows, both phases' low band and detail, ≈ 150 B); the two Euler states
+  (positions, start, scratch ≈ 60 B each);
+* classic splat: the blender's splat values (the sources twice, 32 B), its static base (16 B) and the splat
+  workspace of a frame (accumulators, flags, ratio ≈ 200 B); the two Euler states;
+* both: the backward trace is served from ⌈√N⌉ stored displacement fields (8 B each) and ⌈N/⌈√N⌉⌉ checkpoints
+  (9 B each) — about 17 B × √N (22 B counted: 1024² × 120 frames measured up to 4 % apart between runs); the
+  prepared flow and the image in channel-first layout (20 B).
+
+The video network keeps the classic figures (its activations are the model's, managed by ComfyUI)."""
+WORKING_MARGIN = 1.1
+"""The working set's estimate over its measured peak: the allocator's rounding and reuse vary by a few percent."""
+
+
+def animate_bytes(batch: int, frames: int, height: int, width: int, engine: str = SHARP_LOOP) -> float:
+    """Animate's output (float32 RGB frames) plus the working set of ``engine`` (:data:`WORKING_SET`)."""
+    pixels = batch * height * width
+    fixed, per_root = WORKING_SET.get(engine, WORKING_SET[CLASSIC_SPLAT])
+    return pixels * frames * 3 * 4 + WORKING_MARGIN * pixels * (fixed + per_root * math.sqrt(frames))
 
 
 def save_bytes(height: int, width: int) -> float:
@@ -53,3 +76,16 @@ def preflight_save(frames: object) -> None:
         return
     count, height, width = (int(n) for n in shape[:3])
     preflight("Save Cinemagraph", count, height, width, save_bytes(height, width), "a smaller image")
+
+
+MAX_WRITTEN_FRAMES = 54_000
+"""Save Cinemagraph writes at most this many frames into one file (30 min at 30 fps): `repeat` streams, so memory
+does not limit it, but a longer file takes an hour or more to encode and fills the output disk for nothing."""
+
+
+def preflight_length(written: int, frames: int, repeat: int, fps: float) -> None:
+    """Refuse a save whose ``repeat`` × ``frames`` (ping-pong included) makes more than MAX_WRITTEN_FRAMES frames."""
+    if written > MAX_WRITTEN_FRAMES:
+        raise InputValueError(f"Save Cinemagraph: `repeat` {repeat} × {frames} `frames` makes {written} frames to "
+                              f"write ({written / fps / 60:.0f} min at {fps:g} fps), more than the "
+                              f"{MAX_WRITTEN_FRAMES} a save writes — lower `repeat` or save fewer frames")

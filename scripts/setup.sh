@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up the repository root idempotently, in one of three modes (what each command needs, nothing more):
 #   setup.sh              everything (what `scripts/test.sh` and CI use): the runtime below, the test tools
-#                         (pytest, ruff, playwright) and Debian's chromium for the browser tests (needs root/sudo);
+#                         (pytest, ruff, playwright), Debian's chromium for the browser tests and the independent
+#                         readers the Save tests check files with (Debian's ffmpeg for ffprobe, ExifTool from
+#                         libimage-exiftool-perl) (needs root/sudo);
 #   setup.sh --no-browser the same without chromium, so the unit/comfy/server layers run without root
 #                         (also: T2C_SKIP_BROWSER=1);
 #   setup.sh --runtime    only what the demo runs: the runtime, no test tools, no chromium, no apt, no root.
@@ -64,6 +66,7 @@ RUNTIME_STAMP="$VENV/.t2c-setup-stamp-runtime"
 DEV_STAMP="$VENV/.t2c-setup-stamp"
 
 have_chromium() { command -v chromium >/dev/null 2>&1; }
+have_readers() { command -v ffprobe >/dev/null 2>&1 && command -v exiftool >/dev/null 2>&1; }
 stamp_is() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
 linked() { [[ -f "$COMFY/main.py" && -e "$COMFY/custom_nodes/$PACK_NAME" ]]; }
 CURRENT_STAMP="$CURRENT/.t2c-setup-stamp"
@@ -76,7 +79,7 @@ want_dev=1; want_browser=1
 
 if linked && { { stamp_is "$DEV_STAMP" "$DEV_WANT" && current_ready; } \
                 || { (( ! want_dev )) && stamp_is "$RUNTIME_STAMP" "$RUNTIME_WANT"; }; } \
-        && { (( ! want_browser )) || have_chromium; }; then
+        && { (( ! want_browser )) || { have_chromium && have_readers; }; }; then
     say "already set up ($MODE; stamp matches): $VENV, $COMFY"
     exit 0
 fi
@@ -110,11 +113,11 @@ set_up_current() {
     current_inputs > "$CURRENT_STAMP"
 }
 
-if (( want_browser )) && ! have_chromium; then
-    say "installing Debian chromium (browser tests drive it through playwright)"
+if (( want_browser )) && ! { have_chromium && have_readers; }; then
+    say "installing Debian chromium (browser tests drive it through playwright), ffmpeg (ffprobe) and ExifTool"
     if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium ffmpeg libimage-exiftool-perl >/dev/null
 fi
 
 if [[ ! -x "$VENV/bin/python" ]]; then

@@ -27,12 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..checks import (
-    InputTypeError,
-    InputValueError,
-    check_mask,
-    check_number,
-)
+from ..checks import InputTypeError, InputValueError, check_mask, check_number
 from ..prompt.direction import parse_direction
 from .ops import MOTION_NORM, angle_vector
 

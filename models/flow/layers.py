@@ -151,7 +151,7 @@ def prepare_stack(stack: FlowStack, size: tuple[int, int], batch: int, mask: tor
 
 def legacy_layer(flow: torch.Tensor, label: str = "flow") -> FlowLayer:
     """A plain flow tensor as one ``stick`` layer whose region is where it moves."""
-    check_nchw(flow, label, channels=2)
+    check_nchw(flow, f"{label} (a T2C_FLOW [B, 2, H, W]: connect a Text Flow node)", channels=2)
     return FlowLayer(flow=flow.float(), mask=(flow != 0).any(dim=1, keepdim=True).float(), border=LEGACY_BORDER,
                      label=label)
 

@@ -1,4 +1,7 @@
-"""Encode a stack of frames as a looping animation file: MP4 (H.264), GIF or animated WebP.
+"""Encode a stack of frames as a looping animation file: MP4 (H.264), GIF, animated WebP, WebM (VP9), APNG, and
+the phone formats: Google's Motion Photo (``…MP.jpg``, :mod:`.motion_photo`) and Apple's Live Photo (a ``.JPG`` +
+``.MOV`` pair, :mod:`.live_photo`). :data:`FORMAT_TABLE` says which are videos (``repeat`` applies) and which need
+even sides.
 
 Files are written to a temporary name in the target folder and renamed at the end, so a failed or
 cancelled encode never leaves a half-written file under the final name. Frames are converted to 8 bits a chunk at
@@ -14,6 +17,11 @@ savers do it and its frontends read it back when a file is dropped onto the canv
   (``getFromIsobmffFile``) looks there;
 * webp: EXIF ``0x0110`` = ``"prompt:<json>"``, ``0x010F``, ``0x010E`` … = ``"<key>:<json>"`` as core
   ``SaveAnimatedWEBP``; read by the frontend's ``getWebpMetadata``;
+* webm: Matroska tags ``PROMPT`` / ``WORKFLOW`` (ffmpeg's ffmetadata input upper-cases them), read by the
+  frontend's ``getFromWebmFile``;
+* apng: ``tEXt`` chunks "prompt" / "workflow" as core ``SaveAnimatedPNG`` (:mod:`.png`);
+* motion photo: in its MP4 (as mp4 above; the frontend reads nothing from a JPEG); live photo: in the MOV's
+  ``moov/udta/meta`` as mp4 (dropping the ``.MOV`` restores the graph);
 * gif: the ComfyUI frontend reads nothing from a GIF (checked: frontend 1.32.9 and the current source's
   ``getWorkflowDataFromFile``, which handles png, webp, avif, mp3, ogg, flac, webm, mp4/mov, svg, glb, latent
   and json only), so dropping one cannot restore the graph.
@@ -24,6 +32,7 @@ savers do it and its frontends read it back when a file is dropped onto the canv
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import io
 import json
@@ -35,20 +44,18 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from ..checks import InputShapeError, InputTypeError, InputValueError
+from . import jpeg, live_photo, motion_photo, png
 from .files import move_into_place
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("mp4", "gif", "webp")
-EXTENSIONS = {"mp4": ".mp4", "gif": ".gif", "webp": ".webp"}
-MAX_SIDE = {"mp4": 16384, "gif": 65535, "webp": 16383}
-"""Largest width or height each format holds (GIF: 16-bit sizes; WebP: 14 bits; H.264 through libx264: 16384)."""
 GIF_MIN_DELAY = 2
 """Shortest GIF frame delay in 1/100 s that players honour: browsers show a delay of 0 or 1 as 10."""
 
@@ -70,6 +77,7 @@ class LoopFrames:
     ``frames`` [T, H, W, 3]: floats in 0..1 (torch or numpy; rounded, NaN and inf rejected rather than silently
     black) or uint8. With ``pingpong`` the loop plays forward then backward without repeating the turning frames,
     so the bounce itself loops seamlessly; the backward half is converted again rather than kept.
+    :meth:`played` gives the same frames in another order (repeated) or scaled to another size.
     """
 
     def __init__(self, frames, pingpong: bool = False):
@@ -84,9 +92,18 @@ class LoopFrames:
             raise InputTypeError(f"frames must be floats in 0..1 or uint8, got {frames.dtype}")
         self._frames, self._floating = frames, floating
         count, self.height, self.width = shape[:3]
+        self._source_size = (self.height, self.width)
         self.order = list(range(count)) + (list(range(count - 2, 0, -1)) if pingpong and count >= 3 else [])
         self._step = max(1, CONVERT_CHUNK_BYTES // (self.height * self.width * 3 * 4))
         self._start, self._chunk = -1, None
+
+    def played(self, order: list[int], size: tuple[int, int]) -> LoopFrames:
+        """These frames played in ``order`` (indices of the given frames) at ``size`` (height, width; scaled down
+        with antialiasing as they are converted)."""
+        loop = copy.copy(self)
+        loop.order, (loop.height, loop.width) = list(order), size
+        loop._start, loop._chunk = -1, None
+        return loop
 
     def __len__(self) -> int:
         return len(self.order)
@@ -94,7 +111,7 @@ class LoopFrames:
     def __getitem__(self, k: int) -> np.ndarray:
         """Frame ``k`` of the loop, in play order (it stays valid after later frames are read)."""
         index = self.order[k]
-        if not self._floating:
+        if not self._floating and self._source_size == (self.height, self.width):
             return self._frames[index]
         start = index - index % self._step
         if start != self._start:
@@ -109,21 +126,74 @@ class LoopFrames:
         chunk = self._frames[start:stop]
         if self._torch:
             chunk = chunk.detach().cpu().float().numpy()  # a view for the CPU float32 frames ComfyUI passes
-        scaled = np.multiply(chunk, 255.0, dtype=np.float32)
+        scaled = np.multiply(chunk, 255.0 if self._floating else 1.0, dtype=np.float32)
         if not np.isfinite(scaled).all():
             raise InputValueError("frames contain NaN or inf; check the node that produced them")
+        if self._source_size != (self.height, self.width):
+            scaled = _resize(scaled, (self.height, self.width))
         np.rint(scaled, out=scaled)
         np.clip(scaled, 0, 255, out=scaled)
         return scaled.astype(np.uint8)
 
 
+def _resize(chunk: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """[N, H, W, 3] float32 scaled to ``size`` (antialiased bilinear, the filter that keeps a downscale sharp
+    without aliasing)."""
+    import torch
+
+    images = torch.from_numpy(np.ascontiguousarray(chunk)).permute(0, 3, 1, 2)
+    scaled = torch.nn.functional.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return scaled.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def fitted_size(height: int, width: int, max_side: int, even: bool) -> tuple[int, int]:
+    """(height, width) with the long side at most ``max_side`` (0: as given), aspect kept; even sides when
+    ``even`` and the frames are scaled (4:2:0 video; unscaled odd frames are padded by the encoder instead)."""
+    if not max_side or max(height, width) <= max_side:
+        return height, width
+    step, scale = (2 if even else 1), max_side / max(height, width)
+    long_side = max(step, max_side // step * step)
+    short_side = max(step, round(min(height, width) * scale / step) * step)
+    return (long_side, short_side) if height >= width else (short_side, long_side)
+
+
+def prepare_loop(frames, fmt: str, fps: float, pingpong: bool = False, repeat: int = 1, max_side: int = 0,
+                 on_note: Callable[[str], None] | None = None) -> LoopFrames:
+    """The frames as :func:`write_loop` writes them in ``fmt``: ping-pong, played ``repeat`` times (video formats;
+    the image formats loop by themselves), scaled to ``max_side``, a live photo repeated to 1.5 s and cut at 3 s.
+    ``on_note`` hears what was changed beyond what was asked (padding, cutting)."""
+    spec = format_spec(fmt)
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise InputValueError(f"repeat must be a whole number >= 1, got {repeat!r}")
+    if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 0:
+        raise InputValueError(f"max_side must be a whole number >= 0 (0 = as rendered), got {max_side!r}")
+    note = on_note or _log_note
+    loop = frames if isinstance(frames, LoopFrames) else LoopFrames(frames, pingpong)
+    size = fitted_size(loop.height, loop.width, max_side, spec.even)
+    if spec.even and (size[0] % 2 or size[1] % 2):
+        note(f"{fmt} needs even sides (4:2:0 video): {size[1]}×{size[0]} is padded to "
+             f"{size[1] + size[1] % 2}×{size[0] + size[0] % 2} by repeating the last column/row")
+    order = loop.order * (repeat if spec.video else 1)
+    if fmt in LIVE_PHOTOS:
+        plays, count = live_photo.play_length(len(order), fps)
+        if count < plays * len(order):
+            note(f"a live photo lasts at most {live_photo.MAX_SECONDS:g} s: {len(order)} frames at {fps:g} fps "
+                 f"are cut to the first {count}")
+        order = (order * plays)[:count]
+    return loop.played(order, size)
+
+
+def _log_note(text: str) -> None:
+    log.warning("Save: %s", text)
+
+
 def write_loop(frames, path: str | os.PathLike, fmt: str, fps: float, quality: int = 90,
                on_frame: Callable[[int], None] | None = None, metadata: Mapping[str, object] | None = None,
                counter: int | None = None) -> Path:
-    """Write ``frames`` (a :class:`LoopFrames`, or [T, H, W, 3] floats in 0..1 or uint8, played forward) as an
-    endlessly looping ``fmt`` file and return its path: ``path`` itself, or with ``counter``, the first free name
-    ``{path}_{counter:05}_{ext}`` from that counter on (:func:`models.io.files.move_into_place`: no file is ever
-    replaced).
+    """Write ``frames`` (a :class:`LoopFrames` from :func:`prepare_loop`, or [T, H, W, 3] floats in 0..1 or uint8,
+    played forward) as an endlessly looping ``fmt`` file and return its path: ``path`` itself, or with ``counter``,
+    the first free name ``{path}_{counter:05}_{ext}`` from that counter on (:func:`models.io.files.move_into_place`:
+    no file is ever replaced). A live photo's still goes beside it, under the same name with ``.JPG``.
 
     ``on_frame(i)`` is called after frame i is handed to the encoder and, with i = the frame count, while the
     encoder finishes and once more before the file is moved into place; an exception it raises (ComfyUI's Cancel)
@@ -132,28 +202,32 @@ def write_loop(frames, path: str | os.PathLike, fmt: str, fps: float, quality: i
     ``workflow``), embedded as described in the module docstring; None or {} embeds nothing. What cannot be
     embedded is left out with a log line (:func:`embeddable_metadata`): the frames are saved in any case.
     """
-    if fmt not in FORMATS:
-        raise InputValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    spec = format_spec(fmt)
     if not fps > 0:
         raise InputValueError(f"fps must be positive, got {fps}")
-    loop = frames if isinstance(frames, LoopFrames) else LoopFrames(frames)
+    loop = frames if isinstance(frames, LoopFrames) else prepare_loop(frames, fmt, fps)
     check_frame_size(fmt, loop.height, loop.width)
     texts = embeddable_metadata(metadata, fmt)
     on_frame = on_frame or _nothing
     path = Path(path)
     # Not mkstemp: its 0600 mode would make results private; 0666 here is narrowed by the umask like any file.
-    tmp_name = str(path.parent / f".partial-{uuid.uuid4().hex}{EXTENSIONS[fmt]}")
+    tmp_name = str(path.parent / f".partial-{uuid.uuid4().hex}{Path(spec.extension).suffix}")
     os.close(os.open(tmp_name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    pairs = [(tmp_name, path)]
+    if spec.companion:
+        pairs.append((str(Path(tmp_name).with_suffix(spec.companion)), path.with_suffix(spec.companion)))
     try:
-        writer = {"mp4": _write_mp4, "gif": _write_gif, "webp": _write_webp}[fmt]
-        writer(loop, tmp_name, fps, quality, on_frame, metadata=texts or None)
+        globals()[spec.writer](loop, tmp_name, fps, quality, on_frame, metadata=texts or None)
         on_frame(len(loop))
         if counter is not None:
-            return move_into_place(tmp_name, path.parent, path.name, EXTENSIONS[fmt], counter)
-        os.replace(tmp_name, path)
+            return move_into_place(tmp_name, path.parent, path.name, spec.extension, counter,
+                                   companions={tmp: spec.companion for tmp, _ in pairs[1:]})
+        for tmp, final in pairs:
+            os.replace(tmp, final)
     finally:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
+        for tmp, _ in pairs:
+            if os.path.exists(tmp):
+                os.remove(tmp)
     return path
 
 
@@ -224,15 +298,97 @@ def _json_object(texts: Mapping[str, str]) -> str:
 
 def _write_mp4(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: Callable[[int], None],
                metadata: Mapping | None = None) -> None:
-    """ffmpeg (imageio-ffmpeg's binary) reads raw frames from a pipe; the tags go in the same pass (ffmetadata
-    input) into moov/udta/meta, moov first (+faststart) so readers that only look at the file's head find them.
+    """H.264 with the moov first (+faststart) so readers that only look at the file's head find the tags."""
+    _ffmpeg_video(loop, path, fps, on_frame, _x264(quality), "mp4", metadata, movflags="+faststart")
+
+
+def _x264(quality: int) -> list[str]:
+    crf = str(int(round(np.interp(quality, [0, 100], [35, 12]))))
+    return ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", crf, "-preset", "medium"]
+
+
+def _x265(quality: int) -> list[str]:
+    """HEVC tagged ``hvc1`` (the tag Apple's players require); CRF 38..15 gives about x264's quality."""
+    crf = str(int(round(np.interp(quality, [0, 100], [38, 15]))))
+    return ["-c:v", "libx265", "-pix_fmt", "yuv420p", "-crf", crf, "-preset", "medium", "-tag:v", "hvc1",
+            "-x265-params", "log-level=error"]
+
+
+def _write_webm(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: Callable[[int], None],
+                metadata: Mapping | None = None) -> None:
+    """VP9 in 4:2:0 (what browsers and the web-based wallpaper programs play); constant quality (CRF 50..15)."""
+    crf = str(int(round(np.interp(quality, [0, 100], [50, 15]))))
+    codec = ["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p", "-crf", crf, "-b:v", "0", "-row-mt", "1",
+             "-deadline", "good", "-cpu-used", "4"]
+    _ffmpeg_video(loop, path, fps, on_frame, codec, "webm", metadata)
+
+
+def _write_apng(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: Callable[[int], None],
+                metadata: Mapping | None = None) -> None:
+    """Lossless, loops forever (``-plays 0``); ffmpeg stores each frame as the rectangle that changed. zlib level 3:
+    half the time of the default 6 for 4 % more bytes (768×512×60 sample loop). The tags are added by copying
+    ffmpeg's file once with text chunks after IHDR (ffmpeg cannot write them)."""
+    codec = ["-c:v", "apng", "-pred", "paeth", "-compression_level", "3", "-plays", "0"]
+    if not metadata:
+        _ffmpeg_video(loop, path, fps, on_frame, codec, "apng", None)
+        return
+    plain = f"{path}.plain.png"
+    try:
+        _ffmpeg_video(loop, plain, fps, on_frame, codec, "apng", None)
+        with open(plain, "rb") as source, open(path, "wb") as target:
+            png.copy_with_text(source, target, metadata)
+    finally:
+        if os.path.exists(plain):
+            os.remove(plain)
+
+
+def _write_motion_photo(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: Callable[[int], None],
+                        metadata: Mapping | None = None) -> None:
+    """The H.264 MP4 (with the tags) is written first, then the still with its XMP and the MP4 copied after it."""
+    video = f"{path}.video.mp4"
+    try:
+        _write_mp4(loop, video, fps, quality, on_frame, metadata)
+        still = jpeg.encode_still(loop[0], quality)
+        with open(video, "rb") as source, open(path, "wb") as target:
+            motion_photo.write(target, still, source, os.path.getsize(video),
+                               round(still_frame(loop) * 1e6 / fps))
+    finally:
+        if os.path.exists(video):
+            os.remove(video)
+
+
+def _live_photo_writer(codec: Callable[[int], list[str]]) -> Callable[..., None]:
+    """A live photo writer whose MOV is encoded with ``codec`` (:func:`_x264` or :func:`_x265`)."""
+    def write(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: Callable[[int], None],
+              metadata: Mapping | None = None) -> None:
+        """ffmpeg writes the MOV; :mod:`.live_photo` adds the content identifier, the still-image-time track and
+        the tags; the still goes to the ``.JPG`` beside it."""
+        content_id = live_photo.new_content_id()
+        _ffmpeg_video(loop, path, fps, on_frame, codec(quality), "mov", None)
+        live_photo.tag_movie(path, content_id, still_frame(loop), fps, metadata or {})
+        still = live_photo.tag_still(jpeg.encode_still(loop[0], quality), content_id)
+        Path(path).with_suffix(live_photo.STILL_EXTENSION).write_bytes(still)
+
+    return write
+
+
+def still_frame(loop: LoopFrames) -> int:
+    """Where the still (the loop's first frame) is in the video: its showing nearest the middle."""
+    showings = [k for k, index in enumerate(loop.order) if index == loop.order[0]]
+    return min(showings, key=lambda k: abs(2 * k - (len(loop) - 1)))
+
+
+def _ffmpeg_video(loop: LoopFrames, path: str, fps: float, on_frame: Callable[[int], None], codec: list[str],
+                  container: str, metadata: Mapping | None, movflags: str | None = None) -> None:
+    """ffmpeg (imageio-ffmpeg's binary) reads raw frames from a pipe and writes ``container``; the tags (key → JSON
+    text) go in the same pass (ffmetadata input; ``movflags`` + use_metadata_tags puts them in moov/udta/meta).
     The tags travel in a file, not on the command line, whose arguments are limited to 128 KiB each (a large
     workflow is bigger). On Cancel ffmpeg is killed rather than left to flush its look-ahead."""
     import imageio_ffmpeg
 
     # yuv420p (the pixel format every player decodes) needs even sides: replicate the last row/column.
-    pad = ((0, loop.height % 2), (0, loop.width % 2), (0, 0))
-    crf = str(int(round(np.interp(quality, [0, 100], [35, 12]))))
+    even = "yuv420p" in codec
+    pad = ((0, loop.height % 2 * even), (0, loop.width % 2 * even), (0, 0))
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostats", "-v", "error", "-y", "-f", "rawvideo",
                "-pix_fmt", "rgb24", "-s", f"{loop.width + pad[1][1]}x{loop.height + pad[0][1]}",
                "-r", str(Fraction(fps).limit_denominator()), "-i", "-"]
@@ -242,8 +398,10 @@ def _write_mp4(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: 
             metadata = None
         if metadata:
             command += ["-f", "ffmetadata", "-i", meta_path, "-map", "0", "-map_metadata", "1"]
-        command += ["-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", crf, "-preset", "medium",
-                    "-movflags", "+faststart+use_metadata_tags" if metadata else "+faststart", "-f", "mp4", path]
+        command += ["-an", *codec]
+        if movflags is not None and (movflags or metadata):
+            command += ["-movflags", movflags + ("+use_metadata_tags" if metadata else "")]
+        command += ["-f", container, path]
         with tempfile.TemporaryFile() as errors:  # a file, not a pipe: ffmpeg never blocks on what it reports
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
             try:
@@ -268,7 +426,8 @@ def _write_mp4(loop: LoopFrames, path: str, fps: float, quality: int, on_frame: 
             if process.returncode != 0:
                 errors.seek(0)
                 message = errors.read().decode("utf-8", "replace").strip()
-                raise RuntimeError(f"ffmpeg could not write the mp4: {message or f'exit code {process.returncode}'}")
+                raise RuntimeError(f"ffmpeg could not write the {container}: "
+                                   f"{message or f'exit code {process.returncode}'}")
     finally:
         if os.path.exists(meta_path):
             os.remove(meta_path)
@@ -440,3 +599,46 @@ def read_gif_metadata(path: str | os.PathLike) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+@dataclass(frozen=True)
+class Format:
+    """How a format is written: the file name's ending after the counter, its writer, the largest side it holds,
+    whether it is a video that players play once (``repeat`` writes the loop N times; the image formats loop by
+    themselves), whether it is 4:2:0 (even sides) and the suffix of a second file written beside it."""
+
+    extension: str
+    writer: str
+    """The name of this module's writer function, looked up when writing (so a test can stand one in)."""
+    max_side: int
+    video: bool = False
+    even: bool = False
+    companion: str | None = None
+
+
+_write_live_photo, _write_live_photo_hevc = _live_photo_writer(_x264), _live_photo_writer(_x265)
+LIVE_PHOTO, LIVE_PHOTO_HEVC = "live photo", "live photo hevc"
+FORMAT_TABLE = {
+    "mp4": Format(".mp4", "_write_mp4", 16384, video=True, even=True),
+    "gif": Format(".gif", "_write_gif", 65535),
+    "webp": Format(".webp", "_write_webp", 16383),
+    "webm": Format(".webm", "_write_webm", 16384, video=True, even=True),
+    "apng": Format(".png", "_write_apng", 65535),
+    "motion photo": Format(motion_photo.NAME_SUFFIX, "_write_motion_photo", 16384, video=True, even=True),
+    LIVE_PHOTO: Format(live_photo.MOVIE_EXTENSION, "_write_live_photo", 16384, video=True, even=True,
+                       companion=live_photo.STILL_EXTENSION),
+    LIVE_PHOTO_HEVC: Format(live_photo.MOVIE_EXTENSION, "_write_live_photo_hevc", 8192, video=True, even=True,
+                            companion=live_photo.STILL_EXTENSION),
+}
+"""Largest sides: GIF 16-bit sizes; WebP 14 bits; H.264 through libx264 and VP9 through libvpx 16384; PNG and
+JPEG 65535; HEVC through libx265 kept at 8192 (HEVC levels end at 8192 wide)."""
+FORMATS = tuple(FORMAT_TABLE)
+LIVE_PHOTOS = (LIVE_PHOTO, LIVE_PHOTO_HEVC)
+EXTENSIONS = {name: spec.extension for name, spec in FORMAT_TABLE.items()}
+MAX_SIDE = {name: spec.max_side for name, spec in FORMAT_TABLE.items()}
+
+
+def format_spec(fmt: str) -> Format:
+    if fmt not in FORMAT_TABLE:
+        raise InputValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return FORMAT_TABLE[fmt]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..checks import InputValueError
@@ -73,24 +74,36 @@ def _check_folders(root: Path, folders: list[str], prefix: str, name: str) -> No
 
 
 def move_into_place(temp: str | os.PathLike, folder: str | os.PathLike, prefix: str, ext: str,
-                    start: int = 1) -> Path:
+                    start: int = 1, companions: Mapping[str, str] | None = None) -> Path:
     """Give the finished file ``temp`` the first free name ``{prefix}_{counter:05}_{ext}`` in ``folder`` from
     counter ``start`` on, never replacing a file, and return its path; ``temp`` is gone afterwards either way.
+    ``companions`` (temporary file → its ext) belong to the same save (a live photo's still): they take the same
+    counter, one that is free for every file, or none of them is placed.
 
     A hard link fails when the name exists, so a name another writer took meanwhile is skipped; where the file
     system has no hard links the name is claimed by an exclusive create and the file moved onto that claim."""
+    files = {str(temp): ext, **(companions or {})}
     counter = start
     try:
         while True:
-            final = Path(folder) / f"{prefix}_{counter:05}_{ext}"
+            claimed = []
             try:
-                _claim(temp, final)
-                return final
+                for source, suffix in files.items():
+                    final = Path(folder) / f"{prefix}_{counter:05}_{suffix}"
+                    _claim(source, final)
+                    claimed.append((source, final))
+                return Path(folder) / f"{prefix}_{counter:05}_{ext}"
             except FileExistsError:
+                for source, final in claimed:  # give back the names taken at this counter
+                    if os.path.exists(source):
+                        os.remove(final)
+                    else:
+                        os.replace(final, source)
                 counter += 1
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temp)
+        for source in files:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(source)
 
 
 def _claim(temp: str | os.PathLike, final: Path) -> None:

@@ -37,6 +37,7 @@ from .sharp_resample import SharpReader
 from .sharp_stack import (
     LayerPlan,
     StackPlan,
+    owned_region,
     plan_stack,
     refuse_cycles_with_stack,
     remap_into_layer,
@@ -140,8 +141,7 @@ def _flows(flow: torch.Tensor | FlowStack) -> list[torch.Tensor]:
 def _behind_regions(plan: StackPlan, item: int, shape: torch.Size) -> list[torch.Tensor]:
     """[H, W] bool masks of the ``behind`` layers in batch item ``item``: each low band is blurred within its own."""
     height, width = shape[-2:]
-    return [layer.owned[item if layer.owned.shape[0] > 1 else 0].view(height, width)
-            for layer in plan.layers if layer.nearest is not None]
+    return [owned_region(layer, item, (height, width)) for layer in plan.layers if layer.nearest is not None]
 
 
 class _LayerCursor:

@@ -23,7 +23,7 @@ from scipy import ndimage
 
 from ..checks import InputValueError, check_int
 from ..flow.layers import FlowLayer, FlowStack
-from .sharp_plan import LoopPlan, flow_fingerprint, plan_loop
+from .sharp_plan import LoopPlan, default_transition, flow_fingerprint, plan_loop
 
 LAYER_SEED_STEP = 7919
 """Stagger seeds of layer j are seed + j·7919 (a prime): neighbouring layers never switch in the same pattern."""
@@ -33,14 +33,13 @@ LAYER_SEED_STEP = 7919
 class LayerPlan:
     """One layer ready to render: ``flow`` [B|1, 2, H, W] its traces follow (extended beyond the layer for
     ``behind``), ``moving`` [B, M] which of ``plan.sources`` move in each item, ``nearest`` [B|1, H·W] int32 (only
-    ``behind``): the nearest pixel the layer owns, ``owned`` [B|1, H·W] bool."""
+    ``behind``): the nearest pixel the layer owns (itself where the layer owns it)."""
 
     label: str
     border: str
     flow: torch.Tensor
     plan: LoopPlan
     moving: torch.Tensor
-    owned: torch.Tensor
     nearest: torch.Tensor | None
     fingerprint: tuple[float, ...]
     """:func:`flow_fingerprint` of the layer's flow as it came (a plan fits no other flow)."""
@@ -77,12 +76,13 @@ def plan_stack(stack: FlowStack, n_frames: int, *, transition: int | None = None
         outside, nearest = (None, None) if layer.border != "behind" else _beyond(owned)
         if nearest is not None:
             flow = _extend(flow, nearest)
-        plan = plan_loop(flow, n_frames, transition, cycles, seed + index * LAYER_SEED_STEP, on_step, moving=moving,
+        window = transition or default_transition(n_frames, behind=nearest is not None)
+        plan = plan_loop(flow, n_frames, window, cycles, seed + index * LAYER_SEED_STEP, on_step, moving=moving,
                          outside=outside)
         prefix = "" if len(stack.layers) == 1 else f"{layer.label}: "
         warnings.extend(prefix + w for w in plan.warnings)
         layers.append(LayerPlan(layer.label, layer.border, flow, plan, moving.flatten(1)[:, plan.sources],
-                                owned.flatten(1), nearest, flow_fingerprint(layer.flow.float())))
+                                nearest, flow_fingerprint(layer.flow.float())))
     return StackPlan(tuple(layers), n_frames, tuple(notes), tuple(warnings))
 
 
@@ -106,7 +106,7 @@ def layer_cycles(layer: FlowLayer, n_frames: int) -> tuple[int | None, str]:
 def single_layer_plan(flow: torch.Tensor, plan: LoopPlan) -> StackPlan:
     """A single flow's plan as a one-layer stack plan: its moving pixels are where the flow is nonzero."""
     moving = (flow != 0).any(dim=1).flatten(1)
-    layer = LayerPlan("flow", "stick", flow, plan, moving[:, plan.sources], moving, None, plan.fingerprint)
+    layer = LayerPlan("flow", "stick", flow, plan, moving[:, plan.sources], None, plan.fingerprint)
     return StackPlan((layer,), plan.bounds[-1], (), plan.warnings)
 
 
@@ -138,20 +138,21 @@ def remap_into_layer(x: torch.Tensor, y: torch.Tensor, layer: LayerPlan, item: i
     mirror lands outside the layer too, moved onto that nearest pixel (keeping its fraction). Only the positions
     outside the layer are worked on (most are inside)."""
     height, width = size
-    owned = layer.owned[item if layer.owned.shape[0] > 1 else 0]
+    nearest = layer.nearest[item if layer.nearest.shape[0] > 1 else 0]
     here = y.round().clamp_(0, height - 1).long().mul_(width).add_(x.round().clamp_(0, width - 1).long())
-    away = (~owned.index_select(0, here)).nonzero().squeeze(1)
+    target = nearest.index_select(0, here).long()
+    away = (target != here).nonzero().squeeze(1)
     if away.numel() == 0:
         return x, y
-    here = here.index_select(0, away)
-    target = layer.nearest[item if layer.nearest.shape[0] > 1 else 0].index_select(0, here).long()
+    here, target = here.index_select(0, away), target.index_select(0, away)
     dx = (target % width - here % width).to(x.dtype)
     dy = (torch.div(target, width, rounding_mode="floor") - torch.div(here, width, rounding_mode="floor")).to(x.dtype)
     near_x, near_y = x.index_select(0, away) + dx, y.index_select(0, away) + dy
     mirrored_x, mirrored_y = near_x + dx, near_y + dy
     column, row = mirrored_x.round().long(), mirrored_y.round().long()
     fits = (column >= 0) & (column < width) & (row >= 0) & (row < height)
-    fits &= owned.index_select(0, row.clamp(0, height - 1) * width + column.clamp(0, width - 1))
+    landing = row.clamp(0, height - 1) * width + column.clamp(0, width - 1)
+    fits &= nearest.index_select(0, landing).long() == landing
     x, y = x.clone(), y.clone()
     x[away] = torch.where(fits, mirrored_x, near_x)
     y[away] = torch.where(fits, mirrored_y, near_y)
@@ -163,3 +164,9 @@ def refuse_cycles_with_stack(cycles: int | None) -> None:
     if cycles is not None:
         raise InputValueError("cycles is set per layer for a motion-layer stack (Text Flow's `cycles`); leave the "
                               "loop's cycles unset")
+
+
+def owned_region(layer: LayerPlan, item: int, size: tuple[int, int]) -> torch.Tensor:
+    """[H, W] bool: the pixels a ``behind`` layer owns in batch item ``item`` (where its nearest pixel is itself)."""
+    nearest = layer.nearest[item if layer.nearest.shape[0] > 1 else 0]
+    return (nearest.long() == torch.arange(nearest.numel(), device=nearest.device)).view(size)

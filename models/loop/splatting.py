@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from ..checks import InputShapeError, check_companion, check_nchw
-from ..flow.ops import validate_flow
+from ..checks import InputValueError, check_companion, check_nchw
 
 
 class Workspace:
@@ -88,16 +87,12 @@ def _grid_targets(disp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _validate(x: torch.Tensor, disp: torch.Tensor, weight: torch.Tensor | None) -> None:
     check_nchw(x, "x")
-    validate_flow(disp, "disp")
-    if disp.shape[-2:] != x.shape[-2:]:
-        raise InputShapeError(f"disp size {list(disp.shape[-2:])} must match x size {list(x.shape[-2:])}")
-    if disp.shape[0] not in (1, x.shape[0]):
-        raise InputShapeError(f"disp batch ({disp.shape[0]}) must be 1 or match x batch ({x.shape[0]})")
+    check_companion(disp, "disp", x, channels=2)
     if weight is not None:
         check_companion(weight, "weight", x, channels=1)
     devices = {t.device for t in (x, disp, weight) if t is not None}
     if len(devices) > 1:
-        raise InputShapeError(f"x, disp and weight must be on the same device, got {sorted(map(str, devices))}")
+        raise InputValueError(f"x, disp and weight must be on the same device, got {sorted(map(str, devices))}")
 
 
 def softsplat(x: torch.Tensor, disp: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:

@@ -25,16 +25,9 @@ from collections.abc import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from ..checks import (
-    InputShapeError,
-    InputTypeError,
-    InputValueError,
-    check_companion,
-    check_mask,
-    check_nchw,
-)
+from ..checks import InputTypeError, InputValueError, check_companion, check_mask, check_nchw
 from ..flow.hints import OFFICIAL_HINT_PX_PER_FRAME, direction_hint
-from ..flow.ops import MOTION_NORM, resize_flow, validate_flow
+from ..flow.ops import MOTION_NORM, resize_flow
 from ..loop.common import check_loop_inputs, loop_buffer
 from ..loop.euler import loop_displacements
 from .hint_flow import HintFlowNet
@@ -139,9 +132,7 @@ def predict_hint_flow(
     if not isinstance(network, HintFlowNet):
         raise InputTypeError(f"network must be a HintFlowNet, got {type(network).__name__}")
     mask = _check_image_and_mask(image, mask)
-    validate_flow(hint, "hint")
-    if hint.shape[-2:] != image.shape[-2:] or hint.shape[0] not in (1, image.shape[0]):
-        raise InputShapeError(f"hint must have shape [B|1, 2, H, W] matching the image, got {list(hint.shape)}")
+    check_companion(hint, "hint", image, channels=2)
     size = nearest_valid_size(*image.shape[-2:], HintFlowNet.SIZE_MULTIPLE)
     rgb, binary = _network_rgb_and_mask(image, mask, size)
     hint = hint.float().expand(image.shape[0], -1, -1, -1)

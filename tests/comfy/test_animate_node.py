@@ -148,3 +148,41 @@ def test_sharp_loop_warns_when_texture_must_travel_out_of_its_region(t2c_nodes, 
 def test_an_unknown_engine_is_refused_by_name(t2c_nodes):
     with pytest.raises(ValueError, match="engine"):
         _animate(t2c_nodes, image=_image(16, 16), flow=_flow(16, 16), engine="warp drive")
+
+
+def _stack(h, w, cycles=(None, None)):
+    """Two motion layers: the top half moves right, the bottom half (a still bar in its middle) left."""
+    from text2cinemagraph.models.flow.layers import FlowLayer, FlowStack  # the classes the loaded pack uses
+
+    layers = []
+    for k, (rows, dx, border) in enumerate(((slice(0, h // 2), 1.0, "slip"), (slice(h // 2, h), -1.0, "behind"))):
+        mask = torch.zeros(1, 1, h, w)
+        mask[..., rows, :] = 1.0
+        mask[..., h // 2 + 2:, w // 2 - 3: w // 2 + 3] = 0.0  # the still bar
+        flow = torch.zeros(1, 2, h, w)
+        flow[:, 0] = dx * mask[:, 0]
+        layers.append(FlowLayer(flow=flow, mask=mask, border=border, cycles=cycles[k], label=f"Text Flow #{k + 1}"))
+    return FlowStack(tuple(layers))
+
+
+def test_a_stack_of_motion_layers_renders_each_layer_with_the_sharp_loop(t2c_nodes, caplog):
+    image = _image(32, 48)
+    stack = _stack(32, 48, cycles=(1, 3))
+    with caplog.at_level("INFO"):
+        frames = _animate(t2c_nodes, image=image, flow=stack, frames=10, engine="sharp loop")
+    assert torch.equal(frames[0], image[0])
+    bar = torch.zeros(32, 48, dtype=torch.bool)
+    bar[18:, 21:27] = True
+    assert torch.equal(frames[:, bar], image[0][bar].expand(10, -1, -1))
+    assert not torch.equal(frames[5, :16], image[0, :16]) and not torch.equal(frames[2, 16:], image[0, 16:])
+    assert "not divisible by 3" in caplog.text and "Text Flow #2" in caplog.text
+
+
+def test_the_classic_engine_renders_a_stack_as_its_combined_flow_and_says_so(t2c_nodes, caplog):
+    image = _image(32, 48)
+    stack = _stack(32, 48)
+    with caplog.at_level("INFO"):
+        frames = _animate(t2c_nodes, image=image, flow=stack, frames=8, engine="classic splat")
+    assert "combined flow of the 2 motion layer(s)" in caplog.text
+    assert torch.equal(frames, _animate(t2c_nodes, image=image, flow=stack.combined(), frames=8,
+                                        engine="classic splat"))

@@ -1,13 +1,11 @@
 """T2C_SaveCinemagraph inside the real ComfyUI: files land in the output folder, decode, and loop."""
 
-import gc
-from pathlib import Path
-
 import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
 from executor import executor_clone
+from peak_memory import peak_over
 from PIL import Image
 
 
@@ -16,28 +14,50 @@ def _frames(t=10, h=37, w=52):
     return torch.rand(t, h, w, 3, generator=gen)
 
 
-@pytest.mark.parametrize("fmt", ["mp4", "gif", "webp"])
+FORMATS = ["mp4", "gif", "webp", "webm", "apng", "motion photo", "live photo", "live photo hevc"]
+
+
+def _saved_path(output_dir, saved, fmt):
+    """The file a format's result names: the HEVC live photo is previewed by its still, the MOV is beside it."""
+    path = output_dir / saved["subfolder"] / saved["filename"]
+    return path.with_suffix(".MOV") if fmt == "live photo hevc" else path
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_save_writes_decodable_loop(t2c_nodes, comfy_output_dir, fmt):
+    from text2cinemagraph.models.io import encoding
+
     frames = _frames()
     result = t2c_nodes["T2C_SaveCinemagraph"].execute(
         frames=frames, filename_prefix="t2c/test", fps=30.0, format=fmt, quality=90, pingpong=False)
     saved = result.ui.as_dict()["images"]
-    assert result.ui.as_dict()["animated"] == (True,)
+    # The frontend would try a <video> for an animated GIF; a browser shows a motion photo's still and decodes no
+    # HEVC (that live photo is previewed by its still).
+    assert result.ui.as_dict().get("animated", (False,)) == (fmt not in ("gif", "motion photo", "live photo hevc"),)
     assert len(saved) == 1 and saved[0]["type"] == "output" and saved[0]["subfolder"] == "t2c"
-    path = comfy_output_dir / saved[0]["subfolder"] / saved[0]["filename"]
-    assert path.suffix == "." + fmt and path.stat().st_size > 0
+    assert saved[0]["filename"].endswith(".JPG") == (fmt == "live photo hevc")
+    path = _saved_path(comfy_output_dir, saved[0], fmt)
+    assert path.name.endswith(encoding.EXTENSIONS[fmt]) and path.stat().st_size > 0
     assert not list(comfy_output_dir.rglob(".partial-*")), "temporary file left behind"
-    if fmt == "mp4":
+    if fmt in ("mp4", "webm", "live photo", "live photo hevc"):
         decoded = iio.imread(path, plugin="pyav")
-        assert decoded.shape[0] == 10
-        # H.264 needs even sides: one replicated row/column, the picture itself is unchanged in size.
-        assert decoded.shape[1:3] == (38, 52)
+        # 4:2:0 video needs even sides: one replicated row/column, the picture itself is unchanged in size;
+        # a live photo plays the 1/3-s loop 5 times to last 1.5 s.
+        assert decoded.shape[:3] == (50 if fmt.startswith("live photo") else 10, 38, 52)
         meta = iio.immeta(path, plugin="pyav")
-        assert meta["codec"] == "h264" and meta["fps"] == pytest.approx(30.0)
+        codec = {"webm": "vp9", "live photo hevc": "hevc"}.get(fmt, "h264")
+        assert meta["codec"] == codec and meta["fps"] == pytest.approx(30.0)
+    elif fmt == "motion photo":
+        assert path.name.endswith("_MP.jpg")
+        with Image.open(path) as image:
+            assert image.format == "JPEG" and image.size == (52, 37)
     else:
         with Image.open(path) as image:
             assert image.n_frames == 10 and image.size == (52, 37)
             assert image.info.get("loop") == 0, "must loop forever"
+    if fmt.startswith("live photo"):
+        with Image.open(path.with_suffix(".JPG")) as still:
+            assert still.format == "JPEG" and still.size == (52, 37)
 
 
 def test_save_pingpong_and_counter(t2c_nodes, comfy_output_dir):
@@ -87,29 +107,35 @@ def _run_as_the_executor(node, extra_pnginfo=None, **inputs):
 
 
 def _read_back(path, fmt):
+    import io
     import json
+
+    from media_readers import motion_photo_video
 
     from text2cinemagraph.models.io import encoding
 
-    if fmt == "mp4":
+    if fmt in ("mp4", "webm", "live photo", "live photo hevc", "motion photo"):
         import av
 
-        with av.open(str(path)) as container:
-            return {key: json.loads(container.metadata[key]) for key in ("prompt", "workflow")
-                    if key in container.metadata}
-    if fmt == "webp":
+        source = io.BytesIO(motion_photo_video(path.read_bytes())[0]) if fmt == "motion photo" else str(path)
+        with av.open(source) as container:
+            tags = {key.lower(): value for key, value in container.metadata.items()}  # webm: upper case
+        return {key: json.loads(tags[key]) for key in ("prompt", "workflow") if key in tags}
+    if fmt in ("webp", "apng"):
         with Image.open(path) as image:
+            if fmt == "apng":
+                return {key: json.loads(image.text[key]) for key in ("prompt", "workflow") if key in image.text}
             exif = image.getexif()
         return {text.split(":", 1)[0]: json.loads(text.split(":", 1)[1]) for text in exif.values()
                 if isinstance(text, str) and text.split(":", 1)[0] in ("prompt", "workflow")}
     return encoding.read_gif_metadata(path)
 
 
-@pytest.mark.parametrize("fmt", ["mp4", "webp", "gif"])
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_save_embeds_prompt_and_workflow(t2c_nodes, comfy_output_dir, fmt):
     saved = _run_as_the_executor(t2c_nodes["T2C_SaveCinemagraph"], frames=_frames(t=4), filename_prefix="meta",
                                  fps=30.0, format=fmt, quality=90, pingpong=False)
-    assert _read_back(comfy_output_dir / saved["filename"], fmt) == {"prompt": PROMPT, "workflow": WORKFLOW}
+    assert _read_back(_saved_path(comfy_output_dir, saved, fmt), fmt) == {"prompt": PROMPT, "workflow": WORKFLOW}
 
 
 def test_save_declares_the_hidden_inputs_the_executor_fills(t2c_nodes):
@@ -117,22 +143,52 @@ def test_save_declares_the_hidden_inputs_the_executor_fills(t2c_nodes):
     assert set(hidden) >= {"prompt", "extra_pnginfo"}
 
 
-@pytest.mark.parametrize("fmt", ["mp4", "webp", "gif"])
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_disable_metadata_flag_is_respected(t2c_nodes, comfy_output_dir, monkeypatch, fmt):
     from comfy.cli_args import args
 
     monkeypatch.setattr(args, "disable_metadata", True)
     saved = _run_as_the_executor(t2c_nodes["T2C_SaveCinemagraph"], frames=_frames(t=4), filename_prefix="nometa",
                                  fps=30.0, format=fmt, quality=90, pingpong=False)
-    assert _read_back(comfy_output_dir / saved["filename"], fmt) == {}
+    assert _read_back(_saved_path(comfy_output_dir, saved, fmt), fmt) == {}
+
+
+def test_repeat_and_max_side_reach_the_file(t2c_nodes, comfy_output_dir):
+    saved = t2c_nodes["T2C_SaveCinemagraph"].execute(
+        frames=_frames(t=6, h=40, w=60), filename_prefix="wallpaper", fps=30.0, format="webm", quality=90,
+        pingpong=False, repeat=4, max_side=31).ui.as_dict()["images"][0]
+    decoded = iio.imread(comfy_output_dir / saved["filename"], plugin="pyav")
+    assert decoded.shape[:3] == (24, 20, 30), "6 frames × 4, the long side at most 31 and even"
+
+
+def test_repeat_times_frames_beyond_the_preflight_is_refused_naming_both(t2c_nodes, comfy_output_dir):
+    from text2cinemagraph.models.checks import InputValueError
+    from text2cinemagraph.nodes import memory
+
+    frames = torch.zeros(memory.MAX_WRITTEN_FRAMES // 50 + 1, 8, 8, 3)
+    with pytest.raises(InputValueError, match=r"`repeat` 50 × \d+ `frames`.*lower `repeat`"):
+        t2c_nodes["T2C_SaveCinemagraph"].execute(frames=frames, filename_prefix="long", fps=30.0, format="mp4",
+                                                 quality=90, pingpong=False, repeat=50)
+    assert not list(comfy_output_dir.rglob("long*"))
+
+
+def test_phone_file_names_get_their_suffix_without_overwriting(t2c_nodes, comfy_output_dir):
+    """`…MP.jpg` and the live photo's NAME.JPG + NAME.MOV: a second save takes the next counter."""
+    from media_readers import MOTION_PHOTO_NAME
+
+    save = t2c_nodes["T2C_SaveCinemagraph"]
+    names = []
+    for fmt in ("motion photo", "motion photo", "live photo", "live photo"):
+        names.append(save.execute(frames=_frames(t=4), filename_prefix="phone/pic", fps=30.0, format=fmt,
+                                  quality=90).ui.as_dict()["images"][0]["filename"])
+    assert names[:2] == ["pic_00001_MP.jpg", "pic_00002_MP.jpg"]
+    assert all(MOTION_PHOTO_NAME.match(name) for name in names[:2])
+    assert names[2:] == ["pic_00003_.MOV", "pic_00004_.MOV"]
+    assert sorted(p.name for p in (comfy_output_dir / "phone").iterdir()) == [
+        "pic_00001_MP.jpg", "pic_00002_MP.jpg", "pic_00003_.JPG", "pic_00003_.MOV", "pic_00004_.JPG", "pic_00004_.MOV"]
 
 
 # ---- memory: Save needs little beyond the frames it is given (issue 13, item 4) ----------------------------------
-
-
-def _peak_rss_bytes() -> int:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
 
 
 def _cinemagraph_frames(t: int, size: int) -> torch.Tensor:
@@ -146,23 +202,22 @@ def _cinemagraph_frames(t: int, size: int) -> torch.Tensor:
     return frames
 
 
-@pytest.mark.parametrize(("fmt", "pingpong"), [("mp4", False), ("gif", False), ("webp", False), ("gif", True)])
+@pytest.mark.parametrize(("fmt", "pingpong"), [("mp4", False), ("gif", False), ("webp", False), ("gif", True),
+                                               ("webm", False), ("apng", False), ("motion photo", False),
+                                               ("live photo", False)])
 def test_save_peak_memory_is_at_most_a_fifth_over_the_frames(t2c_nodes, comfy_output_dir, fmt, pingpong):
     frames = _cinemagraph_frames(300, 512)  # 0.94 GB of float32
     t2c_nodes["T2C_SaveCinemagraph"].execute(frames=frames[:3, :16, :16], filename_prefix="warm", fps=30.0,
                                              format=fmt, quality=90, pingpong=pingpong)  # codecs loaded
-    gc.collect()
-    assert Path("/proc/self/clear_refs").exists(), "this measures the peak RSS through Linux's /proc: run on Linux"
-    with open("/proc/self/clear_refs", "w") as clear:
-        clear.write("5")  # the peak RSS starts again from the current RSS, which holds the frames
-    before = _peak_rss_bytes()
-    t2c_nodes["T2C_SaveCinemagraph"].execute(frames=frames, filename_prefix="peak", fps=30.0, format=fmt,
-                                             quality=90, pingpong=pingpong)
-    extra = _peak_rss_bytes() - before
+    # The peak starts again from the current resident memory, which holds the frames.
+    extra = peak_over(lambda: t2c_nodes["T2C_SaveCinemagraph"].execute(
+        frames=frames, filename_prefix="peak", fps=30.0, format=fmt, quality=90, pingpong=pingpong))
     # 0.2 × frames: the issue's bound. Measured with these frames: +44 MB (mp4), +47–65 MB (gif, +68 with
     # ping-pong), +47–82 MB (webp): one conversion chunk (32 MiB of float32 and its 8-bit copy) and the encoder's own
     # state. Before the frames were streamed through the encoders: +360 / +408 / +588 MB, +803 MB for the ping-pong
     # gif (an 8-bit copy of every frame, twice with ping-pong, and Pillow's list of every frame).
     # WebP: libwebp keeps the encoded file while it assembles it (about three copies), so frames that compress
     # badly (noise, a 66 MB file) reach +280 MB; a cinemagraph's few MB do not count.
+    # webm, apng, motion photo and live photo (issue 20): +44 to +47 MB each (the motion photo's MP4 and the APNG with
+    # its text chunks are copied file to file, the live photo's MOV is finished in place).
     assert extra <= 0.2 * frames.numel() * 4, f"Save peaked {extra / 1e6:.0f} MB over {frames.numel() * 4 / 1e6:.0f} MB"

@@ -60,7 +60,10 @@ BAD_INPUTS = [
     ("anim", "max_px_per_frame", NAN), ("anim", "integration", "cubic"), ("anim", "image", ["msk", 0]),
     ("anim", "flow", ["img", 0]),
     ("save", "fps", 0.0), ("save", "fps", 1e9), ("save", "fps", NAN), ("save", "quality", 0),
-    ("save", "quality", 101), ("save", "format", "exe"), ("save", "frames", ["flow", 0]),
+    ("save", "quality", 101), ("save", "format", "exe"), ("save", "frames", ["flow", 0]), ("save", "repeat", 0),
+    ("save", "repeat", 1_000_000), ("save", "max_side", -2), ("save", "max_side", "big"),
+    ("save", "filename_prefix", "."), ("save", "filename_prefix", ".."), ("save", "filename_prefix", "a\x00b"),
+    ("save", "filename_prefix", "x" * 300), ("save", "filename_prefix", "d/" * 2000 + "loop"),
     ("fprev", "max_px_per_frame", 1e9), ("fprev", "max_px_per_frame", -1.0),
     ("twin", "prompt", ""), ("twin", "prompt", "   "),
 ]

@@ -127,14 +127,17 @@ def test_cancel_stops_a_large_animate(comfy_server, engine):
     assert elapsed < CANCEL_SECONDS, f"Cancel took {elapsed:.1f} s"
 
 
-@pytest.mark.parametrize("fmt", ["mp4", "gif", "webp"])
+SAVE_FORMATS = ["mp4", "gif", "webp", "webm", "motion photo"]
+
+
+@pytest.mark.parametrize("fmt", SAVE_FORMATS)
 def test_cancel_stops_save_and_leaves_no_file(comfy_server, fmt):
-    prefix = f"cancelled_{fmt}/loop"
+    prefix = f"cancelled_{fmt.replace(' ', '_')}/loop"
     graph = {  # 300 frames of 512² noise (0.94 GB): a flat colour would encode in no time in every format
         "img": {"class_type": "EmptyImage", "inputs": {"width": 512, "height": 512, "batch_size": 300,
                                                        "color": 0x3366AA}},
         "noise": {"class_type": "ImageAddNoise",
-                  "inputs": {"image": ["img", 0], "seed": ("mp4", "gif", "webp").index(fmt), "strength": 0.5}},
+                  "inputs": {"image": ["img", 0], "seed": SAVE_FORMATS.index(fmt), "strength": 0.5}},
         "save": {"class_type": "T2C_SaveCinemagraph",
                  "inputs": {"frames": ["noise", 0], "filename_prefix": prefix, "fps": 30.0, "format": fmt,
                             "quality": 90, "pingpong": False}},

@@ -17,6 +17,7 @@ from conftest import REPO_ROOT
         ("animate.py", ["--quick"], ["÷splat", "speed-up", "targets:"]),
         ("loop_quality.py", ["--quick"], ["contrast", "coher.", "sharp", "classic", "targets:"]),
         ("region_mask.py", ["--repeats", "1", "--seeds", "1"], ["spectral", "ARI"]),
+        ("save_formats.py", ["--quick"], ["live photo", "÷ mp4", "targets:"]),
     ],
 )
 def test_quick_benchmark_prints_its_table(script, args, expected):

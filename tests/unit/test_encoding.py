@@ -16,15 +16,15 @@ def _frames(t=4):
     return np.random.default_rng(0).integers(0, 255, size=(t, 16, 24, 3), dtype=np.uint8)
 
 
-@pytest.mark.parametrize("fmt", ["gif", "webp", "mp4"])
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_written_file_has_the_umask_mode_and_no_partial_is_left(tmp_path, fmt):
     previous = os.umask(0o022)
     try:
-        path = write_loop(_frames(), tmp_path / f"loop.{fmt}", fmt, fps=24)
+        path = write_loop(_frames(), tmp_path / f"x{encoding.EXTENSIONS[fmt]}", fmt, fps=24)
     finally:
         os.umask(previous)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
-    assert [p.name for p in tmp_path.iterdir()] == [f"loop.{fmt}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == _file_names(fmt)
 
 
 def test_failed_encode_leaves_nothing_behind(tmp_path, monkeypatch):
@@ -90,29 +90,40 @@ def test_gif_frames_decode_to_the_frames(tmp_path, monkeypatch, palette_pixels):
     assert np.array_equal(iio.imread(path, index=None)[..., :3], frames)
 
 
+def _file_names(fmt: str) -> list[str]:
+    """What write_loop leaves for "x<extension>": the file, and a live photo's still beside it."""
+    spec = encoding.FORMAT_TABLE[fmt]
+    return sorted([f"x{spec.extension}"] + ([f"x{spec.companion}"] if spec.companion else []))
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("cancel_at", [0, 2, "end"])
 def test_cancel_between_frames_leaves_no_file(tmp_path, fmt, cancel_at):
     frames = _frames()
+    written = len(encoding.prepare_loop(frames, fmt, 24))  # a live photo plays the loop for 1.5 s
     calls = []
 
     def on_frame(index):
         calls.append(index)
-        if index == (len(frames) if cancel_at == "end" else cancel_at):
+        if index == (written if cancel_at == "end" else cancel_at):
             raise KeyboardInterrupt
 
+    path = tmp_path / f"x{encoding.EXTENSIONS[fmt]}"
     with pytest.raises(KeyboardInterrupt):
-        write_loop(frames, tmp_path / f"x.{fmt}", fmt, fps=24, on_frame=on_frame)
+        write_loop(frames, path, fmt, fps=24, on_frame=on_frame)
     assert list(tmp_path.iterdir()) == []
-    write_loop(frames, tmp_path / f"x.{fmt}", fmt, fps=24, on_frame=lambda index: None)
-    assert [p.name for p in tmp_path.iterdir()] == [f"x.{fmt}"]
+    write_loop(frames, path, fmt, fps=24, on_frame=lambda index: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == _file_names(fmt)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_frame_is_reported_in_order(tmp_path, fmt):
     calls = []
-    write_loop(_frames(5).astype(np.float32) / 255, tmp_path / f"x.{fmt}", fmt, fps=24, on_frame=calls.append)
-    assert calls[:5] == [0, 1, 2, 3, 4] and set(calls[5:]) == {5}  # then the finish (repeated while ffmpeg ends)
+    frames = _frames(5).astype(np.float32) / 255
+    written = len(encoding.prepare_loop(frames, fmt, 24))
+    write_loop(frames, tmp_path / f"x{encoding.EXTENSIONS[fmt]}", fmt, fps=24, on_frame=calls.append)
+    # then the finish (repeated while ffmpeg ends)
+    assert calls[:written] == list(range(written)) and set(calls[written:]) == {written}
 
 
 # ---- metadata: the graph travels in the file as ComfyUI's savers write it and its frontends read it ----------

@@ -53,12 +53,15 @@ def test_stick_through_the_layer_path_equals_the_default_flow_bit_for_bit(kwargs
 def test_auto_slips_along_a_channel_and_passes_behind_a_still_block():
     channel = shape_border(*_band((2.0, 0.0)), "auto")
     assert channel.border == "slip" and "slip" in channel.note and "0%" in channel.note
-    flow, mask = _band((2.0, 0.0))
+    flow, mask = _band((2.0, 0.3))  # 8.5° off the channel's axis, as the flow engine's wobble turns it
     mask[..., :, 70:] = 0  # the band now ends at a still block on the right, and the flow runs into it
     flow = flow * mask
     into = shape_border(flow, mask, "auto")
     assert into.border == "behind" and "behind" in into.note
-    assert into.flow is flow
+    assert into.flow[0, 0].equal(flow[0, 0])  # full speed along the band and into the block
+    shores = into.flow[0, 1, [20, 43], 10:50]
+    assert shores.abs().max() < 0.3 / 2  # along its shores it slips: it does not drift across them
+    assert into.flow[0, 1, 32, 10:50].eq(0.3).all()
 
 
 def test_a_smaller_mask_is_resized_and_a_wrong_border_refused():
@@ -67,3 +70,13 @@ def test_a_smaller_mask_is_resized_and_a_wrong_border_refused():
     assert shape_border(flow, small, "slip").flow.shape == flow.shape
     with pytest.raises(InputValueError, match="border must be one of"):
         shape_border(flow, mask, "sideways")
+
+
+def test_auto_lets_a_fanning_flow_slip_even_where_it_crosses_its_border():
+    size = 48
+    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
+                            indexing="ij")
+    mask = (((xs - 23.5) ** 2 + (ys - 23.5) ** 2) < 18**2).float()[None, None]
+    flow = torch.stack((xs - 23.5, ys - 23.5)).unsqueeze(0) * 0.05 * mask  # spreads out through its whole border
+    fanning = shape_border(flow, mask, "auto")
+    assert fanning.border == "slip" and "spreads out" in fanning.note

@@ -137,8 +137,8 @@ def test_splat_points_in_a_workspace_reuses_its_buffers_and_gives_the_same_resul
 @pytest.mark.parametrize(
     ("x", "disp", "weight", "match"),
     [
-        (torch.zeros(1, 3, 4, 4), torch.zeros(1, 2, 4, 5), None, "must match x size"),
-        (torch.zeros(2, 3, 4, 4), torch.zeros(3, 2, 4, 4), None, "batch"),
+        (torch.zeros(1, 3, 4, 4), torch.zeros(1, 2, 4, 5), None, r"disp must have shape \[B\|1, 2, H, W\]"),
+        (torch.zeros(2, 3, 4, 4), torch.zeros(3, 2, 4, 4), None, r"disp must have shape \[B\|1, 2, H, W\] = 2\|1"),
         (torch.zeros(1, 3, 4, 4), torch.zeros(1, 1, 4, 4), None, "2 channels"),
         (torch.zeros(3, 4, 4), torch.zeros(1, 2, 4, 4), None, "x must have shape"),
         (torch.zeros(1, 3, 4, 4), torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4, 4), "1 channels"),

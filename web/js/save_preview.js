@@ -1,6 +1,7 @@
-// Save Cinemagraph: the frontend previews an mp4 result as <video controls loop> but leaves it paused on its first
-// frame. A cinemagraph is meant to be seen moving, so each new preview video of the node plays muted, looping.
-// GIF/WebP results are shown as animated <img> by the frontend and loop by themselves.
+// Save Cinemagraph: the frontend previews a video result (mp4, webm, a live photo's MOV) as <video controls loop> but
+// leaves it paused on its first frame. A cinemagraph is meant to be seen moving, so each new preview video of the
+// node plays muted, looping. GIF/WebP/APNG results (and a motion photo's still) are shown as <img> by the frontend;
+// the animated ones loop by themselves.
 //
 // No polling: the frontend builds the <video> after onExecuted, asynchronously and detached (it is inserted into
 // the node's preview once it has loaded), in either renderer (classic canvas DOM widget or Vue node). From our
@@ -10,7 +11,8 @@ import { app } from "../../../scripts/app.js";
 import { chainCallback } from "./t2c_common.js";
 
 const NODE_TYPE = "T2C_SaveCinemagraph";
-const pending = new Set(); // "subfolder/filename" of mp4 results whose preview video has not appeared yet
+const VIDEO_FILE = /\.(mp4|webm|mov)$/i;
+const pending = new Set(); // "subfolder/filename" of video results whose preview video has not appeared yet
 const started = new WeakSet(); // videos configured once: a user who pauses one is not overridden
 let observer = null;
 
@@ -75,7 +77,7 @@ app.registerExtension({
         if (nodeData?.name !== NODE_TYPE) return;
         chainCallback(nodeType.prototype, "onExecuted", function (output) {
             for (const item of output?.images ?? []) {
-                if (String(item?.filename ?? "").endsWith(".mp4")) expect(fileKey(item.filename, item.subfolder));
+                if (VIDEO_FILE.test(String(item?.filename ?? ""))) expect(fileKey(item.filename, item.subfolder));
             }
         });
     },
