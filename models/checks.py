@@ -126,7 +126,8 @@ def check_mask(mask: object, name: str) -> torch.Tensor:
     mask = mask.float()
     low, high = (float(v) for v in torch.aminmax(mask))  # one pass; NaN and inf show in the extremes
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise InputValueError(f"{name} contains NaN or infinite values; fix the node that produced it")
+        raise InputValueError(f"{name} contains NaN or infinite values where it must be in 0..1: fix the node that "
+                              "produced it")
     if low < 0 or high > 1:
         raise InputValueError(f"{name} values must be in 0..1, got {low:g}..{high:g} (divide a 0..255 mask by 255)")
     return mask
