@@ -53,7 +53,7 @@ instead of drifting across it and carrying its rim into the layer."""
 AUTO_BEHIND_SHARE = 0.05
 """``auto`` passes behind when more than this share of the region's inner border (speed-weighted) has the flow
 crossing it. A channel or band running along its border crosses ~0 % (its ±10° wobble stays under 30°); a band 3×
-longer than wide that runs into a still block at its end crosses ~15 % (the end); docs/layers.md#auto."""
+longer than wide that runs into a still block at its end crosses ~15 % (the end); docs/layers.md#the-auto-policy."""
 
 
 class BorderResult(NamedTuple):

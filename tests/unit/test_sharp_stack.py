@@ -1,7 +1,9 @@
 """Motion layers in the sharp loop: behind a still bar, per-layer cycles, ownership, the single-flow API."""
 
+import pytest
 import torch
 
+from models.checks import InputValueError
 from models.flow.layers import FlowLayer, FlowStack, as_stack, prepare_stack
 from models.loop.sharp_loop import make_plan, render_sharp_loop
 from models.loop.sharp_stack import StackPlan
@@ -116,3 +118,15 @@ def test_animate_mask_multiplies_every_layer():
     for layer in prepared.layers:
         assert layer.flow[..., WIDTH // 2:].eq(0).all() and layer.mask[..., WIDTH // 2:].eq(0).all()
         assert layer.flow.abs().max() == 2.0
+
+
+def test_a_plan_for_another_stack_or_a_single_flow_is_refused():
+    image = striped_picture()
+    stack = FlowStack((band_layer(1.0),))
+    other = FlowStack((band_layer(-1.0),))
+    with pytest.raises(InputValueError, match="another flow"):
+        render_sharp_loop(image, other, 8, plan=make_plan(stack, 8))
+    with pytest.raises(InputValueError, match="motion-layer stack"):
+        render_sharp_loop(image, stack.layers[0].flow, 8, plan=make_plan(stack, 8))
+    with pytest.raises(InputValueError, match="per layer"):
+        make_plan(stack, 8, cycles=2)
