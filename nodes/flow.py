@@ -14,7 +14,7 @@ from ..models.flow import hints
 from ..models.flow import viz as flow_viz
 from ..models.flow.borders import shape_border
 from ..models.flow.layers import BORDERS, CYCLE_CHOICES, LEGACY_BORDER, FlowLayer, FlowStack, as_stack
-from ..models.flow.ops import clamp_note
+from ..models.flow.ops import clamp_note, fit_mask
 from ..models.networks.transformer import CONTEXT_DIM, CONTEXT_TOKENS
 from ..models.prompt.conditioning import prompt_embeddings
 from ..models.prompt.direction import AUTO, DIRECTION_CHOICES, chosen_angle
@@ -50,13 +50,6 @@ def editor_image_ui(image: torch.Tensor, stack: FlowStack, mine: int | None) -> 
     overlay = flow_viz.layer_overlay(stack.owner()[:1], {mine} - {None}, others)
     return {EDITOR_IMAGE_KEY: _temp_png(image[:1], "t2c_flow_input"),
             EDITOR_REGIONS_KEY: _temp_png(bchw_to_image(overlay), "t2c_flow_regions")}
-
-
-def fit_mask(region: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``region`` [B, 1, h, w] resized (bilinear) to ``size``, the picture's."""
-    if region.shape[-2:] == size:
-        return region
-    return torch.nn.functional.interpolate(region, size=size, mode="bilinear")
 
 
 class TextFlow(io.ComfyNode):

@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import torch
-import torch.nn.functional as F
 
 from ..checks import InputShapeError, InputTypeError, InputValueError, check_nchw
-from .ops import prepare_flow
+from .ops import fit_mask, prepare_flow
 
 BORDERS = ("auto", "behind", "slip", "stick")
 """How a layer meets whatever is not itself: ``behind`` passes behind it at full speed (what comes out from
@@ -135,16 +134,12 @@ def prepare_stack(stack: FlowStack, size: tuple[int, int], batch: int, mask: tor
     """Every layer fitted to ``batch`` images of ``size`` for the pixel engine as :func:`models.flow.ops.prepare_flow`
     fits a flow (resized, clamped, times ``speed``), its flow and its mask multiplied by the 0..1 ``mask``
     [B|1, 1, h, w] if given."""
-    def fitted(region: torch.Tensor) -> torch.Tensor:
-        region = region.float()
-        if region.shape[-2:] == size:
-            return region
-        return F.interpolate(region, size=size, mode="bilinear", align_corners=False)
-
     layers = []
     for layer in stack.layers:
         flow = prepare_flow(layer.flow, size, batch, mask, speed, max_px_per_frame)
-        region = fitted(layer.mask) if mask is None else fitted(layer.mask) * fitted(mask.to(layer.mask.device))
+        region = fit_mask(layer.mask.float(), size)
+        if mask is not None:
+            region = region * fit_mask(mask.to(layer.mask.device).float(), size)
         layers.append(replace(layer, flow=flow, mask=region))
     return FlowStack(tuple(layers))
 

@@ -71,6 +71,14 @@ def clamp_flow(flow: torch.Tensor, max_px: float) -> torch.Tensor:
     return flow.clamp(-max_px, max_px)
 
 
+def fit_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``mask`` [B, 1, h, w] resized bilinearly to ``size`` = (H, W) (itself when it already fits): soft edges stay
+    soft. The one resize of a region mask to its picture or flow."""
+    if tuple(mask.shape[-2:]) == tuple(size):
+        return mask
+    return F.interpolate(mask, size=tuple(size), mode="bilinear", align_corners=False)
+
+
 def mask_flow(flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Multiply a flow by a 0..1 mask (any layout :func:`models.checks.check_mask` takes), bilinearly resized to the
     flow's size.
@@ -83,8 +91,7 @@ def mask_flow(flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     if mask.shape[0] not in (1, flow.shape[0]) and flow.shape[0] != 1:
         raise InputShapeError(f"mask batch ({mask.shape[0]}) must be 1 or match the flow batch ({flow.shape[0]})")
     mask = mask.to(device=flow.device, dtype=flow.dtype)
-    if mask.shape[-2:] != flow.shape[-2:]:
-        mask = F.interpolate(mask, size=tuple(flow.shape[-2:]), mode="bilinear", align_corners=False)
+    mask = fit_mask(mask, flow.shape[-2:])
     return flow * mask
 
 
