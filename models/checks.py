@@ -111,6 +111,11 @@ def check_nchw(tensor: torch.Tensor, name: str, channels: int | None = None) -> 
     return tensor
 
 
+def check_flow(flow: torch.Tensor, name: str = "flow") -> torch.Tensor:
+    """A finite floating-point [B, 2, H, W] flow in px/frame (T2C_FLOW's tensor)."""
+    return check_nchw(flow, name, channels=2)
+
+
 def check_mask(mask: object, name: str) -> torch.Tensor:
     """A mask as float32 [B, 1, H, W] in 0..1, from any layout a user can send: [H, W] (one mask), [B, H, W]
     (ComfyUI's MASK) or [B, 1, H, W]; bool or floating point. Every stage reads masks through this one check, so a

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import InputValueError, check_nchw
+from ..checks import InputValueError, check_flow, check_nchw
 from .layers import BORDERS, OWNER_THRESHOLD
 from .ops import smoothstep
 
@@ -70,7 +70,7 @@ def shape_border(flow: torch.Tensor, mask: torch.Tensor, border: str, *,
     """Shape ``flow`` [B, 2, H, W] (a layer's motion inside its region, no border fade) for ``border`` (one of
     :data:`BORDERS`) at the border of ``mask`` [B|1, 1, h, w] 0..1 (> 0.5 = the region; resized to H×W if needed).
     ``on_step()`` runs between batch items (an exception it raises, e.g. Cancel, stops the work)."""
-    check_nchw(flow, "flow", channels=2)
+    check_flow(flow)
     check_nchw(mask, "mask", channels=1)
     if border not in BORDERS:
         raise InputValueError(f"border must be one of {BORDERS}, got {border!r}")

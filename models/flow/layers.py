@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..checks import InputShapeError, InputTypeError, InputValueError, check_nchw
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_flow, check_nchw
 from .ops import fit_mask, prepare_flow
 
 BORDERS = ("auto", "behind", "slip", "stick")
@@ -45,7 +45,7 @@ class FlowLayer:
     label: str = "flow"
 
     def __post_init__(self) -> None:
-        check_nchw(self.flow, f"{self.label} flow", channels=2)
+        check_flow(self.flow, f"{self.label} flow")
         check_nchw(self.mask, f"{self.label} mask", channels=1)
         if self.mask.shape[-2:] != self.flow.shape[-2:] or self.mask.shape[0] not in (1, self.flow.shape[0]):
             raise InputShapeError(f"{self.label}: mask {list(self.mask.shape)} does not fit its flow "
@@ -146,7 +146,7 @@ def prepare_stack(stack: FlowStack, size: tuple[int, int], batch: int, mask: tor
 
 def legacy_layer(flow: torch.Tensor, label: str = "flow") -> FlowLayer:
     """A plain flow tensor as one ``stick`` layer whose region is where it moves."""
-    check_nchw(flow, f"{label} (a T2C_FLOW [B, 2, H, W]: connect a Text Flow node)", channels=2)
+    check_flow(flow, f"{label} (a T2C_FLOW [B, 2, H, W]: connect a Text Flow node)")
     return FlowLayer(flow=flow.float(), mask=(flow != 0).any(dim=1, keepdim=True).float(), border=LEGACY_BORDER,
                      label=label)
 

@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..checks import InputShapeError, InputValueError, check_mask, check_nchw, check_number, check_size
+from ..checks import InputShapeError, InputValueError, check_flow, check_mask, check_number, check_size
 
 RESIZE_MODES = ("bilinear", "nearest")
 MOTION_NORM = 64.0
@@ -37,11 +37,6 @@ def angle_vector(angle: float) -> tuple[float, float]:
     return math.cos(rad), -math.sin(rad)
 
 
-def validate_flow(flow: torch.Tensor, name: str = "flow") -> None:
-    """Raise a clear error unless ``flow`` is a finite floating-point [B, 2, H, W] tensor."""
-    check_nchw(flow, name, channels=2)
-
-
 def resize_flow(flow: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
     """Resize a flow to ``size`` = (H, W) and rescale its vectors so they stay in pixels of the new grid.
 
@@ -49,7 +44,7 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int], mode: str = "bilinear
     grid is 2 px on a 512-wide one). ``bilinear`` (align_corners=False, no antialias) gives smooth motion;
     ``nearest`` is what the official video pipeline uses before its network.
     """
-    validate_flow(flow)
+    check_flow(flow)
     height, width = check_size(size, "size")
     if mode not in RESIZE_MODES:
         raise InputValueError(f"mode must be one of {RESIZE_MODES}, got {mode!r}")
@@ -66,7 +61,7 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int], mode: str = "bilinear
 
 def clamp_flow(flow: torch.Tensor, max_px: float) -> torch.Tensor:
     """Clamp each component to [-max_px, max_px], as the official pipeline does before applying ``speed``."""
-    validate_flow(flow)
+    check_flow(flow)
     max_px = check_number(max_px, "max_px", minimum=0.0)
     return flow.clamp(-max_px, max_px)
 
@@ -86,7 +81,7 @@ def mask_flow(flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     Soft mask edges give soft flow edges, so content slows down near the region border instead of
     stopping abruptly.
     """
-    validate_flow(flow)
+    check_flow(flow)
     mask = check_mask(mask, "mask")
     if mask.shape[0] not in (1, flow.shape[0]) and flow.shape[0] != 1:
         raise InputShapeError(f"mask batch ({mask.shape[0]}) must be 1 or match the flow batch ({flow.shape[0]})")
@@ -117,7 +112,7 @@ def prepare_flow(flow: torch.Tensor, size: tuple[int, int], batch: int, mask: to
         raise InputShapeError(f"{flow.shape[0]} flows for {batch} images: give one flow, or one per image")
     speed = check_number(speed, "Animate `speed`", minimum=0.0)
     max_px_per_frame = check_number(max_px_per_frame, "Animate `max_px_per_frame`", minimum=0.0)
-    validate_flow(flow)
+    check_flow(flow)
     if mask is not None and check_mask(mask, "Animate `mask`").shape[0] not in (1, batch):
         raise InputShapeError(f"{mask.shape[0]} masks for {batch} images: give one mask, or one per image")
     if video_network and not max_px_per_frame:

@@ -17,9 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import InputShapeError, InputTypeError, InputValueError, check_int, check_nchw
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_flow, check_int, check_nchw
 from .hints import MotionHints
-from .ops import validate_flow
 
 _WHEEL_RAMPS = (  # (length, start colour, end colour) of each ramp, RGB
     (15, (1.0, 0.0, 0.0), (1.0, 1.0, 0.0)),
@@ -60,7 +59,7 @@ def flow_to_color(flow: torch.Tensor, max_magnitude: float | None = None,
     ``max_magnitude`` (px/frame) maps to full saturation; None = each item's own largest speed. Made a chunk of
     rows at a time, ``on_step()`` after each (an exception it raises, e.g. Cancel, stops it).
     """
-    validate_flow(flow)
+    check_flow(flow)
     if max_magnitude is not None and not (_positive(max_magnitude)):
         raise InputValueError(
             f"max_magnitude must be a positive finite number of px/frame or None, got {max_magnitude!r}")
@@ -118,7 +117,7 @@ def draw_flow_arrows(
     ``on_step()`` runs after each chunk of the full-size conversions.
     """
     check_nchw(background, "background", channels=3)
-    validate_flow(flow)
+    check_flow(flow)
     _, _, height, width = background.shape
     batches = {flow.shape[0], background.shape[0]}
     if flow.shape[-2:] != (height, width) or (len(batches) > 1 and 1 not in batches):

@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..checks import InputShapeError, InputTypeError, InputValueError, check_int, check_nchw
-from ..flow.ops import validate_flow
+from ..checks import InputShapeError, InputTypeError, InputValueError, check_flow, check_int, check_nchw
 
 
 def check_loop_inputs(image: torch.Tensor, flow: torch.Tensor, n_frames: int,
@@ -16,7 +15,7 @@ def check_loop_inputs(image: torch.Tensor, flow: torch.Tensor, n_frames: int,
     """image [B, 3, H, W], flow [B|1, 2, H, W] of the same size on the same device, n_frames ≥ 1, on_frame a
     callable or None."""
     check_nchw(image, "image", channels=3)
-    validate_flow(flow)
+    check_flow(flow)
     if flow.shape[-2:] != image.shape[-2:]:
         raise InputShapeError(
             f"flow size {list(flow.shape[-2:])} must match image size {list(image.shape[-2:])}; "

@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from ..checks import InputValueError, check_int
-from ..flow.ops import validate_flow
+from ..checks import InputValueError, check_flow, check_int
 from .common import bilinear
 
 INTEGRATIONS = ("round", "bilinear")
@@ -32,7 +31,7 @@ def _check_integration(integration: str) -> None:
 
 def tracked_pixels(flow: torch.Tensor) -> torch.Tensor:
     """Flat indices (ascending, y·W + x) of the pixels whose flow is nonzero in any batch item."""
-    validate_flow(flow)
+    check_flow(flow)
     return (flow != 0).any(dim=1).any(dim=0).flatten().nonzero().squeeze(1)
 
 
@@ -72,7 +71,7 @@ class EulerState:
 
     def __init__(self, flow: torch.Tensor, integration: str = "round", sources: torch.Tensor | None = None,
                  leave: str = "invalidate") -> None:
-        validate_flow(flow)
+        check_flow(flow)
         _check_integration(integration)
         batch, _, height, width = flow.shape
         self.size = (height, width)

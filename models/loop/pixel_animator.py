@@ -20,8 +20,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ..checks import InputValueError, check_companion, check_number
-from ..flow.ops import validate_flow
+from ..checks import InputValueError, check_companion, check_flow, check_number
 from .common import bounding_box, check_loop_inputs, loop_buffer
 from .euler import INTEGRATIONS, EulerState, loop_compact_displacements, tracked_pixels
 from .splatting import Workspace, splat_points
@@ -35,7 +34,7 @@ def speed_importance(flow: torch.Tensor, sharpness: float = DEFAULT_SHARPNESS) -
     Speed is the only learning-free cue that reliably marks the animated layer (the official network
     learns Z from features); static pixels get Z = 0, the fastest pixel Z = sharpness.
     """
-    validate_flow(flow)
+    check_flow(flow)
     check_number(sharpness, "sharpness", minimum=0.0, maximum=50.0)
     speed = torch.linalg.vector_norm(flow, dim=1, keepdim=True)
     top = speed.max()

@@ -27,9 +27,9 @@ from collections.abc import Callable
 
 import torch
 
-from ..checks import InputValueError, check_int
+from ..checks import InputValueError, check_flow, check_int
 from ..flow.layers import FlowStack
-from ..flow.ops import smoothstep, validate_flow
+from ..flow.ops import smoothstep
 from .common import check_loop_inputs, loop_buffer
 from .euler import loop_compact_displacements
 from .sharp_plan import LoopPlan, flow_fingerprint, plan_loop
@@ -107,7 +107,7 @@ def make_plan(flow: torch.Tensor | FlowStack, n_frames: int, *, transition: int 
     if isinstance(flow, FlowStack):
         refuse_cycles_with_stack(cycles)
         return plan_stack(flow, n_frames, transition=transition, seed=seed, on_step=on_step)
-    validate_flow(flow)
+    check_flow(flow)
     return plan_loop(flow.float(), n_frames, transition, cycles, seed, on_step)
 
 
