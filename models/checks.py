@@ -149,7 +149,13 @@ def check_companion(tensor: torch.Tensor, name: str, reference: torch.Tensor, ch
     return tensor
 
 
-def check_finite_output(tensor: torch.Tensor, what: str, causes: str, chunk_bytes: int = 64 * 2**20,
+FINITE_CHECK_CHUNK = 4 * 2**20
+"""Bytes of output :func:`check_finite_output` checks at once (at least one item). ``torch.isfinite`` allocates about
+1.5× its input in temporaries (a float |x| and boolean masks): 64 MiB chunks added ~100 MB to the peak of a small
+loop — more than its whole working set — and 4 MiB chunks check at least as fast (they stay in cache)."""
+
+
+def check_finite_output(tensor: torch.Tensor, what: str, causes: str, chunk_bytes: int = FINITE_CHECK_CHUNK,
                         on_chunk: Callable[[], None] | None = None) -> torch.Tensor:
     """Raise :class:`InputValueError` when an engine's output holds NaN or infinite values, so garbage is never
     handed on as a success. ``what`` names the node or engine, ``causes`` the likely causes and fixes. Checked in

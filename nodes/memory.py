@@ -38,7 +38,7 @@ def preflight(node: str, frames: int, height: int, width: int, needed: float, fi
 WORKING_SET = {SHARP_LOOP: (450.0, 22.0), CLASSIC_SPLAT: (450.0, 22.0)}
 """Per pixel engine, bytes per pixel of each image that a run holds at its peak besides its frames: (the part that
 does not depend on the frame count, the part per √frames). Measured over the whole picture moving
-(tests/comfy/test_memory_preflight.py prints estimate against measured peak):
+(benchmarks/animate_memory.py prints estimate against measured peak up to 4096²):
 
 * sharp loop: the plan's per-pixel windows (4 float32 per cycle) and the tracked pixels' indices; each image's
   reader — the still upsampled to the 2× grid (4 × 12 B) with its build temporaries, its blurred low band (12 B);

@@ -50,7 +50,7 @@ run_leg() {  # run_leg NAME [ENV=VALUE ...] -- PATHS...
     shift
     echo "[test] pytest, $name leg"
     start=$(date +%s)
-    env "${envs[@]}" .venv/bin/python -m pytest "$@" "${pytest_args[@]}" || rc=$?
+    env "${envs[@]}" .venv/bin/python -m pytest "$@" --durations=25 "${pytest_args[@]}" || rc=$?  # the slowest 25 tests listed
     summary+=("$name leg: exit $rc in $(( $(date +%s) - start )) s")
     (( rc == 0 )) || status=1
 }
