@@ -4,7 +4,7 @@
 // with coordinates as fractions 0..1 of the image (x right, y down); an arrow's length is the speed.
 import { api } from "../../../scripts/api.js";
 import { app } from "../../../scripts/app.js";
-import { chainCallback, parseAnnotatedName, upstreamNode, viewUrl } from "./t2c_common.js";
+import { chainCallback, inputSlot, parseAnnotatedName, upstreamNode, viewUrl } from "./t2c_common.js";
 
 const NODE_TYPE = "T2C_TextFlow";
 const ARROWS_WIDGET = "arrows";
@@ -195,7 +195,8 @@ class MotionEditor {
     }
 
     get linked() { // `arrows` fed by a link: the widget value is not what runs
-        return this.node.inputs?.some((i) => i.name === ARROWS_WIDGET && i.link != null) ?? false;
+        const slot = inputSlot(this.node, ARROWS_WIDGET);
+        return slot >= 0 && this.node.isInputConnected(slot);
     }
 
     get aspect() {
