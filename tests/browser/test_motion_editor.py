@@ -413,11 +413,10 @@ def _record_our_deprecations(page) -> None:
     }""")
 
 
-def _check_layers_shown(shown: np.ndarray, painting: np.ndarray, layers: np.ndarray, stage: str,
-                        outlined: bool) -> None:
+def _check_layers_shown(shown: np.ndarray, painting: np.ndarray, layers: np.ndarray, stage: str) -> None:
     """The lake (layer 1 of the stack) shows the painting under its tint, the waterfall below it the painting
-    unfilled, and edged with its colour where ``outlined``. ``shown`` is the editor's canvas, the others are
-    brought to its size. Medians over each region: the drawn arrows cover a small part of the lake."""
+    unfilled and edged with its colour. ``shown`` is the editor's canvas, the others are brought to its size.
+    Medians over each region: the drawn arrows cover a small part of the lake."""
     from models.flow.viz import LAYER_COLOURS, LAYER_TINT
 
     picture = _resized(painting, shown.shape)
@@ -435,19 +434,18 @@ def _check_layers_shown(shown: np.ndarray, painting: np.ndarray, layers: np.ndar
     assert to_tinted < 12 and to_plain > 2 * to_tinted, f"{stage}: the lake is tinted ({to_tinted}, {to_plain})"
     unfilled = median_error(picture, _inside(waterfall))
     assert unfilled < 12, f"{stage}: the other layer is not filled ({unfilled})"
-    if outlined:
-        band = _border_band(waterfall) & ~lake
-        colour = np.array(LAYER_COLOURS[0]) * 255
-        edged, plain = (float(np.linalg.norm(image - colour, axis=-1)[band].mean()) for image in (rgb, picture))
-        assert edged < 0.6 * plain, f"{stage}: the waterfall below is edged with its colour ({edged}, {plain})"
+    band = _border_band(waterfall) & ~lake
+    colour = np.array(LAYER_COLOURS[0]) * 255
+    edged, plain = (float(np.linalg.norm(image - colour, axis=-1)[band].mean()) for image in (rgb, picture))
+    assert edged < 0.6 * plain, f"{stage}: the waterfall below is edged with its colour ({edged}, {plain})"
 
 
 @pytest.mark.parametrize("mode", ui.NODE_MODES)
 def test_the_editor_shows_the_picture_opaque_with_its_layer_tinted(comfy_page, comfy_server, artifacts_dir, mode):
     """On a two-layer stack (the lake Text Flow, above the waterfall's), in each way the frontend draws nodes, the
-    painted region shows the painting under this layer's tint, not black: before a run from the Load Image (as
-    Mask) channel, after one from Text Flow's overlay of its stack (the waterfall below outlined, not filled). An
-    arrow drawn there lands in the `arrows` text and in the queued prompt."""
+    painted region shows the painting under this layer's tint, not black, and the waterfall below is outlined, not
+    filled: before a run from the Load Image (as Mask) channels of both layers, after one from Text Flow's overlay
+    of its stack. An arrow drawn there lands in the `arrows` text and in the queued prompt."""
     page = comfy_page
     for name in ("sample_painting.png", "sample_painting_layers.png"):
         shutil.copy(REPO_ROOT / "assets" / name, comfy_server.input_dir / name)
@@ -459,8 +457,8 @@ def test_the_editor_shows_the_picture_opaque_with_its_layer_tinted(comfy_page, c
     with ui.node_mode(page, mode):
         node_id, editor = _load_and_focus(page, workflow, "Text Flow (lake)")
         assert _drawn_in(page, node_id) == mode
-        _wait_for_regions(page, node_id, "green")  # before a run: Load Image (as Mask)'s green channel
-        _check_layers_shown(_canvas_rgba(page, editor), painting, layers, "before a run", outlined=False)
+        _wait_for_regions(page, node_id, "green")  # before a run: the lake is Load Image (as Mask)'s green channel
+        _check_layers_shown(_canvas_rgba(page, editor), painting, layers, "before a run")
 
         before_drawing = _hints(page, node_id)
         ends = [point for a in before_drawing["arrows"] for point in (a[:2], a[2:])]
@@ -488,7 +486,7 @@ def test_the_editor_shows_the_picture_opaque_with_its_layer_tinted(comfy_page, c
         entry = _wait_for_run(comfy_server, before)
         assert entry["prompt"][2][str(node_id)]["inputs"]["arrows"] == text, "the drawing is what ran"
         _wait_for_regions(page, node_id, "run")
-        _check_layers_shown(_canvas_rgba(page, editor), painting, layers, "after a run", outlined=True)
+        _check_layers_shown(_canvas_rgba(page, editor), painting, layers, "after a run")
         page.screenshot(path=str(artifacts_dir / f"motion_editor_layers{suffix}.png"))
     assert not page.t2c_errors
     assert page.evaluate("() => window.t2cDeprecations") == [], "the pack calls no deprecated frontend API"
