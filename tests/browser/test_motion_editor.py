@@ -234,6 +234,24 @@ def test_drawn_arrow_steers_the_cinemagraph_queued_from_the_page(comfy_page, com
     assert not page.t2c_errors
 
 
+def _drawn_in(page, node_id) -> str:
+    """How the frontend draws the node that holds the editor: a Nodes 2.0 (Vue) node element, or a DOM widget
+    over the classic canvas."""
+    return page.evaluate("""(id) => {
+        const root = app.graph.getNodeById(id).widgets.find((w) => w.name === 'motion_editor').element;
+        return root.closest(`[data-node-id="${id}"]`) ? 'nodes2' : root.closest('.dom-widget') ? 'classic' : 'neither';
+    }""", node_id)
+
+
+def _arrows_box(page, node_id):
+    """The `arrows` text box a person sees and types into: the Vue node's textarea in Nodes 2.0, the widget's own
+    one on the classic canvas."""
+    return page.evaluate_handle("""(id) => {
+        const vue = document.querySelector(`[data-node-id="${id}"] [data-widget-name="arrows"] textarea`);
+        return vue ?? app.graph.getNodeById(id).widgets.find((w) => w.name === 'arrows').element;
+    }""", node_id).as_element()
+
+
 def _pixel(page, editor, fx, fy):
     return page.evaluate("""([root, fx, fy]) => {
         const canvas = root.querySelector('canvas');
@@ -258,13 +276,12 @@ def test_editor_redraws_when_the_widget_changes_and_sizes_itself(comfy_page, com
     assert _is_arrow_yellow(_pixel(page, editor, 0.5, 0.2))
 
     # Typing into the `arrows` text widget redraws the editor too.
-    arrows_input = page.evaluate_handle(
-        "(id) => app.graph.getNodeById(id).widgets.find((w) => w.name === 'arrows').element", node_id)
-    arrows_input.as_element().fill(json.dumps({"arrows": [[0.5, 0.9, 0.5, 0.6]], "anchors": [[0.2, 0.5]]}))
+    arrows_input = _arrows_box(page, node_id)
+    arrows_input.fill(json.dumps({"arrows": [[0.5, 0.9, 0.5, 0.6]], "anchors": [[0.2, 0.5]]}))
     page.wait_for_function(f"(id) => ({STATUS_JS})(id) === '1 arrow · 1 anchor'", arg=node_id, timeout=5_000)
     assert not _is_arrow_yellow(_pixel(page, editor, 0.5, 0.2))
     assert _is_arrow_yellow(_pixel(page, editor, 0.5, 0.75))
-    arrows_input.as_element().fill("{not json")
+    arrows_input.fill("{not json")
     page.wait_for_function(f"(id) => ({STATUS_JS})(id).includes('not valid JSON')", arg=node_id, timeout=5_000)
 
     # A fresh node without a picture: a placeholder of sensible size; the editor never enters the prompt.
@@ -283,7 +300,8 @@ def test_editor_redraws_when_the_widget_changes_and_sizes_itself(comfy_page, com
     assert not page.t2c_errors
 
 
-def test_editor_does_no_work_per_redraw_and_is_released_with_its_node(comfy_page, comfy_server):
+@pytest.mark.parametrize("mode", ui.NODE_MODES)
+def test_editor_does_no_work_per_redraw_and_is_released_with_its_node(comfy_page, comfy_server, mode):
     page = comfy_page
     shutil.copy(PAINTING, comfy_server.input_dir / "sample_painting.png")
     # Every ResizeObserver from here on records what it observes and whether it was disconnected.
@@ -305,42 +323,42 @@ def test_editor_does_no_work_per_redraw_and_is_released_with_its_node(comfy_page
             return disconnect.call(this);
         };
     }""")
-    node_id, editor = _load_and_focus(page, json.loads(WORKFLOW.read_text()))
+    with ui.node_mode(page, mode):
+        node_id, editor = _load_and_focus(page, json.loads(WORKFLOW.read_text()))
+        assert _drawn_in(page, node_id) == mode
 
-    # Canvas redraws walk no graph; a graph event still does (the counter sees the editor's walks).
-    walks = page.evaluate("""async (id) => {
-        const { api } = await import("/scripts/api.js");
-        const editor = app.graph.getNodeById(id).t2cMotionEditor;
-        const pictureSource = editor.pictureSource;
-        window.t2cWalks = 0;
-        editor.pictureSource = function () { window.t2cWalks += 1; return pictureSource.call(this); };
-        for (let i = 0; i < 20; i++) app.canvas.draw(true, true);
-        const onRedraws = window.t2cWalks;
-        api.dispatchEvent(new CustomEvent("graphChanged", { detail: app.graph.serialize() }));
-        return { onRedraws, onEvent: window.t2cWalks - onRedraws };
-    }""", node_id)
-    assert walks == {"onRedraws": 0, "onEvent": 1}, walks
+        # Canvas redraws walk no graph; a graph event still does (the counter sees the editor's walks).
+        walks = page.evaluate("""async (id) => {
+            const { api } = await import("/scripts/api.js");
+            const editor = app.graph.getNodeById(id).t2cMotionEditor;
+            const pictureSource = editor.pictureSource;
+            window.t2cWalks = 0;
+            editor.pictureSource = function () { window.t2cWalks += 1; return pictureSource.call(this); };
+            for (let i = 0; i < 20; i++) app.canvas.draw(true, true);
+            const onRedraws = window.t2cWalks;
+            api.dispatchEvent(new CustomEvent("graphChanged", { detail: app.graph.serialize() }));
+            return { onRedraws, onEvent: window.t2cWalks - onRedraws };
+        }""", node_id)
+        assert walks == {"onRedraws": 0, "onEvent": 1}, walks
 
-    # The limit's flash note is pending when the node is removed: its timer never fires afterwards.
-    arrows_input = page.evaluate_handle(
-        "(id) => app.graph.getNodeById(id).widgets.find((w) => w.name === 'arrows').element", node_id)
-    arrows_input.as_element().fill(json.dumps({"arrows": [], "anchors": [[0.5, 0.5]] * MAX_ANCHORS}))
-    page.wait_for_function(f"(id) => ({STATUS_JS})(id) === '0 arrows · {MAX_ANCHORS} anchors'", arg=node_id,
-                           timeout=5_000)
-    _, at = _screen(page, editor)
-    page.mouse.click(*at(0.3, 0.7))
-    assert _status(page, node_id) == f"at most {MAX_ANCHORS} anchors"
-    released = page.evaluate("""async (id) => {
-        const node = app.graph.getNodeById(id);
-        const editor = node.t2cMotionEditor;
-        const mine = window.t2cObserved.filter((entry) => editor.root.contains(entry.target));
-        app.graph.remove(node);
-        let draws = 0;
-        editor.draw = () => { draws += 1; };
-        await new Promise((resolve) => setTimeout(resolve, 2500));
-        return { observed: mine.length > 0, released: mine.every((entry) => entry.released), draws };
-    }""", node_id)
-    assert released == {"observed": True, "released": True, "draws": 0}, released
+        # The limit's flash note is pending when the node is removed: its timer never fires afterwards.
+        _arrows_box(page, node_id).fill(json.dumps({"arrows": [], "anchors": [[0.5, 0.5]] * MAX_ANCHORS}))
+        page.wait_for_function(f"(id) => ({STATUS_JS})(id) === '0 arrows · {MAX_ANCHORS} anchors'", arg=node_id,
+                               timeout=5_000)
+        _, at = _screen(page, editor)
+        page.mouse.click(*at(0.3, 0.7))
+        assert _status(page, node_id) == f"at most {MAX_ANCHORS} anchors"
+        released = page.evaluate("""async (id) => {
+            const node = app.graph.getNodeById(id);
+            const editor = node.t2cMotionEditor;
+            const mine = window.t2cObserved.filter((entry) => editor.root.contains(entry.target));
+            app.graph.remove(node);
+            let draws = 0;
+            editor.draw = () => { draws += 1; };
+            await new Promise((resolve) => setTimeout(resolve, 2500));
+            return { observed: mine.length > 0, released: mine.every((entry) => entry.released), draws };
+        }""", node_id)
+        assert released == {"observed": True, "released": True, "draws": 0}, released
 
 
 def _interior_point(region: np.ndarray, avoid: list[tuple[float, float]]) -> tuple[float, float]:
@@ -380,24 +398,6 @@ def _border_band(region: np.ndarray) -> np.ndarray:
     """The pixels within 1 px of the region's border, on both sides."""
     kernel = np.ones((3, 3), np.uint8)
     return cv2.dilate(region.astype(np.uint8), kernel) > cv2.erode(region.astype(np.uint8), kernel)
-
-
-def _drawn_in(page, node_id) -> str:
-    """How the frontend draws the node that holds the editor: a Nodes 2.0 (Vue) node element, or a DOM widget
-    over the classic canvas."""
-    return page.evaluate("""(id) => {
-        const root = app.graph.getNodeById(id).widgets.find((w) => w.name === 'motion_editor').element;
-        return root.closest(`[data-node-id="${id}"]`) ? 'nodes2' : root.closest('.dom-widget') ? 'classic' : 'neither';
-    }""", node_id)
-
-
-def _shown_arrows_text(page, node_id) -> str:
-    """The `arrows` text box a person sees: the Vue node's textarea in Nodes 2.0, the widget's own one on the
-    classic canvas."""
-    return page.evaluate("""(id) => {
-        const vue = document.querySelector(`[data-node-id="${id}"] [data-widget-name="arrows"] textarea`);
-        return (vue ?? app.graph.getNodeById(id).widgets.find((w) => w.name === 'arrows').element).value;
-    }""", node_id)
 
 
 def _record_our_deprecations(page) -> None:
@@ -473,7 +473,7 @@ def test_the_editor_shows_the_picture_opaque_with_its_layer_tinted(comfy_page, c
         assert hints["arrows"][:-1] == before_drawing["arrows"] and _close(hints["arrows"][-1], arrow)
         assert hints["anchors"][:-1] == before_drawing["anchors"] and _close(hints["anchors"][-1], anchor)
         text = _arrows_value(page, node_id)
-        assert _shown_arrows_text(page, node_id) == text, "the text box shows the drawing"
+        assert _arrows_box(page, node_id).input_value() == text, "the text box shows the drawing"
         page.screenshot(path=str(artifacts_dir / f"motion_editor_layers_before_run{suffix}.png"))
 
         page.evaluate("""() => {  // only the layers and their preview: Text Flow sends the editor its stack's overlay
