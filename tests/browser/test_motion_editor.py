@@ -2,6 +2,8 @@
 drawing reaches the prompt, and the cinemagraph queued from the page moves the way the drawn arrow points. The
 Save Cinemagraph node then shows its result as a playing, looping video."""
 
+import base64
+import io
 import json
 import shutil
 import time
@@ -9,9 +11,11 @@ import time
 import cv2
 import imageio.v3 as iio
 import numpy as np
+import pytest
 from comfy_server import REPO_ROOT
 from PIL import Image
 
+import frontend_ui as ui
 from models.flow.hints import MAX_ANCHORS
 
 WORKFLOW = REPO_ROOT / "workflows" / "animate_painting.json"
@@ -230,6 +234,24 @@ def test_drawn_arrow_steers_the_cinemagraph_queued_from_the_page(comfy_page, com
     assert not page.t2c_errors
 
 
+def _drawn_in(page, node_id) -> str:
+    """How the frontend draws the node that holds the editor: a Nodes 2.0 (Vue) node element, or a DOM widget
+    over the classic canvas."""
+    return page.evaluate("""(id) => {
+        const root = app.graph.getNodeById(id).widgets.find((w) => w.name === 'motion_editor').element;
+        return root.closest(`[data-node-id="${id}"]`) ? 'nodes2' : root.closest('.dom-widget') ? 'classic' : 'neither';
+    }""", node_id)
+
+
+def _arrows_box(page, node_id):
+    """The `arrows` text box a person sees and types into: the Vue node's textarea in Nodes 2.0, the widget's own
+    one on the classic canvas."""
+    return page.evaluate_handle("""(id) => {
+        const vue = document.querySelector(`[data-node-id="${id}"] [data-widget-name="arrows"] textarea`);
+        return vue ?? app.graph.getNodeById(id).widgets.find((w) => w.name === 'arrows').element;
+    }""", node_id).as_element()
+
+
 def _pixel(page, editor, fx, fy):
     return page.evaluate("""([root, fx, fy]) => {
         const canvas = root.querySelector('canvas');
@@ -254,13 +276,12 @@ def test_editor_redraws_when_the_widget_changes_and_sizes_itself(comfy_page, com
     assert _is_arrow_yellow(_pixel(page, editor, 0.5, 0.2))
 
     # Typing into the `arrows` text widget redraws the editor too.
-    arrows_input = page.evaluate_handle(
-        "(id) => app.graph.getNodeById(id).widgets.find((w) => w.name === 'arrows').element", node_id)
-    arrows_input.as_element().fill(json.dumps({"arrows": [[0.5, 0.9, 0.5, 0.6]], "anchors": [[0.2, 0.5]]}))
+    arrows_input = _arrows_box(page, node_id)
+    arrows_input.fill(json.dumps({"arrows": [[0.5, 0.9, 0.5, 0.6]], "anchors": [[0.2, 0.5]]}))
     page.wait_for_function(f"(id) => ({STATUS_JS})(id) === '1 arrow · 1 anchor'", arg=node_id, timeout=5_000)
     assert not _is_arrow_yellow(_pixel(page, editor, 0.5, 0.2))
     assert _is_arrow_yellow(_pixel(page, editor, 0.5, 0.75))
-    arrows_input.as_element().fill("{not json")
+    arrows_input.fill("{not json")
     page.wait_for_function(f"(id) => ({STATUS_JS})(id).includes('not valid JSON')", arg=node_id, timeout=5_000)
 
     # A fresh node without a picture: a placeholder of sensible size; the editor never enters the prompt.
@@ -279,7 +300,8 @@ def test_editor_redraws_when_the_widget_changes_and_sizes_itself(comfy_page, com
     assert not page.t2c_errors
 
 
-def test_editor_does_no_work_per_redraw_and_is_released_with_its_node(comfy_page, comfy_server):
+@pytest.mark.parametrize("mode", ui.NODE_MODES)
+def test_editor_does_no_work_per_redraw_and_is_released_with_its_node(comfy_page, comfy_server, mode):
     page = comfy_page
     shutil.copy(PAINTING, comfy_server.input_dir / "sample_painting.png")
     # Every ResizeObserver from here on records what it observes and whether it was disconnected.
@@ -301,48 +323,42 @@ def test_editor_does_no_work_per_redraw_and_is_released_with_its_node(comfy_page
             return disconnect.call(this);
         };
     }""")
-    node_id, editor = _load_and_focus(page, json.loads(WORKFLOW.read_text()))
+    with ui.node_mode(page, mode):
+        node_id, editor = _load_and_focus(page, json.loads(WORKFLOW.read_text()))
+        assert _drawn_in(page, node_id) == mode
 
-    # Canvas redraws walk no graph; a graph event still does (the counter sees the editor's walks).
-    walks = page.evaluate("""async (id) => {
-        const { api } = await import("/scripts/api.js");
-        const editor = app.graph.getNodeById(id).t2cMotionEditor;
-        const pictureSource = editor.pictureSource;
-        window.t2cWalks = 0;
-        editor.pictureSource = function () { window.t2cWalks += 1; return pictureSource.call(this); };
-        for (let i = 0; i < 20; i++) app.canvas.draw(true, true);
-        const onRedraws = window.t2cWalks;
-        api.dispatchEvent(new CustomEvent("graphChanged", { detail: app.graph.serialize() }));
-        return { onRedraws, onEvent: window.t2cWalks - onRedraws };
-    }""", node_id)
-    assert walks == {"onRedraws": 0, "onEvent": 1}, walks
+        # Canvas redraws walk no graph; a graph event still does (the counter sees the editor's walks).
+        walks = page.evaluate("""async (id) => {
+            const { api } = await import("/scripts/api.js");
+            const editor = app.graph.getNodeById(id).t2cMotionEditor;
+            const pictureSource = editor.pictureSource;
+            window.t2cWalks = 0;
+            editor.pictureSource = function () { window.t2cWalks += 1; return pictureSource.call(this); };
+            for (let i = 0; i < 20; i++) app.canvas.draw(true, true);
+            const onRedraws = window.t2cWalks;
+            api.dispatchEvent(new CustomEvent("graphChanged", { detail: app.graph.serialize() }));
+            return { onRedraws, onEvent: window.t2cWalks - onRedraws };
+        }""", node_id)
+        assert walks == {"onRedraws": 0, "onEvent": 1}, walks
 
-    # The limit's flash note is pending when the node is removed: its timer never fires afterwards.
-    arrows_input = page.evaluate_handle(
-        "(id) => app.graph.getNodeById(id).widgets.find((w) => w.name === 'arrows').element", node_id)
-    arrows_input.as_element().fill(json.dumps({"arrows": [], "anchors": [[0.5, 0.5]] * MAX_ANCHORS}))
-    page.wait_for_function(f"(id) => ({STATUS_JS})(id) === '0 arrows · {MAX_ANCHORS} anchors'", arg=node_id,
-                           timeout=5_000)
-    _, at = _screen(page, editor)
-    page.mouse.click(*at(0.3, 0.7))
-    assert _status(page, node_id) == f"at most {MAX_ANCHORS} anchors"
-    released = page.evaluate("""async (id) => {
-        const node = app.graph.getNodeById(id);
-        const editor = node.t2cMotionEditor;
-        const mine = window.t2cObserved.filter((entry) => editor.root.contains(entry.target));
-        app.graph.remove(node);
-        let draws = 0;
-        editor.draw = () => { draws += 1; };
-        await new Promise((resolve) => setTimeout(resolve, 2500));
-        return { observed: mine.length > 0, released: mine.every((entry) => entry.released), draws };
-    }""", node_id)
-    assert released == {"observed": True, "released": True, "draws": 0}, released
-
-
-def _box_mean(image: np.ndarray, fx: float, fy: float, radius: int = 3) -> np.ndarray:
-    height, width = image.shape[:2]
-    x, y = round(fx * (width - 1)), round(fy * (height - 1))
-    return image[y - radius:y + radius + 1, x - radius:x + radius + 1, :3].reshape(-1, 3).mean(axis=0)
+        # The limit's flash note is pending when the node is removed: its timer never fires afterwards.
+        _arrows_box(page, node_id).fill(json.dumps({"arrows": [], "anchors": [[0.5, 0.5]] * MAX_ANCHORS}))
+        page.wait_for_function(f"(id) => ({STATUS_JS})(id) === '0 arrows · {MAX_ANCHORS} anchors'", arg=node_id,
+                               timeout=5_000)
+        _, at = _screen(page, editor)
+        page.mouse.click(*at(0.3, 0.7))
+        assert _status(page, node_id) == f"at most {MAX_ANCHORS} anchors"
+        released = page.evaluate("""async (id) => {
+            const node = app.graph.getNodeById(id);
+            const editor = node.t2cMotionEditor;
+            const mine = window.t2cObserved.filter((entry) => editor.root.contains(entry.target));
+            app.graph.remove(node);
+            let draws = 0;
+            editor.draw = () => { draws += 1; };
+            await new Promise((resolve) => setTimeout(resolve, 2500));
+            return { observed: mine.length > 0, released: mine.every((entry) => entry.released), draws };
+        }""", node_id)
+        assert released == {"observed": True, "released": True, "draws": 0}, released
 
 
 def _interior_point(region: np.ndarray, avoid: list[tuple[float, float]]) -> tuple[float, float]:
@@ -363,51 +379,114 @@ def _wait_for_regions(page, node_id, kind, timeout=30_000):
     }""", arg=[node_id, kind], timeout=timeout)
 
 
-def test_the_editor_shows_the_picture_opaque_with_its_layer_tinted(comfy_page, comfy_server, artifacts_dir):
-    """On a two-layer stack (the lake Text Flow, above the waterfall's) the painted region shows the painting under
-    this layer's tint, not black: before a run from the Load Image (as Mask) channel, after one from Text Flow's
-    overlay of its stack (the waterfall below is outlined, not filled)."""
+def _canvas_rgba(page, editor) -> np.ndarray:
+    """The editor's canvas as drawn, [H, W, 4] uint8 at the canvas's own resolution."""
+    data_url = page.evaluate("(root) => root.querySelector('canvas').toDataURL('image/png')", editor)
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGBA"))
+
+
+def _resized(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return cv2.resize(image.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def _inside(region: np.ndarray) -> np.ndarray:
+    """The region less a 3-px margin: away from the soft edge of a scaled-down mask."""
+    return cv2.erode(region.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+
+
+def _border_band(region: np.ndarray) -> np.ndarray:
+    """The pixels within 1 px of the region's border, on both sides."""
+    kernel = np.ones((3, 3), np.uint8)
+    return cv2.dilate(region.astype(np.uint8), kernel) > cv2.erode(region.astype(np.uint8), kernel)
+
+
+def _record_our_deprecations(page) -> None:
+    """Collect the call stacks of LiteGraph deprecation warnings raised from this pack's scripts (every warning
+    repeats, so one raised first by the frontend's own code does not hide ours)."""
+    page.evaluate("""() => {
+        window.t2cDeprecations = [];
+        LiteGraph.alwaysRepeatWarnings = true;
+        LiteGraph.onDeprecationWarning.push((message) => {
+            const stack = new Error().stack;
+            if (stack.includes('/text2cinemagraph/')) window.t2cDeprecations.push(`${message}\n${stack}`);
+        });
+    }""")
+
+
+def _check_layers_shown(shown: np.ndarray, painting: np.ndarray, layers: np.ndarray, stage: str) -> None:
+    """The lake (layer 1 of the stack) shows the painting under its tint, the waterfall below it the painting
+    unfilled and edged with its colour. ``shown`` is the editor's canvas, the others are brought to its size.
+    Medians over each region: the drawn arrows cover a small part of the lake."""
     from models.flow.viz import LAYER_COLOURS, LAYER_TINT
 
+    picture = _resized(painting, shown.shape)
+    lake = _resized(layers[..., 1], shown.shape) > 0.5
+    waterfall = (_resized(layers[..., 0], shown.shape) > 0.5) & ~lake  # the upper layer owns an overlap
+    rgb = shown[..., :3].astype(np.float32)
+
+    def median_error(expected, where):
+        return float(np.median(np.abs(rgb - expected).max(axis=-1)[where]))
+
+    assert (shown[..., 3] == 255).all(), f"{stage}: the editor is opaque everywhere"
+    tinted = picture * (1 - LAYER_TINT) + np.array(LAYER_COLOURS[1]) * 255 * LAYER_TINT
+    to_tinted, to_plain = median_error(tinted, _inside(lake)), median_error(picture, _inside(lake))
+    assert rgb[_inside(lake)].mean() > 40, f"{stage}: the painted lake is drawn, not black"
+    assert to_tinted < 12 and to_plain > 2 * to_tinted, f"{stage}: the lake is tinted ({to_tinted}, {to_plain})"
+    unfilled = median_error(picture, _inside(waterfall))
+    assert unfilled < 12, f"{stage}: the other layer is not filled ({unfilled})"
+    band = _border_band(waterfall) & ~lake
+    colour = np.array(LAYER_COLOURS[0]) * 255
+    edged, plain = (float(np.linalg.norm(image - colour, axis=-1)[band].mean()) for image in (rgb, picture))
+    assert edged < 0.6 * plain, f"{stage}: the waterfall below is edged with its colour ({edged}, {plain})"
+
+
+@pytest.mark.parametrize("mode", ui.NODE_MODES)
+def test_the_editor_shows_the_picture_opaque_with_its_layer_tinted(comfy_page, comfy_server, artifacts_dir, mode):
+    """On a two-layer stack (the lake Text Flow, above the waterfall's), in each way the frontend draws nodes, the
+    painted region shows the painting under this layer's tint, not black, and the waterfall below is outlined, not
+    filled: before a run from the Load Image (as Mask) channels of both layers, after one from Text Flow's overlay
+    of its stack. An arrow drawn there lands in the `arrows` text and in the queued prompt."""
     page = comfy_page
     for name in ("sample_painting.png", "sample_painting_layers.png"):
         shutil.copy(REPO_ROOT / "assets" / name, comfy_server.input_dir / name)
     workflow = json.loads((REPO_ROOT / "workflows" / "animate_painting_layers.json").read_text())
-    node_id, editor = _load_and_focus(page, workflow, "Text Flow (lake)")
-    painting = np.asarray(Image.open(PAINTING).convert("RGB")).astype(float)
+    painting = np.asarray(Image.open(PAINTING).convert("RGB"))
     layers = np.asarray(Image.open(REPO_ROOT / "assets" / "sample_painting_layers.png")) > 127
-    arrows = [(a[0], a[1]) for a in _hints(page, node_id)["arrows"]] + [(a[2], a[3]) for a in
-                                                                       _hints(page, node_id)["arrows"]]
-    lake = _interior_point(layers[..., 1], arrows)
-    waterfall = _interior_point(layers[..., 0], arrows)
-    tint = np.array(LAYER_COLOURS[1]) * 255  # the lake is the second layer of this stack
+    suffix = "" if mode == "classic" else f"_{mode}"
+    _record_our_deprecations(page)
+    with ui.node_mode(page, mode):
+        node_id, editor = _load_and_focus(page, workflow, "Text Flow (lake)")
+        assert _drawn_in(page, node_id) == mode
+        _wait_for_regions(page, node_id, "green")  # before a run: the lake is Load Image (as Mask)'s green channel
+        _check_layers_shown(_canvas_rgba(page, editor), painting, layers, "before a run")
 
-    def check(stage):
-        shown = np.array(_pixel(page, editor, *lake), dtype=float)
-        plain, tinted = _box_mean(painting, *lake), _box_mean(painting, *lake) * (1 - LAYER_TINT) + tint * LAYER_TINT
-        assert shown[3] == 255 and shown[:3].mean() > 40, f"{stage}: the painted lake is drawn opaque, not black"
-        assert np.abs(shown[:3] - tinted).max() < 30, (stage, shown, tinted)
-        assert np.linalg.norm(shown[:3] - tinted) < np.linalg.norm(shown[:3] - plain), f"{stage}: tinted"
-        other = np.array(_pixel(page, editor, *waterfall), dtype=float)[:3]
-        assert np.abs(other - _box_mean(painting, *waterfall)).max() < 30, f"{stage}: other layers are not filled"
+        before_drawing = _hints(page, node_id)
+        ends = [point for a in before_drawing["arrows"] for point in (a[:2], a[2:])]
+        x, y = _interior_point(layers[..., 1], ends)
+        # Each mode draws its own arrow: a prompt the server ran before would come from its cache, and a cached
+        # Text Flow sends the editor no overlay.
+        sign = 1 if mode == "classic" else -1
+        arrow, anchor = (x - 0.03 * sign, y, x + 0.03 * sign, y), (x, y + 0.02)
+        _, at = _screen(page, editor)
+        _draw(page, at, arrow, anchor)
+        hints = _hints(page, node_id)
+        assert hints["arrows"][:-1] == before_drawing["arrows"] and _close(hints["arrows"][-1], arrow)
+        assert hints["anchors"][:-1] == before_drawing["anchors"] and _close(hints["anchors"][-1], anchor)
+        text = _arrows_value(page, node_id)
+        assert _arrows_box(page, node_id).input_value() == text, "the text box shows the drawing"
+        page.screenshot(path=str(artifacts_dir / f"motion_editor_layers_before_run{suffix}.png"))
 
-    _wait_for_regions(page, node_id, "green")  # before a run: Load Image (as Mask)'s green channel
-    check("before a run")
-    _, at = _screen(page, editor)
-    x, y = _interior_point(layers[..., 1], [*arrows, lake, waterfall])
-    _draw(page, at, (x - 0.03, y, x + 0.03, y), (x, y + 0.02))
-    assert len(_hints(page, node_id)["arrows"]) == len(arrows) // 2 + 1, "drawing on the tinted layer works"
-    page.screenshot(path=str(artifacts_dir / "motion_editor_layers_before_run.png"))
-
-    page.evaluate("""() => {  // only the layers and their preview: Text Flow sends the editor its stack's overlay
-        for (const node of app.graph.nodes.filter((n) => ['T2C_Animate', 'T2C_SaveCinemagraph'].includes(n.type))) {
-            app.graph.remove(node);
-        }
-    }""")
-    before = set(comfy_server.get("/history"))
-    page.evaluate("async () => { await app.queuePrompt(0, 1); }")
-    _wait_for_run(comfy_server, before)
-    _wait_for_regions(page, node_id, "run")
-    check("after a run")
-    page.screenshot(path=str(artifacts_dir / "motion_editor_layers.png"))
+        page.evaluate("""() => {  // only the layers and their preview: Text Flow sends the editor its stack's overlay
+            for (const node of app.graph.nodes.filter((n) => ['T2C_Animate', 'T2C_SaveCinemagraph'].includes(n.type))) {
+                app.graph.remove(node);
+            }
+        }""")
+        before = set(comfy_server.get("/history"))
+        page.evaluate("async () => { await app.queuePrompt(0, 1); }")
+        entry = _wait_for_run(comfy_server, before)
+        assert entry["prompt"][2][str(node_id)]["inputs"]["arrows"] == text, "the drawing is what ran"
+        _wait_for_regions(page, node_id, "run")
+        _check_layers_shown(_canvas_rgba(page, editor), painting, layers, "after a run")
+        page.screenshot(path=str(artifacts_dir / f"motion_editor_layers{suffix}.png"))
     assert not page.t2c_errors
+    assert page.evaluate("() => window.t2cDeprecations") == [], "the pack calls no deprecated frontend API"

@@ -2,7 +2,6 @@
 `animate_painting` queued from the page writes a cinemagraph."""
 
 import json
-import os
 import time
 
 import pytest
@@ -37,11 +36,7 @@ def _expected_missing(workflow: dict, comfy_server) -> tuple[list[str], list[str
     return sorted(set(files)), sorted(loaders)
 
 
-# Nodes 2.0 (Vue nodes) is checked on the current frontend; the classic frontend's version is an early beta.
-MODES = ["classic", "nodes2"] if os.environ.get("T2C_COMFYUI_LEG") == "current" else ["classic"]
-
-
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", ui.NODE_MODES)
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
 def test_workflow_loads_without_missing_nodes_and_matches_our_converter(comfy_page, comfy_server, path, mode,
                                                                        artifacts_dir):

@@ -4,7 +4,7 @@
 // with coordinates as fractions 0..1 of the image (x right, y down); an arrow's length is the speed.
 import { api } from "../../../scripts/api.js";
 import { app } from "../../../scripts/app.js";
-import { chainCallback, parseAnnotatedName, upstreamNode, viewUrl } from "./t2c_common.js";
+import { chainCallback, inputSlot, parseAnnotatedName, upstreamNode, viewUrl } from "./t2c_common.js";
 
 const NODE_TYPE = "T2C_TextFlow";
 const ARROWS_WIDGET = "arrows";
@@ -13,6 +13,8 @@ const EDITOR_REGIONS_KEY = "t2c_editor_regions"; // nodes/flow.py EDITOR_REGIONS
 const LAYER_COLOURS = [[0.2, 0.55, 1.0], [1.0, 0.45, 0.15], [0.25, 0.85, 0.3], [0.95, 0.25, 0.75],
                        [1.0, 0.85, 0.1], [0.1, 0.85, 0.9], [0.6, 0.4, 1.0], [0.95, 0.95, 0.95]]; // models/flow/viz.py
 const LAYER_TINT = 0.45; // models/flow/viz.py LAYER_TINT
+const CHANNEL_OFFSETS = { red: 0, green: 1, blue: 2, alpha: 3 }; // a mask channel's place in an RGBA pixel
+const OVERLAY_MAX_PX = 1024; // the longest side of the overlay made before a run
 const FORMAT_VERSION = 1;
 const MAX_ITEMS = 128; // models/flow/hints.py MAX_ARROWS / MAX_ANCHORS (tests/unit/test_web_constants.py)
 const CLICK_SLOP_PX = 5; // a press that moves less than this (screen px) is a click: an anchor
@@ -56,12 +58,13 @@ function opaqueUrl(url) {
     return url && url.includes("/view?") && !url.includes("channel=") ? `${url}&channel=rgb` : url;
 }
 
-/** How many Text Flow nodes feed this one's `layers` (its layer's index in the stack, bottom first). */
-function layerIndex(node) {
-    let index = 0;
-    for (let below = upstreamNode(node, "layers"); below?.type === NODE_TYPE && index < LAYER_COLOURS.length;
-        below = upstreamNode(below, "layers")) index++;
-    return index;
+/** The Text Flow nodes of this one's layer stack, bottom first, ending with `node` (its index is its layer's); at
+ * most one per layer colour (models/flow/layers.py MAX_LAYERS). */
+function stackNodes(node) {
+    const stack = [node];
+    for (let below = upstreamNode(node, "layers"); below?.type === NODE_TYPE && stack.length < LAYER_COLOURS.length;
+        below = upstreamNode(below, "layers")) stack.unshift(below);
+    return stack;
 }
 
 /** The picture a Load Image (or Load Image (as Mask)) node shows: the file its widget names (known from its
@@ -92,6 +95,92 @@ function loadPicture(url, done) {
     image.onload = () => done(image);
     image.onerror = () => done(null);
     image.src = url;
+}
+
+/** Load every URL (at least one); `done(images)` gets a Map url → Image of those that loaded. */
+function loadPictures(urls, done) {
+    const images = new Map();
+    let left = urls.length;
+    for (const url of urls) {
+        loadPicture(url, (image) => {
+            if (image) images.set(url, image);
+            if (--left === 0) done(images);
+        });
+    }
+}
+
+/** Which layer owns each pixel of a `width` × `height` grid: the index of the topmost layer whose mask is above one
+ * half there (models/flow/layers.py FlowStack.owner), −1 where none. `layers`: {image, channel} or null, bottom first. */
+function layerOwners(layers, width, height) {
+    const canvas = Object.assign(document.createElement("canvas"), { width, height });
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    const owner = new Int8Array(width * height).fill(-1);
+    layers.forEach((layer, index) => {
+        if (!layer) return;
+        ctx.clearRect(0, 0, width, height);
+        ctx.drawImage(layer.image, 0, 0, width, height);
+        const data = ctx.getImageData(0, 0, width, height).data;
+        const offset = CHANNEL_OFFSETS[layer.channel] ?? 3;
+        for (let p = 0; p < owner.length; p++) {
+            const value = data[4 * p + offset];
+            if (offset === 3 ? value < 128 : value > 127) owner[p] = index; // alpha: MASK = 1 − alpha, as the loaders read it
+        }
+    });
+    return owner;
+}
+
+/** 1 where the (2·radius + 1)² window around a pixel holds pixels both in and out of `region` (grown ≠ shrunk: how
+ * models/flow/viz.py layer_overlay edges a layer), counted with a summed-area table. */
+function edgeBand(region, width, height, radius) {
+    const stride = width + 1;
+    const sums = new Int32Array(stride * (height + 1));
+    for (let y = 0; y < height; y++) {
+        for (let x = 0, row = 0; x < width; x++) {
+            row += region[y * width + x];
+            sums[(y + 1) * stride + x + 1] = sums[y * stride + x + 1] + row;
+        }
+    }
+    const band = new Uint8Array(width * height);
+    for (let y = 0; y < height; y++) {
+        const y0 = Math.max(0, y - radius);
+        const y1 = Math.min(height, y + radius + 1);
+        for (let x = 0; x < width; x++) {
+            const x0 = Math.max(0, x - radius);
+            const x1 = Math.min(width, x + radius + 1);
+            const count = sums[y1 * stride + x1] - sums[y0 * stride + x1] - sums[y1 * stride + x0] + sums[y0 * stride + x0];
+            band[y * width + x] = count > 0 && count < (x1 - x0) * (y1 - y0) ? 1 : 0;
+        }
+    }
+    return band;
+}
+
+/** Before a run, the overlay Text Flow sends after one (models/flow/viz.py layer_overlay), made from the loaders'
+ * masks: the top layer (this node's) tinted, the layers below edged, each in its colour. At most OVERLAY_MAX_PX
+ * long: the editor shows it smaller still. `layers`: {image, channel} or null, bottom first; the top one is set. */
+function stackOverlay(layers) {
+    const top = layers.length - 1;
+    const { naturalWidth, naturalHeight } = layers[top].image;
+    const scale = Math.min(1, OVERLAY_MAX_PX / Math.max(naturalWidth, naturalHeight));
+    const width = Math.max(1, Math.round(naturalWidth * scale));
+    const height = Math.max(1, Math.round(naturalHeight * scale));
+    const owner = layerOwners(layers, width, height);
+    const radius = Math.max(1, Math.round(Math.max(width, height) / 400)); // as layer_overlay: about 2 px at 512²
+    const canvas = Object.assign(document.createElement("canvas"), { width, height });
+    const ctx = canvas.getContext("2d");
+    const pixels = ctx.createImageData(width, height);
+    const words = new Uint32Array(pixels.data.buffer); // one RGBA pixel per word (little-endian: R in the low byte)
+    const region = new Uint8Array(owner.length);
+    layers.forEach((layer, index) => {
+        if (!layer) return;
+        for (let p = 0; p < owner.length; p++) region[p] = owner[p] === index ? 1 : 0;
+        const painted = index === top ? region : edgeBand(region, width, height, radius);
+        const [red, green, blue] = LAYER_COLOURS[index % LAYER_COLOURS.length].map((c) => Math.round(c * 255));
+        const alpha = index === top ? Math.round(255 * LAYER_TINT) : 255;
+        const word = ((alpha << 24) | (blue << 16) | (green << 8) | red) >>> 0;
+        for (let p = 0; p < painted.length; p++) if (painted[p]) words[p] = word;
+    });
+    ctx.putImageData(pixels, 0, 0);
+    return canvas;
 }
 
 const editors = new Set();
@@ -165,14 +254,15 @@ class MotionEditor {
         this.sync();
     }
 
-    /** The node was removed: stop observing and following events, cancel the pending flash, ignore a picture
-     * still loading. */
+    /** The node was removed: stop observing and following events, cancel the pending flash, ignore a picture or
+     * regions still loading. */
     dispose() {
         this.resizeObserver.disconnect();
         editors.delete(this);
         clearTimeout(this.flashTimer);
         this.flashTimer = null;
         this.imageUrl = null;
+        this.regionsKey = null;
     }
 
     button(label, name, title, onClick) {
@@ -195,7 +285,8 @@ class MotionEditor {
     }
 
     get linked() { // `arrows` fed by a link: the widget value is not what runs
-        return this.node.inputs?.some((i) => i.name === ARROWS_WIDGET && i.link != null) ?? false;
+        const slot = inputSlot(this.node, ARROWS_WIDGET);
+        return slot >= 0 && this.node.isInputConnected(slot);
     }
 
     get aspect() {
@@ -236,50 +327,30 @@ class MotionEditor {
         return this.lastRunUrl ? { url: this.lastRunUrl, source: "last-run" } : { url: null, source: "none" };
     }
 
-    /** The overlay of the last run while the picture is the one it ran on; before a run, this layer's region from
-     * the loader that feeds `mask` (maskSource), tinted here. */
+    /** The overlay of the last run while the picture is the one it ran on; before a run, the stack's regions from
+     * the loaders that feed each layer's `mask` (maskSource), drawn here (stackOverlay) when this layer's is known. */
     regionsSource(pictureUrl) {
         if (this.lastRun && this.lastRun.picture === pictureUrl) {
-            return { key: this.lastRun.regions, url: this.lastRun.regions, kind: "run" };
+            return { key: this.lastRun.regions, kind: "run", url: this.lastRun.regions };
         }
-        const mask = maskSource(this.node);
-        return mask ? { key: `${mask.url}#${mask.channel}`, url: mask.url, kind: mask.channel }
-            : { key: null, url: null, kind: "none" };
+        const layers = stackNodes(this.node).map(maskSource);
+        const mine = layers.at(-1);
+        return mine ? { key: layers.map((l) => l && `${l.url}#${l.channel}`).join("|"), kind: mine.channel, layers }
+            : { key: null, kind: "none" };
     }
 
-    loadRegions({ key, url, kind }) {
+    loadRegions({ key, kind, url, layers }) {
         this.regionsKey = key;
         this.regions = null;
         this.regionsKind = kind;
         this.draw();
-        if (!url) return;
-        loadPicture(url, (image) => {
-            if (this.regionsKey !== key || !image) return;
-            this.regions = kind === "run" ? image : this.tintMask(image, kind);
+        if (!key) return;
+        loadPictures(url ? [url] : [...new Set(layers.filter(Boolean).map((l) => l.url))], (images) => {
+            if (this.regionsKey !== key) return;
+            const loaded = layers?.map((l) => (images.has(l?.url) ? { ...l, image: images.get(l.url) } : null));
+            this.regions = url ? images.get(url) ?? null : loaded.at(-1) ? stackOverlay(loaded) : null;
             this.draw();
         });
-    }
-
-    /** This layer's colour at LAYER_TINT where the mask in `channel` of `image` is above one half (the threshold
-     * of models/flow/layers.py), clear elsewhere: what Text Flow's overlay shows for its own region. */
-    tintMask(image, channel) {
-        const canvas = document.createElement("canvas");
-        canvas.width = image.naturalWidth;
-        canvas.height = image.naturalHeight;
-        const ctx = canvas.getContext("2d", { willReadFrequently: true });
-        ctx.drawImage(image, 0, 0);
-        const pixels = ctx.getImageData(0, 0, canvas.width, canvas.height);
-        const offset = { red: 0, green: 1, blue: 2, alpha: 3 }[channel] ?? 3;
-        const colour = LAYER_COLOURS[layerIndex(this.node) % LAYER_COLOURS.length].map((c) => Math.round(c * 255));
-        const tint = Math.round(255 * LAYER_TINT);
-        const data = pixels.data;
-        for (let i = 0; i < data.length; i += 4) {
-            const value = data[i + offset];
-            const inside = offset === 3 ? value < 128 : value > 127; // alpha: MASK = 1 − alpha, as the loaders read it
-            data.set([...colour, inside ? tint : 0], i);
-        }
-        ctx.putImageData(pixels, 0, 0);
-        return canvas;
     }
 
     /** Typing into the `arrows` text (or any code setting it through the widget) redraws at once. */

@@ -32,20 +32,21 @@ export function parseAnnotatedName(value, defaultType = "input") {
         : { filename: name.slice(slash + 1), subfolder: name.slice(0, slash), type };
 }
 
-/** The node feeding input `inputName` of `node` (through legacy Reroute nodes), or null. */
+/** Index of the input slot `inputName` of `node`, or −1. */
+export function inputSlot(node, inputName) {
+    return node.inputs?.findIndex((i) => i.name === inputName) ?? -1;
+}
+
+/** The node feeding input `inputName` of `node` (through legacy Reroute nodes), or null. Asks the node
+ * (getInputNode, in both frontends) rather than reading `input.link`, which the current frontend deprecates. */
 export function upstreamNode(node, inputName) {
     let current = node;
-    let slotName = inputName;
-    for (let hop = 0; hop < 8; hop++) {
-        const input = slotName === null ? current.inputs?.[0] : current.inputs?.find((i) => i.name === slotName);
-        if (input?.link == null) return null;
-        const graph = current.graph;
-        const link = graph?.getLink?.(input.link) ?? graph?.links?.[input.link];
-        const origin = link && graph.getNodeById(link.origin_id);
-        if (!origin) return null;
-        if (!String(origin.type).includes("Reroute")) return origin;
+    let slot = inputSlot(node, inputName);
+    for (let hop = 0; hop < 8 && slot >= 0 && current.graph; hop++) {
+        const origin = current.getInputNode(slot);
+        if (!origin || !String(origin.type).includes("Reroute")) return origin ?? null;
         current = origin;
-        slotName = null;
+        slot = 0;
     }
     return null;
 }
