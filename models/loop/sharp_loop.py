@@ -17,6 +17,9 @@ bilinear splatting blurs fine texture. Here, for every moving pixel p and frame 
 * **Cycles.** Where the flow distorts texture quickly, the loop is made of two cycles (each starts and ends on
   the still), so no texture is carried far enough to distort.
 
+* **Feather.** A motion layer that moves at full speed up to its border (``behind``, ``slip``) is blended towards
+  the still over a few pixels where that border cuts continuous texture (:mod:`models.loop.border_feather`).
+
 Frame 0 is the input, each cycle ends on the input (the loop closes with no seam), and every pixel whose flow
 is zero is copied from the input bit-exactly in every frame.
 """
