@@ -61,15 +61,16 @@ LINE_RIM_PX, LINE_RING_PX = 2.0, (6.0, 12.0)
 
 @dataclass(frozen=True)
 class Layer:
-    """One motion layer of a scene: its region (polygon minus holes, fractions of width/height), its motion (text
-    and drawn arrows, as Text Flow takes them), its border and its cycles (None = auto)."""
+    """One motion layer of a scene: its region (polygon minus holes, fractions of width/height, or a mask file), its
+    motion (text and drawn arrows, as Text Flow takes them), its border and its cycles (None = auto)."""
 
     text: str
-    polygon: tuple[tuple[float, float], ...]
+    polygon: tuple[tuple[float, float], ...] = ()
     arrows: str = ""
     holes: tuple[tuple[tuple[float, float], ...], ...] = ()
     border: str = "auto"
     cycles: int | None = None
+    mask: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -128,13 +129,11 @@ SCENES = (
     Scene("altai_strip", SCENE_DIR / "altai_lake.jpg", layers=(
         Layer("a mirror lake", ((0, 0.76), (0.7, 0.76), (0.7, 0.927), (0, 0.927)),
               arrows="[[0.5, 0.84, 0.35, 0.84]]"),)),
-    # Borders that follow real edges, as real cinemagraph regions do: the sky down to the treeline (traced from the
-    # picture), clouds drifting right; its right side runs through open sky just before the tree.
+    # A border that follows a real edge, as a real cinemagraph region does: the sky down to the treeline, its mask
+    # traced from the picture (every pixel above the first dark one in its column); where the vignette darkens the
+    # sky at the left and right, the border cuts through sky. Clouds drift right.
     Scene("treeline_sky", SCENE_DIR / "by_the_water.jpg", layers=(
-        Layer("clouds drifting to the right", (
-            (0, 0), (0.82, 0), (0.82, 0.2), (0.781, 0.209), (0.703, 0.209), (0.625, 0.188), (0.547, 0.203),
-            (0.469, 0.212), (0.391, 0.206), (0.312, 0.2), (0.234, 0.2), (0.156, 0.191), (0.078, 0.197),
-            (0, 0.159))),)),
+        Layer("clouds drifting to the right", mask=SCENE_DIR / "by_the_water_sky.png"),)),
     # Sky and water of one picture in opposite directions and different periods (the tree stays still).
     Scene("sky_and_water", SCENE_DIR / "by_the_water.jpg", layers=(
         Layer("water flowing to the left", ((0, 0.27), (1, 0.27), (1, 0.355), (0, 0.455)), cycles=1),
@@ -149,15 +148,20 @@ def load_scene(scene: Scene, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     picture = Image.open(scene.image).convert("RGB")
     height = round(picture.height * width / picture.width)
     rgb = np.asarray(picture.resize((width, height), Image.LANCZOS), dtype=np.float32) / 255.0
-    if scene.mask is not None:
-        region = Image.open(scene.mask).convert("L").resize((width, height), Image.BILINEAR)
-        mask = (np.asarray(region, dtype=np.float32) / 255.0 > 0.5).astype(np.float32)[None]
-    elif scene.layers:
-        mask = np.stack([_polygon_mask(layer.polygon, layer.holes, height, width) for layer in scene.layers])
+    if scene.layers:
+        mask = np.stack([_region(layer, height, width) for layer in scene.layers])
     else:
-        mask = _polygon_mask(scene.polygon, scene.holes, height, width)[None]
+        mask = _region(scene, height, width)[None]
     image = torch.from_numpy(rgb.copy()).permute(2, 0, 1).unsqueeze(0)
     return image, torch.from_numpy(mask)[:, None]
+
+
+def _region(spec: Scene | Layer, height: int, width: int) -> np.ndarray:
+    """[H, W] 0/1: the scene's or layer's mask file if it has one, else its polygon minus its holes."""
+    if spec.mask is None:
+        return _polygon_mask(spec.polygon, spec.holes, height, width)
+    region = Image.open(spec.mask).convert("L").resize((width, height), Image.BILINEAR)
+    return (np.asarray(region, dtype=np.float32) / 255.0 > 0.5).astype(np.float32)
 
 
 def _polygon_mask(polygon, holes, height: int, width: int) -> np.ndarray:

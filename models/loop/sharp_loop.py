@@ -40,7 +40,6 @@ from .sharp_plan import LoopPlan, flow_fingerprint, plan_loop
 from .sharp_resample import SharpReader
 from .sharp_stack import (
     LayerPlan,
-    LayerReads,
     StackPlan,
     owned_region,
     plan_stack,
@@ -188,36 +187,20 @@ class _LayerCursor:
             f = b if forward.shape[0] > 1 else 0
             p = b if beta.shape[0] > 1 else 0
             ahead, behind = self.xy + forward[f], self.xy + backward[f]
-            lifts = (None, None)
             if layer.nearest is not None:
-                reads = [remap_into_layer(*reader.inside(*xy), layer, b, (height, width)) for xy in (ahead, behind)]
-                (ahead, behind), lifts = (r.xy for r in reads), [_odd_lift(reader, r) for r in reads]
-            values = apply_feather(_blend(reader, ahead, behind, beta[p], gamma[p], *lifts), self.feathers[b])
+                ahead, behind = (torch.stack(remap_into_layer(*reader.inside(*xy), layer, b, (height, width)))
+                                 for xy in (ahead, behind))
+            values = apply_feather(_blend(reader, ahead, behind, beta[p], gamma[p]), self.feathers[b])
             moving = layer.moving[b if layer.moving.shape[0] > 1 else 0]
             if not self.all_moving and not bool(moving.all()):
                 values[~moving] = pixels[b, sources[~moving]]
             pixels[b].index_copy_(0, sources, values)
 
 
-def _odd_lift(reader: SharpReader, reads: LayerReads) -> torch.Tensor | None:
-    """[M, 3] what turns the low band of ``reads`` from an even into an odd reflection about the layer's border
-    (None where nothing was mirrored). A mirrored read copies the texture near the border, and its detail should;
-    but an even mirror also flips the brightness gradient, so hidden content came out of a still part darker on the
-    bright side of a sky (docs/layers.md#the-feather). 2·low(anchor) − low(mirror) continues a gradient instead."""
-    if reads.mirrored.numel() == 0:
-        return None
-    mirrored = reads.xy[:, reads.mirrored]
-    lift = reads.xy.new_zeros(reads.xy.shape[1], reader.blurred.shape[1])
-    lift[reads.mirrored] = 2 * (reader.low(*reads.anchor) - reader.low(*mirrored))
-    return lift
-
-
 def _blend(reader: SharpReader, forward: torch.Tensor, backward: torch.Tensor, beta: torch.Tensor,
-           gamma: torch.Tensor, lift_forward: torch.Tensor | None = None,
-           lift_backward: torch.Tensor | None = None) -> torch.Tensor:
+           gamma: torch.Tensor) -> torch.Tensor:
     """[M, 3] values of the moving pixels from their forward/backward positions [2, M]: the low band cross-faded
-    with weight γ [M] (plus the phases' ``lift`` [M, 3] of :func:`_odd_lift`, if any), the detail taken from one
-    phase or, where 0 < β < 1, mixed variance-preservingly."""
+    with weight γ [M], the detail taken from one phase or, where 0 < β < 1, mixed variance-preservingly."""
     low_f, low_b = reader.low(forward[0], forward[1]), reader.low(backward[0], backward[1])
     later = beta >= 1
     rows = torch.where(later, reader.index(backward[0], backward[1]), reader.index(forward[0], forward[1]))
@@ -228,9 +211,5 @@ def _blend(reader: SharpReader, forward: torch.Tensor, backward: torch.Tensor, b
         a = 1 - b
         other = reader.sharp(backward[0, mixing], backward[1, mixing]) - low_b[mixing]
         detail[mixing] = (a * detail[mixing] + b * other) / torch.sqrt(a * a + b * b)
-    if lift_forward is not None:
-        low_f = low_f + lift_forward
-    if lift_backward is not None:
-        low_b = low_b + lift_backward
     values = torch.lerp(low_f, low_b, gamma.unsqueeze(1)).add_(detail)
     return torch.clamp(values, reader.lowest, reader.highest, out=values)

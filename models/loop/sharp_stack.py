@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -132,19 +131,8 @@ def _extend(flow: torch.Tensor, nearest: torch.Tensor) -> torch.Tensor:
     return torch.gather(flat, 2, index).view(batch, 2, *flow.shape[-2:])
 
 
-class LayerReads(NamedTuple):
-    """Read positions moved onto a ``behind`` layer's own pixels (:func:`remap_into_layer`)."""
-
-    xy: torch.Tensor
-    """[2, M] the positions to read."""
-    mirrored: torch.Tensor
-    """[K] which of them were mirrored back across the layer's border…"""
-    anchor: torch.Tensor
-    """[2, K] …and the layer's pixel each was mirrored about (the nearest to the position read)."""
-
-
 def remap_into_layer(x: torch.Tensor, y: torch.Tensor, layer: LayerPlan, item: int,
-                     size: tuple[int, int]) -> LayerReads:
+                     size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Positions ``x``, ``y`` [M] (px, inside the picture) moved onto the layer's own pixels: a position outside it
     is mirrored back across its border (by twice its offset to the nearest pixel of the layer), or, where the
     mirror lands outside the layer too, moved onto that nearest pixel (keeping its fraction). Only the positions
@@ -155,7 +143,7 @@ def remap_into_layer(x: torch.Tensor, y: torch.Tensor, layer: LayerPlan, item: i
     target = nearest.index_select(0, here).long()
     away = (target != here).nonzero().squeeze(1)
     if away.numel() == 0:
-        return LayerReads(torch.stack((x, y)), away, x.new_zeros(2, 0))
+        return x, y
     here, target = here.index_select(0, away), target.index_select(0, away)
     dx = (target % width - here % width).to(x.dtype)
     dy = (torch.div(target, width, rounding_mode="floor") - torch.div(here, width, rounding_mode="floor")).to(x.dtype)
@@ -168,7 +156,7 @@ def remap_into_layer(x: torch.Tensor, y: torch.Tensor, layer: LayerPlan, item: i
     x, y = x.clone(), y.clone()
     x[away] = torch.where(fits, mirrored_x, near_x)
     y[away] = torch.where(fits, mirrored_y, near_y)
-    return LayerReads(torch.stack((x, y)), away[fits], torch.stack((near_x, near_y))[:, fits])
+    return x, y
 
 
 def refuse_cycles_with_stack(cycles: int | None) -> None:

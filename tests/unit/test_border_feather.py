@@ -1,4 +1,4 @@
-"""The feather where a moving layer meets still texture: only across borders that cut continuous texture."""
+"""The feather where a moving layer meets still pixels: FEATHER_PX deep, against texture and edges alike."""
 
 import torch
 
@@ -35,20 +35,22 @@ def feather_weights(image: torch.Tensor, stack: FlowStack) -> torch.Tensor:
     return weights.view(HEIGHT, WIDTH)
 
 
-def test_the_feather_crosses_continuous_texture_only_and_is_feather_px_deep():
+def test_the_feather_is_feather_px_deep_along_every_border_with_still_pixels():
     image, stack = picture_and_stack()
     weights = feather_weights(image, stack)
     depth = int(FEATHER_PX + 0.5)
     feathered = weights < 1
-    assert not feathered[:BAND.start].any() and not feathered[BAND.start + depth:].any()
-    # Against the flat black below the band and the black bar (strong image edges): crisp.
-    assert not feathered[BAND.stop - depth:BAND.stop].any()
-    assert not feathered[BAND.start + depth:BAND.stop, BAR.start - depth:BAR.start].any()
-    # Against the stripes above (the same texture continues): smoothstep over FEATHER_PX from the still.
+    assert not feathered[:BAND.start].any() and not feathered[BAND.stop:].any()  # still pixels: never touched
+    assert not feathered[BAND.start + depth:BAND.stop - depth, :BAR.start - depth].any()  # the band's middle
+    # Against the stripes above (texture continues), the flat black below and the bar (image edges) alike:
+    # smoothstep over FEATHER_PX of the distance to the nearest still pixel.
     away_from_bar = torch.cat((torch.arange(0, BAR.start - depth), torch.arange(BAR.stop + depth, WIDTH)))
-    for row in range(BAND.start, BAND.start + depth):
-        expected = smoothstep(torch.tensor((row - BAND.start + 0.5) / FEATHER_PX))
-        torch.testing.assert_close(weights[row, away_from_bar], expected.expand(len(away_from_bar)))
+    for d in range(1, depth + 1):
+        expected = smoothstep(torch.tensor((d - 0.5) / FEATHER_PX)).expand(len(away_from_bar))
+        torch.testing.assert_close(weights[BAND.start + d - 1, away_from_bar], expected)
+        torch.testing.assert_close(weights[BAND.stop - d, away_from_bar], expected)
+        middle = slice(BAND.start + depth, BAND.stop - depth)
+        torch.testing.assert_close(weights[middle, BAR.start - d], expected[:1].expand(middle.stop - middle.start))
 
 
 def test_feathered_pixels_blend_towards_the_still_and_still_pixels_stay_exact(monkeypatch):

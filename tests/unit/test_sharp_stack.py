@@ -13,7 +13,8 @@ from models.loop.sharp_stack import StackPlan
 
 HEIGHT, WIDTH, PERIOD = 24, 96, 8
 BAND, BAR = slice(4, 20), slice(60, 66)
-FEATHER_ROWS = math.ceil(FEATHER_PX + 0.5)
+FEATHER_DEPTH = math.ceil(FEATHER_PX + 0.5)
+"""Pixels this far from still ones are not feathered (tests/unit/test_border_feather.py)."""
 
 
 def striped_picture() -> torch.Tensor:
@@ -47,10 +48,12 @@ def test_a_periodic_texture_passes_behind_a_still_bar_exactly_outside_its_transi
     for frame in frames:  # the bar and everything outside the band: bit-exact; no red carried into the water
         assert torch.equal(frame[~owned], still[~owned])
         assert frame[owned][:, 0].eq(0).all()
-    # Up to the bar at full speed: the pixels just before it show the stripes moved by t, nothing piles up.
+    # Up to the bar at full speed: the pixels just before it (and its feather) show the stripes moved by t, nothing
+    # piles up.
     water = plan.layers[0].plan
-    before = torch.zeros(HEIGHT, WIDTH, dtype=torch.bool)  # the band's middle rows: its edges into the still
-    before[BAND.start + FEATHER_ROWS: BAND.stop - FEATHER_ROWS, BAR.start - 3: BAR.start] = True  # stripes feather
+    before = torch.zeros(HEIGHT, WIDTH, dtype=torch.bool)  # just outside the feather along the still's edges
+    edge = BAR.start - FEATHER_DEPTH
+    before[BAND.start + FEATHER_DEPTH: BAND.stop - FEATHER_DEPTH, edge - 3: edge] = True
     index = before.flatten().nonzero().squeeze(1)
     at = torch.searchsorted(water.sources, index)
     start, fade_start = water.start[0, 0, at], water.fade_start[0, 0, at]
