@@ -7,6 +7,7 @@ from models.flow.ops import smoothstep
 from models.loop import border_feather
 from models.loop.border_feather import FEATHER_PX, stack_feathers
 from models.loop.sharp_loop import make_plan, render_sharp_loop
+from models.loop.sharp_stack import StackPlan
 
 HEIGHT, WIDTH, PERIOD, N_FRAMES = 32, 64, 8, 12
 BAND, BAR = slice(8, 20), slice(40, 46)
@@ -26,9 +27,8 @@ def picture_and_stack() -> tuple[torch.Tensor, FlowStack]:
     return image, FlowStack((FlowLayer(flow=flow, mask=mask, border="behind", label="stripes"),))
 
 
-def feather_weights(image: torch.Tensor, stack: FlowStack) -> torch.Tensor:
+def feather_weights(image: torch.Tensor, plan: StackPlan) -> torch.Tensor:
     """[H, W] the rendered layer's weight per pixel (1 where not feathered)."""
-    plan = make_plan(stack, N_FRAMES)
     feather = stack_feathers(image, plan)[0][0]
     weights = torch.ones(HEIGHT * WIDTH)
     weights[plan.layers[0].plan.sources[feather.index]] = feather.weight[:, 0]
@@ -37,7 +37,7 @@ def feather_weights(image: torch.Tensor, stack: FlowStack) -> torch.Tensor:
 
 def test_the_feather_is_feather_px_deep_along_every_border_with_still_pixels():
     image, stack = picture_and_stack()
-    weights = feather_weights(image, stack)
+    weights = feather_weights(image, make_plan(stack, N_FRAMES))
     depth = int(FEATHER_PX + 0.5)
     feathered = weights < 1
     assert not feathered[:BAND.start].any() and not feathered[BAND.stop:].any()  # still pixels: never touched
@@ -55,10 +55,11 @@ def test_the_feather_is_feather_px_deep_along_every_border_with_still_pixels():
 
 def test_feathered_pixels_blend_towards_the_still_and_still_pixels_stay_exact(monkeypatch):
     image, stack = picture_and_stack()
-    weights = feather_weights(image, stack).unsqueeze(-1)
-    feathered = render_sharp_loop(image, stack, N_FRAMES)[0]
+    plan = make_plan(stack, N_FRAMES)
+    weights = feather_weights(image, plan).unsqueeze(-1)
+    feathered = render_sharp_loop(image, stack, N_FRAMES, plan=plan)[0]
     monkeypatch.setattr(border_feather, "FEATHER_PX", 0.0)  # no pixel is within 0.5 px: no feather
-    plain = render_sharp_loop(image, stack, N_FRAMES)[0]
+    plain = render_sharp_loop(image, stack, N_FRAMES, plan=plan)[0]
     still = image[0].permute(1, 2, 0)
     layer = stack.layers[0].region()[0, 0]
     assert torch.equal(feathered[0], still)
