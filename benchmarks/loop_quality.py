@@ -17,6 +17,10 @@ Every engine renders the same loop; printed per scene and engine, all measured i
 * pop — max over the N steps (the wrap N−1 → 0 included) of the 99th-percentile per-pixel change in the
   region, ÷ its median over steps. Sudden transitions stand out.
 * seam — mean change across the wrap ÷ the median mean change of the other steps (1 = invisible).
+* line — does the border between a region and the still pixels show as a line? Mean over frames of the mean
+  |high-pass| (σ = 1 px) within 2 px of that border ÷ the same 6–12 px from it, relative to that ratio in the
+  still: 1 = the border looks as it does in the still, above 1 a line shows (moving texture meeting still texture
+  edge-on), below 1 a soft strip. Only borders with still pixels count (not the picture's edge, not other layers).
 * static — every pixel farther than max|v| + 2 px from moving content equals the input in every frame;
   frame0 — frame 0 equals the input.
 * ms/frame and ÷splat — time per frame ÷ one bare 4-channel full-frame splat at the scene's size.
@@ -52,19 +56,21 @@ from models.loop.splatting import softsplat  # noqa: E402
 SCENE_DIR = Path(__file__).resolve().parent / "scenes"
 CORE_EROSION_PX = 6
 PATCH, SEARCH_PX, FLAT_STD = 16, 48, 0.01
+LINE_RIM_PX, LINE_RING_PX = 2.0, (6.0, 12.0)
 
 
 @dataclass(frozen=True)
 class Layer:
-    """One motion layer of a scene: its region (polygon minus holes, fractions of width/height), its motion (text
-    and drawn arrows, as Text Flow takes them), its border and its cycles (None = auto)."""
+    """One motion layer of a scene: its region (polygon minus holes, fractions of width/height, or a mask file), its
+    motion (text and drawn arrows, as Text Flow takes them), its border and its cycles (None = auto)."""
 
     text: str
-    polygon: tuple[tuple[float, float], ...]
+    polygon: tuple[tuple[float, float], ...] = ()
     arrows: str = ""
     holes: tuple[tuple[tuple[float, float], ...], ...] = ()
     border: str = "auto"
     cycles: int | None = None
+    mask: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,16 @@ SCENES = (
         Layer("storm clouds drifting to the left", ((0, 0), (1, 0), (1, 0.57), (0, 0.57)),
               holes=(((0.2, 0.2), (0.35, 0.2), (0.35, 0.57), (0.2, 0.57)),)),),
           focus=((0.35, 0.2), (0.35 + 40 / 512, 0.2), (0.35 + 40 / 512, 0.57), (0.35, 0.57))),
+    # A band of open water whose every border runs through the reflections (the issue's 48-px strip of a sunset
+    # lake, moved left by one drawn arrow): moving texture meets still texture of the same kind all round.
+    Scene("altai_strip", SCENE_DIR / "altai_lake.jpg", layers=(
+        Layer("a mirror lake", ((0, 0.76), (0.7, 0.76), (0.7, 0.927), (0, 0.927)),
+              arrows="[[0.5, 0.84, 0.35, 0.84]]"),)),
+    # A border that follows a real edge, as a real cinemagraph region does: the sky down to the treeline, its mask
+    # traced from the picture (every pixel above the first dark one in its column); where the vignette darkens the
+    # sky at the left and right, the border cuts through sky. Clouds drift right.
+    Scene("treeline_sky", SCENE_DIR / "by_the_water.jpg", layers=(
+        Layer("clouds drifting to the right", mask=SCENE_DIR / "by_the_water_sky.png"),)),
     # Sky and water of one picture in opposite directions and different periods (the tree stays still).
     Scene("sky_and_water", SCENE_DIR / "by_the_water.jpg", layers=(
         Layer("water flowing to the left", ((0, 0.27), (1, 0.27), (1, 0.355), (0, 0.455)), cycles=1),
@@ -132,15 +148,20 @@ def load_scene(scene: Scene, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     picture = Image.open(scene.image).convert("RGB")
     height = round(picture.height * width / picture.width)
     rgb = np.asarray(picture.resize((width, height), Image.LANCZOS), dtype=np.float32) / 255.0
-    if scene.mask is not None:
-        region = Image.open(scene.mask).convert("L").resize((width, height), Image.BILINEAR)
-        mask = (np.asarray(region, dtype=np.float32) / 255.0 > 0.5).astype(np.float32)[None]
-    elif scene.layers:
-        mask = np.stack([_polygon_mask(layer.polygon, layer.holes, height, width) for layer in scene.layers])
+    if scene.layers:
+        mask = np.stack([_region(layer, height, width) for layer in scene.layers])
     else:
-        mask = _polygon_mask(scene.polygon, scene.holes, height, width)[None]
+        mask = _region(scene, height, width)[None]
     image = torch.from_numpy(rgb.copy()).permute(2, 0, 1).unsqueeze(0)
     return image, torch.from_numpy(mask)[:, None]
+
+
+def _region(spec: Scene | Layer, height: int, width: int) -> np.ndarray:
+    """[H, W] 0/1: the scene's or layer's mask file if it has one, else its polygon minus its holes."""
+    if spec.mask is None:
+        return _polygon_mask(spec.polygon, spec.holes, height, width)
+    region = Image.open(spec.mask).convert("L").resize((width, height), Image.BILINEAR)
+    return (np.asarray(region, dtype=np.float32) / 255.0 > 0.5).astype(np.float32)
 
 
 def _polygon_mask(polygon, holes, height: int, width: int) -> np.ndarray:
@@ -219,6 +240,22 @@ def coherence(frames: np.ndarray, core: np.ndarray) -> float:
     return worst if math.isfinite(worst) else float("nan")
 
 
+def line(frames: np.ndarray, region: np.ndarray, still: np.ndarray) -> float:
+    """How much the border between ``region`` and ``still`` [H, W] bool stands out (module docstring; nan: none)."""
+    from_still = cv2.distanceTransform((~still).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    from_region = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    depth = np.where(region, from_still, np.where(still, from_region, np.inf))
+    rim, ring = depth <= LINE_RIM_PX, (depth >= LINE_RING_PX[0]) & (depth <= LINE_RING_PX[1])
+    if not rim.any() or not ring.any():
+        return float("nan")
+
+    def standing_out(frame: np.ndarray) -> float:
+        detail = np.abs(_gray(frame) - cv2.GaussianBlur(_gray(frame), (0, 0), 1.0))
+        return float(detail[rim].mean() / max(detail[ring].mean(), 1e-12))
+
+    return float(np.mean([standing_out(f) for f in frames[1:]]) / max(standing_out(frames[0]), 1e-12))
+
+
 def pop_and_seam(frames: np.ndarray, region: np.ndarray) -> tuple[float, float]:
     """(pop, seam) over the N steps of the loop, the wrap N−1 → 0 included (the last step)."""
     steps = np.abs(np.roll(frames, -1, axis=0) - frames).max(axis=-1)[:, region]
@@ -262,8 +299,8 @@ def bare_splat_ms(height: int, width: int, repeats: int = 3) -> float:
 
 
 def measured_regions(scene: Scene, masks: torch.Tensor) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, region, core) bool [H, W] of each region measured: each layer's own pixels (the upper layer owns
-    overlaps) and their core, cut to the scene's ``focus`` if it has one."""
+    """(name, region, core, owned) bool [H, W] of each region measured: each layer's own pixels (the upper layer
+    owns overlaps) and their core, cut to the scene's ``focus`` if it has one, and its own pixels uncut."""
     regions = masks[:, 0].numpy() > 0.5
     height, width = regions.shape[-2:]
     focus = _polygon_mask(scene.focus, (), height, width) > 0 if scene.focus else np.ones((height, width), bool)
@@ -271,7 +308,7 @@ def measured_regions(scene: Scene, masks: torch.Tensor) -> list[tuple[str, np.nd
     for k, region in enumerate(regions):
         owned = region & ~regions[k + 1:].any(axis=0)
         name = scene.name if len(regions) == 1 else f"{scene.name}/{k + 1}"
-        measured.append((name, owned & focus, core_of(owned) & focus))
+        measured.append((name, owned & focus, core_of(owned) & focus, owned))
     return measured
 
 
@@ -279,6 +316,7 @@ def evaluate(scene: Scene, width: int, n_frames: int, engines: list[str], sheet_
     image, masks = load_scene(scene, width)
     height = image.shape[-2]
     regions = measured_regions(scene, masks)
+    still_pixels = ~(masks[:, 0].numpy() > 0.5).any(axis=0)
     still = image[0].permute(1, 2, 0).numpy()
     splat = bare_splat_ms(height, width)
     reach_flow = scene_flow(scene, image, masks) if not scene.layers else scene_stack(scene, image, masks).combined()
@@ -289,17 +327,18 @@ def evaluate(scene: Scene, width: int, n_frames: int, engines: list[str], sheet_
         elapsed = (time.perf_counter() - start) / n_frames * 1e3
         frames = out[0].numpy()
         static, first = exactness(frames, still, reach_flow)
-        for name, region, core in regions:
+        for name, region, core, owned in regions:
             pop, seam = pop_and_seam(frames, region)
             rows.append({
                 "scene": name, "engine": engine, "contrast": contrast(frames, core),
-                "coherence": coherence(frames, core), "pop": pop, "seam": seam, "static": static, "frame0": first,
+                "coherence": coherence(frames, core), "pop": pop, "seam": seam,
+                "line": line(frames, owned, still_pixels), "static": static, "frame0": first,
                 "ms": elapsed, "splats": elapsed / splat, "travel": float(reach_flow.norm(dim=1).max()) * n_frames,
             })
         mids.append(frames[[n_frames // 4, n_frames // 2, 3 * n_frames // 4]])
     if sheet_dir is not None:
         write_sheet(sheet_dir / f"{scene.name}.png", still, mids, engines,
-                    crop_box(np.any([r for _, r, _ in regions], axis=0)))
+                    crop_box(np.any([r for _, r, _, _ in regions], axis=0)))
     return rows
 
 
@@ -342,12 +381,12 @@ def main() -> None:
         scenes = scenes[:2]
     engines = args.engines.split(",")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; width {width}, {n_frames} frames")
-    print(f"{'scene':<16} {'engine':<8} {'contrast':>8} {'coher.':>7} {'pop':>6} {'seam':>6} {'static':>6} "
+    print(f"{'scene':<16} {'engine':<8} {'contrast':>8} {'coher.':>7} {'pop':>6} {'seam':>6} {'line':>5} {'static':>6} "
           f"{'frame0':>6} {'ms/fr':>7} {'÷splat':>7} {'travel px':>9}")
     for scene in scenes:
         for r in evaluate(scene, width, n_frames, engines, args.sheet):
             print(f"{r['scene']:<16} {r['engine']:<8} {r['contrast']:>8.3f} {r['coherence']:>7.3f} {r['pop']:>6.2f} "
-                  f"{r['seam']:>6.2f} {str(r['static']):>6} {str(r['frame0']):>6} {r['ms']:>7.1f} "
+                  f"{r['seam']:>6.2f} {r['line']:>5.2f} {str(r['static']):>6} {str(r['frame0']):>6} {r['ms']:>7.1f} "
                   f"{r['splats']:>7.2f} {r['travel']:>9.0f}")
     print("targets: contrast ≥ 0.90, coherence ≥ 0.85, pop ≤ 1.5, seam ≤ 1.2, static and frame 0 exact")
 

@@ -17,6 +17,9 @@ bilinear splatting blurs fine texture. Here, for every moving pixel p and frame 
 * **Cycles.** Where the flow distorts texture quickly, the loop is made of two cycles (each starts and ends on
   the still), so no texture is carried far enough to distort.
 
+* **Feather.** A motion layer that moves at full speed up to its border (``behind``, ``slip``) is blended towards
+  the still over a few pixels where that border cuts continuous texture (:mod:`models.loop.border_feather`).
+
 Frame 0 is the input, each cycle ends on the input (the loop closes with no seam), and every pixel whose flow
 is zero is copied from the input bit-exactly in every frame.
 """
@@ -30,6 +33,7 @@ import torch
 from ..checks import InputValueError, check_flow, check_int
 from ..flow.layers import FlowStack
 from ..flow.ops import smoothstep
+from .border_feather import Feather, apply_feather, stack_feathers
 from .common import check_loop_inputs, loop_buffer
 from .euler import loop_compact_displacements
 from .sharp_plan import LoopPlan, flow_fingerprint, plan_loop
@@ -82,7 +86,8 @@ def render_sharp_loop(
     still = image.permute(0, 2, 3, 1)
     readers = [SharpReader(image[b], LOW_PASS_SIGMA, on_step, regions=_behind_regions(stack_plan, b, image.shape))
                for b in range(image.shape[0])]
-    layers = [_LayerCursor(layer, image.shape[-1], on_step) for layer in stack_plan.layers]
+    layers = [_LayerCursor(layer, image.shape[-1], on_step, feathers)
+              for layer, feathers in zip(stack_plan.layers, stack_feathers(image, stack_plan), strict=True)]
     for t in range(n_frames):
         out[:, t].copy_(still)
         for layer in layers:
@@ -147,8 +152,9 @@ def _behind_regions(plan: StackPlan, item: int, shape: torch.Size) -> list[torch
 class _LayerCursor:
     """Walks one layer through the loop: its cycle, its traces, the positions of its pixels."""
 
-    def __init__(self, layer: LayerPlan, width: int, on_step: Callable[[], None] | None) -> None:
-        self.layer, self.on_step = layer, on_step
+    def __init__(self, layer: LayerPlan, width: int, on_step: Callable[[], None] | None,
+                 feathers: list[Feather | None]) -> None:
+        self.layer, self.on_step, self.feathers = layer, on_step, feathers
         sources = layer.plan.sources
         self.xy = torch.stack((sources % width, torch.div(sources, width, rounding_mode="floor"))).to(
             layer.flow.dtype)
@@ -184,7 +190,7 @@ class _LayerCursor:
             if layer.nearest is not None:
                 ahead, behind = (torch.stack(remap_into_layer(*reader.inside(*xy), layer, b, (height, width)))
                                  for xy in (ahead, behind))
-            values = _blend(reader, ahead, behind, beta[p], gamma[p])
+            values = apply_feather(_blend(reader, ahead, behind, beta[p], gamma[p]), self.feathers[b])
             moving = layer.moving[b if layer.moving.shape[0] > 1 else 0]
             if not self.all_moving and not bool(moving.all()):
                 values[~moving] = pixels[b, sources[~moving]]
