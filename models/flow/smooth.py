@@ -20,8 +20,9 @@ def smooth_random_field(shape: tuple[int, int], cells: tuple[int, int], count: i
     uniformly from [−1, 1], upsampled bicubically with its corner samples on the field's corner pixels.
 
     Corner-aligned, the pattern is fixed relative to the picture: the same seed gives the same field at any size.
-    The samples come from numpy's seeded generator, whose numbers are the same on every CPU (``torch.rand`` may
-    take another kernel path elsewhere). Bicubic overshoot leaves the values slightly outside [−1, 1] near peaks.
+    The samples come from numpy's seeded generator (PCG64), whose stream numpy keeps the same on every platform, so
+    no field depends on torch's CPU kernels (``torch.randn``'s differ between instruction sets). Bicubic overshoot
+    leaves the values slightly outside [−1, 1] near peaks.
     """
     samples = tuple(max(1, int(c)) + 1 for c in cells)
     grid = np.random.default_rng(seed).uniform(-1.0, 1.0, (count, *samples))
