@@ -300,7 +300,8 @@ def _smooth_noise(inside: np.ndarray, seed: tuple[int, int]) -> tuple[np.ndarray
     height, width = inside.shape
     size = math.sqrt(height * width)
     cells = (round(NOISE_CELLS * height / size), round(NOISE_CELLS * width / size))
-    fields = smooth_random_field((height, width), cells, 2, seed).numpy()
+    samples = np.random.default_rng(list(seed)).uniform(-1.0, 1.0, (2, *(max(1, c) + 1 for c in cells)))
+    fields = smooth_random_field(torch.from_numpy(samples), (height, width)).numpy()
     return tuple(f - f[inside].mean() for f in fields)
 
 

@@ -7,28 +7,23 @@ region); the loop stage, which comes after, staggers its transitions and splits 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 
-def smooth_random_field(shape: tuple[int, int], cells: tuple[int, int], count: int,
-                        seed: int | Sequence[int]) -> torch.Tensor:
-    """``count`` smooth random fields [count, H, W] (float32, CPU): a grid of (cells + 1) samples per side drawn
-    uniformly from [−1, 1], upsampled bicubically with its corner samples on the field's corner pixels.
+def smooth_random_field(samples: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Random ``samples`` [count, gh, gw] (a grid of gh × gw values, e.g. uniform in [−1, 1]) upsampled bicubically
+    to ``shape`` = (H, W) with the grid's corner samples on the field's corner pixels: [count, H, W] float32.
 
-    Corner-aligned, the pattern is fixed relative to the picture: the same seed gives the same field at any size.
-    The samples come from numpy's seeded generator (PCG64), whose stream numpy keeps the same on every platform, so
-    no field depends on torch's CPU kernels (``torch.randn``'s differ between instruction sets). Bicubic overshoot
-    leaves the values slightly outside [−1, 1] near peaks.
+    Corner-aligned, the pattern is fixed relative to the picture: the same samples give the same field at any size.
+    The callers draw the samples with their own seeded generator (the flow engine numpy's PCG64, whose stream numpy
+    keeps the same on every platform; the loop plan torch's CPU generator, whose ``rand`` is serial, so its numbers do
+    not depend on the CPU either) and keep the draws their measured loops were made with. Bicubic overshoot leaves the
+    values slightly outside the samples' range near peaks.
     """
-    samples = tuple(max(1, int(c)) + 1 for c in cells)
-    grid = np.random.default_rng(seed).uniform(-1.0, 1.0, (count, *samples))
-    field = F.interpolate(torch.from_numpy(grid).float().unsqueeze(1), size=tuple(shape), mode="bicubic",
-                          align_corners=True)
-    return field[:, 0]
+    grid = samples.float().unsqueeze(1)
+    return F.interpolate(grid, size=tuple(shape), mode="bicubic", align_corners=True)[:, 0]
 
 
 def normalised_blur(values: torch.Tensor, weight: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -325,8 +325,9 @@ def _derivative(grid: torch.Tensor, dim: int, stride: int) -> torch.Tensor:
 def _stagger_field(shape: tuple[int, int], batch: int, seed: int, device: torch.device) -> torch.Tensor:
     """Smooth noise [B, Gh, Gw] with about STAGGER_CELLS cells across the longer side (plus STAGGER_EXTRA_CELLS);
     its range does not matter, :func:`_spread` keeps only its order."""
-    cells = tuple(round(STAGGER_CELLS * n / max(shape)) + STAGGER_EXTRA_CELLS for n in shape)
-    return smooth_random_field(shape, cells, batch, seed).to(device)
+    samples = [max(1, round(STAGGER_CELLS * n / max(shape)) + STAGGER_EXTRA_CELLS) + 1 for n in shape]
+    generator = torch.Generator().manual_seed(seed)
+    return smooth_random_field(torch.rand(batch, *samples, generator=generator), shape).to(device)
 
 
 def _spread(field: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:

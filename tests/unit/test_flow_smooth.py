@@ -6,23 +6,25 @@ import torch
 from models.flow.smooth import gaussian_blur, normalised_blur, smooth_random_field
 
 
-def test_the_random_field_is_the_seeded_grid_upsampled_with_its_corners_on_the_corner_pixels():
-    field = smooth_random_field((33, 65), (2, 4), 2, (7, 1))
-    grid = np.random.default_rng((7, 1)).uniform(-1.0, 1.0, (2, 3, 5))  # numpy's numbers: the same on every CPU
-    corners = field[:, :: 16, :: 16]
-    torch.testing.assert_close(corners, torch.from_numpy(grid).float(), atol=1e-6, rtol=0)
-    assert torch.equal(field, smooth_random_field((33, 65), (2, 4), 2, (7, 1)))
-    assert not torch.allclose(field, smooth_random_field((33, 65), (2, 4), 2, (7, 2)), atol=0.1)
+def _samples(count: int, rows: int, cols: int, seed: int) -> torch.Tensor:
+    return torch.from_numpy(np.random.default_rng(seed).uniform(-1.0, 1.0, (count, rows, cols)))
 
 
-def test_the_same_seed_gives_the_same_pattern_at_any_size():
-    small = smooth_random_field((21, 41), (3, 6), 1, 5)
-    large = smooth_random_field((41, 81), (3, 6), 1, 5)  # pixel 2i of the large field sits where pixel i does
-    torch.testing.assert_close(large[:, ::2, ::2], small, atol=1e-5, rtol=0)
+def test_the_random_field_is_its_grid_upsampled_with_the_corners_on_the_corner_pixels():
+    samples = _samples(2, 3, 5, 7)
+    field = smooth_random_field(samples, (33, 65))
+    assert field.shape == (2, 33, 65) and field.dtype == torch.float32
+    torch.testing.assert_close(field[:, ::16, ::16], samples.float(), atol=1e-6, rtol=0)
 
 
-def test_the_random_field_is_smooth_and_about_unit_range():
-    field = smooth_random_field((64, 64), (4, 4), 3, 11)
+def test_the_same_samples_give_the_same_pattern_at_any_size():
+    samples = _samples(1, 4, 7, 5)
+    small, large = smooth_random_field(samples, (21, 41)), smooth_random_field(samples, (41, 81))
+    torch.testing.assert_close(large[:, ::2, ::2], small, atol=1e-5, rtol=0)  # pixel 2i of the large sits at i
+
+
+def test_the_random_field_is_smooth_and_keeps_about_its_samples_range():
+    field = smooth_random_field(_samples(3, 5, 5, 11), (64, 64))
     assert float(field.abs().max()) < 1.3  # bicubic overshoot only
     step = (field[:, 1:] - field[:, :-1]).abs().max()
     assert float(step) < 0.2  # a cell is 16 px: no jump between neighbouring pixels
