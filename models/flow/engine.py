@@ -56,6 +56,7 @@ from .borders import shape_border
 from .hints import MotionHints, gaussian_blend, parse_arrows
 from .ops import MAX_MOTION_PX, angle_vector
 from .river_field import river_directions
+from .smooth import smooth_random_field
 
 DEFAULT_STRENGTH_AT_512 = 1.5
 """Default speed at the region's core in px/frame for a 512² image (scaled by √(H·W)/512)."""
@@ -65,6 +66,8 @@ ANCHOR_RADIUS_FRACTION = 0.05
 ANGLE_JITTER_DEG = 10.0
 SPEED_JITTER = 0.2
 NOISE_CELLS = 4
+"""Cells of the random variation per √(H·W): a few broad bends across the region (a rigid sheet would look
+fake, a finer pattern would churn the texture)."""
 MAX_VARIATION = 3.0
 _ARROW_SAMPLES = 5
 _ARROW_SIGMA_FRACTION = 0.3
@@ -291,12 +294,14 @@ def _rotate(direction: np.ndarray, delta: np.ndarray) -> np.ndarray:
 
 
 def _smooth_noise(inside: np.ndarray, seed: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Two low-frequency fields in about [-1, 1] with zero mean over the region, fixed relative to the image."""
+    """Two fields in about [-1, 1] on a grid of ~NOISE_CELLS cells per √(H·W) (so the same seed bends the flow the
+    same way at any size), minus their mean over the region: the variation bends and speeds up the water locally but
+    never turns or speeds up the region as a whole."""
     height, width = inside.shape
     size = math.sqrt(height * width)
-    cells = (max(1, round(NOISE_CELLS * height / size)) + 1, max(1, round(NOISE_CELLS * width / size)) + 1)
-    grid = np.random.default_rng(list(seed)).uniform(-1.0, 1.0, size=(2, *cells)).astype(np.float32)
-    fields = [cv2.resize(g, (width, height), interpolation=cv2.INTER_CUBIC) for g in grid]
+    cells = (round(NOISE_CELLS * height / size), round(NOISE_CELLS * width / size))
+    samples = np.random.default_rng(list(seed)).uniform(-1.0, 1.0, (2, *(max(1, c) + 1 for c in cells)))
+    fields = smooth_random_field(torch.from_numpy(samples), (height, width)).numpy()
     return tuple(f - f[inside].mean() for f in fields)
 
 

@@ -25,11 +25,11 @@ from itertools import pairwise
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 
+from ..flow.smooth import normalised_blur, smooth_random_field
 from .common import bounding_box
 from .euler import EulerState
-from .sharp_resample import normalised_blur, read_bilinear
+from .sharp_resample import read_bilinear
 
 ANALYSIS_GRID = 128
 """Points along the moving region's longer side (the traces are smooth; the pass's cost follows this, not H·W)."""
@@ -44,10 +44,9 @@ MAX_CYCLES = 2
 """Most cycles ``auto`` makes. More, shorter cycles measured worse: every cycle's transitions add flicker (pop)."""
 STAGGER_CELLS = 3.0
 """Cells of the stagger field across the region's longer side: the size of the patches that switch together."""
-STAGGER_BORDER_CELLS = 2
-"""Samples of the stagger field's random grid beyond its cells: n cells span n + 1 samples (the upsampling aligns
-the grid's corners with the region's), and one more lets a side of one cell (a thin region's short side) vary as a
-bump across it instead of a linear ramp between two samples."""
+STAGGER_EXTRA_CELLS = 1
+"""Cells of the stagger field added to its share of STAGGER_CELLS along each side: with it a side of one cell (a thin
+region's short side) varies as a bump across it instead of a linear ramp between its two corner samples."""
 INFEASIBLE_WARNING = 0.05
 """Share of the moving region that takes the infeasible-crossing fallback above which the plan warns: a few
 points at a flow's singular spots (a source, an abrupt speed change) are invisible, 5 % of the region is a patch."""
@@ -324,11 +323,11 @@ def _derivative(grid: torch.Tensor, dim: int, stride: int) -> torch.Tensor:
 
 
 def _stagger_field(shape: tuple[int, int], batch: int, seed: int, device: torch.device) -> torch.Tensor:
-    """Smooth noise [B, Gh, Gw] with about STAGGER_CELLS cells across the longer side (seeded, CPU generator)."""
+    """Smooth noise [B, Gh, Gw] with about STAGGER_CELLS cells across the longer side (plus STAGGER_EXTRA_CELLS);
+    its range does not matter, :func:`_spread` keeps only its order."""
+    samples = [max(1, round(STAGGER_CELLS * n / max(shape)) + STAGGER_EXTRA_CELLS) + 1 for n in shape]
     generator = torch.Generator().manual_seed(seed)
-    cells = [max(2, round(STAGGER_CELLS * n / max(shape)) + STAGGER_BORDER_CELLS) for n in shape]
-    noise = torch.rand(batch, 1, *cells, generator=generator)
-    return F.interpolate(noise, size=shape, mode="bicubic", align_corners=True)[:, 0].to(device)
+    return smooth_random_field(torch.rand(batch, *samples, generator=generator), shape).to(device)
 
 
 def _spread(field: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:

@@ -15,8 +15,8 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
+from ..flow.smooth import gaussian_blur, normalised_blur
 from .common import bilinear
 
 
@@ -125,29 +125,3 @@ def read_bilinear(grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch
     flat = grid.reshape(batch, channels, height * width)
     return bilinear(x.clamp(0, width - 1), y.clamp(0, height - 1), height, width,
                     lambda index: torch.gather(flat, 2, index.unsqueeze(1).expand(batch, channels, -1)), dim=1)
-
-
-def normalised_blur(values: torch.Tensor, weight: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian blur of ``values`` [B, C, H, W] over the points where ``weight`` [B, 1, H, W] > 0 (normalised
-    convolution: blur(values · weight) ÷ blur(weight)); ``values`` as they are where no weight reaches."""
-    num = gaussian_blur(values * weight, sigma)
-    den = gaussian_blur(weight, sigma)
-    return torch.where(den > 1e-6, num / den.clamp_min(1e-6), values)
-
-
-def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of [B, C, H, W] (σ in px, radius 3σ, reflected borders)."""
-    radius = max(1, math.ceil(3 * sigma))
-    taps = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
-    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
-    channels = image.shape[1]
-    out = image
-    for dim in (-1, -2):
-        pad = min(radius, image.shape[dim] - 1)
-        if pad == 0:
-            continue
-        k = kernel[radius - pad: radius + pad + 1]
-        k = (k / k.sum()).view(1, 1, *((1, -1) if dim == -1 else (-1, 1)))
-        padding = (pad, pad, 0, 0) if dim == -1 else (0, 0, pad, pad)
-        out = F.conv2d(F.pad(out, padding, mode="reflect"), k.expand(channels, 1, *k.shape[2:]), groups=channels)
-    return out

@@ -1,7 +1,10 @@
-"""Building blocks shared by the flow networks A and B: SPADE, the mask-aware resize, the eval-only base, and
-the ``operations`` namespace the networks build their standard layers from."""
+"""Building blocks shared by the flow networks A and B: SPADE, the mask-aware resize, the eval-only base, the
+SPADE U-Net base both are built on, and the ``operations`` namespace the networks build their standard layers
+from."""
 
 from __future__ import annotations
+
+from abc import ABCMeta, abstractmethod
 
 import torch
 import torch.nn.functional as F
@@ -129,6 +132,39 @@ class InferenceNetwork(nn.Module):
     def dtype(self) -> torch.dtype:
         """The dtype inputs are computed in: ``compute_dtype`` if set, else the weights' dtype."""
         return self.compute_dtype or next(self.parameters()).dtype
+
+
+class SpadeUNet(InferenceNetwork, metaclass=ABCMeta):
+    """Base of the flow networks A and B: U-Nets whose levels are normalised by the 13 :data:`SPADE_LAYERS`, each
+    conditioned on the whole network input resized to its level (:class:`ConditionPyramid`).
+
+    A subclass sets ``INPUT_CHANNELS``, ``SIZE_MULTIPLE`` (of H and W) and ``SPADE_WIDTHS`` (the channels of each
+    SPADE layer, in SPADE_LAYERS order) and registers its other layers in :meth:`build`; the SPADE layers follow
+    them, as in the official state dicts.
+    """
+
+    INPUT_CHANNELS: int
+    SIZE_MULTIPLE: int
+    SPADE_WIDTHS: tuple[int, ...]
+
+    def __init__(self, operations=None) -> None:
+        """``operations``: where the standard layers (Conv2d, Linear, GroupNorm, LayerNorm) come from (default
+        torch.nn, see TorchOps)."""
+        super().__init__()
+        ops = operations or TorchOps
+        self.build(ops)
+        for name, channels in zip(SPADE_LAYERS, self.SPADE_WIDTHS, strict=True):
+            self.add_module(name, SPADE(channels, self.INPUT_CHANNELS, ops))
+        self.eval()
+
+    @abstractmethod
+    def build(self, ops) -> None:
+        """Register every layer but the SPADE ones, in the official state-dict order."""
+
+    def conditions(self, input: torch.Tensor) -> ConditionPyramid:
+        """Check ``input`` and return the SPADE conditions drawn from it: the first step of each forward."""
+        check_input(input, self.INPUT_CHANNELS, self.SIZE_MULTIPLE, type(self).__name__)
+        return ConditionPyramid(input)
 
 
 def check_input(x: torch.Tensor, channels: int, multiple: int, network: str) -> None:

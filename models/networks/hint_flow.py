@@ -10,21 +10,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .blocks import (
-    SPADE,
-    SPADE_LAYERS,
-    ConditionPyramid,
-    InferenceNetwork,
-    TorchOps,
-    check_input,
-    leaky_relu,
-    split_resize,
-)
+from .blocks import SpadeUNet, leaky_relu, split_resize
 from .spectral import SpectralNormConv2d
 
 _ENCODER = [(6, 32), (32, 64), (64, 128), (128, 256), (256, 256), (256, 256), (256, 256), (256, 256)]
 _DECODER = [(256, 256), (512, 256), (512, 256), (512, 256), (512, 128), (256, 64), (128, 32), (64, 2)]
-_SPADE = list(zip(SPADE_LAYERS, (32, 64, 64, 128, 128, 256, 256, 256, 256, 256, 256, 256, 256), strict=True))
 _ENCODER_SPADE = [
     "spade_layer2_0",
     "spade_layer4_0",
@@ -49,28 +39,23 @@ def _up(x: torch.Tensor) -> torch.Tensor:
     return split_resize(x, (x.shape[-2] * 2, x.shape[-1] * 2))
 
 
-class HintFlowNet(InferenceNetwork):
+class HintFlowNet(SpadeUNet):
     """``spadeunet`` in the official directional configuration (input_nc 6, output_nc 2, spectral norm, tanh)."""
 
     INPUT_CHANNELS = 6
     SIZE_MULTIPLE = 256
+    SPADE_WIDTHS = (32, 64, 64, 128, 128, 256, 256, 256, 256, 256, 256, 256, 256)
 
-    def __init__(self, operations=None) -> None:
-        """``operations``: where SPADE's Conv2d comes from (default torch.nn, see TorchOps); the spectral-norm
-        convolutions are this package's own layers and cast their folded weights to the input's dtype."""
-        super().__init__()
-        ops = operations or TorchOps
+    def build(self, ops) -> None:
+        """The spectral-norm convolutions: this package's own layers, which cast their folded weights to the input's
+        dtype (``ops`` only builds SPADE's convolutions)."""
         for index, (cin, cout) in enumerate(_ENCODER, start=1):
             self.add_module(f"conv{index}", SpectralNormConv2d(cin, cout, 4, stride=2, padding=1))
         for index, (cin, cout) in enumerate(_DECODER, start=1):
             self.add_module(f"dconv{index}", SpectralNormConv2d(cin, cout, 3, stride=1, padding=1))
-        for name, channels in _SPADE:
-            self.add_module(name, SPADE(channels, self.INPUT_CHANNELS, ops))
-        self.eval()
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        check_input(input, self.INPUT_CHANNELS, self.SIZE_MULTIPLE, "HintFlowNet")
-        conditions = ConditionPyramid(input)
+        conditions = self.conditions(input)
         skips = [self.conv1(input)]
         for index, spade in enumerate(_ENCODER_SPADE, start=2):
             h = getattr(self, f"conv{index}")(leaky_relu(skips[-1]))

@@ -11,16 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import InputShapeError, InputValueError, check_tensor
-from .blocks import (
-    SPADE,
-    SPADE_LAYERS,
-    ConditionPyramid,
-    InferenceNetwork,
-    TorchOps,
-    check_input,
-    leaky_relu,
-    upsample2,
-)
+from .blocks import SpadeUNet, leaky_relu, upsample2
 from .transformer import CONTEXT_DIM, CONTEXT_TOKENS, SpatialTransformer
 
 # (in, out) channels of conv2…conv8 and dconv1…dconv8, in the official state-dict order.
@@ -37,7 +28,6 @@ _ATTENTION = [
     ("attn_output_block_2", 640),
     ("attn_output_block_1", 640),
 ]
-_SPADE = list(zip(SPADE_LAYERS, (320, 320, 320, 640, 640, 640, 640, 1280, 1280, 1280, 1280, 640, 640), strict=True))
 # Encoder steps e2…e7: (SPADE, transformer or None, 2× average pool after the conv).
 _ENCODER_STEPS = [
     ("spade_layer2_0", None, True),
@@ -59,16 +49,15 @@ _DECODER_STEPS = [
 ]
 
 
-class TextFlowNet(InferenceNetwork):
+class TextFlowNet(SpadeUNet):
     """``spadexattnunetsd`` in the official inference configuration (input_nc 4, output_nc 2, tanh)."""
 
     INPUT_CHANNELS = 4
     SIZE_MULTIPLE = 64
+    SPADE_WIDTHS = (320, 320, 320, 640, 640, 640, 640, 1280, 1280, 1280, 1280, 640, 640)
 
-    def __init__(self, operations=None) -> None:
-        """``operations``: where Conv2d/Linear/GroupNorm/LayerNorm come from (default torch.nn, see TorchOps)."""
-        super().__init__()
-        ops = operations or TorchOps
+    def build(self, ops) -> None:
+        """The convolutions and the cross-attention blocks, all from ``ops``."""
         self.conv1 = ops.Conv2d(self.INPUT_CHANNELS, 320, 3, padding=1)
         for index, (cin, cout) in enumerate(_ENCODER, start=2):
             self.add_module(f"conv{index}", ops.Conv2d(cin, cout, 3, padding=1))
@@ -76,14 +65,10 @@ class TextFlowNet(InferenceNetwork):
             self.add_module(name, SpatialTransformer(channels, ops))
         for index, (cin, cout) in enumerate(_DECODER, start=1):
             self.add_module(f"dconv{index}", ops.Conv2d(cin, cout, 3, padding=1))
-        for name, channels in _SPADE:
-            self.add_module(name, SPADE(channels, self.INPUT_CHANNELS, ops))
-        self.eval()
 
     def forward(self, input: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        check_input(input, self.INPUT_CHANNELS, self.SIZE_MULTIPLE, "TextFlowNet")
+        conditions = self.conditions(input)
         context = check_context(context, input.shape[0]).to(input.dtype)
-        conditions = ConditionPyramid(input)
         skips = [F.avg_pool2d(self.conv1(input), 2)]
         for index, (spade, attention, pool) in enumerate(_ENCODER_STEPS, start=2):
             h = getattr(self, f"conv{index}")(leaky_relu(skips[-1]))
