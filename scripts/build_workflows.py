@@ -474,16 +474,18 @@ def animate_painting_layers(info: dict) -> dict:
     wf = Workflow(info)
     wf.note(0, (
         "Animate a painting in three motion layers — no model weights needed. The sample painting's waterfall "
-        "falls, its lake ripples outwards and its sky drifts slowly (strength 0.6 px/frame, one cycle per loop), "
-        "each with its own speed and period, in one seamless loop.\n"
+        "falls (three cycles per loop), its lake ripples outwards and passes behind its shores, and its sky drifts "
+        "slowly (strength 0.6 px/frame, one cycle per loop), each with its own speed and period, in one seamless "
+        "loop.\n"
         "The three regions come from sample_painting_layers.png (red = waterfall, green = lake, blue = sky), read "
         "by Load Image (as Mask) one channel each. For your own picture: paint each region in the mask editor of "
         "its own Load Image and connect that MASK instead.\n" + LAYERS_NOTE), title="Read me", width=400)
     painting = wf.add("LoadImage", 0, image="sample_painting.png")
     stack = None
     for column, (title, channel, values) in enumerate((
-            ("waterfall", "red", dict(text="a waterfall falling")),
-            ("lake", "green", dict(text="a lake rippling away from the waterfall", arrows=LAKE_ARROWS)),
+            ("waterfall", "red", dict(text="a waterfall falling", cycles="3")),
+            ("lake", "green", dict(text="a lake rippling away from the waterfall", arrows=LAKE_ARROWS,
+                                   border="behind")),
             ("sky", "blue", dict(text="clouds drifting to the right", strength=0.6, cycles="1"))), start=2):
         mask = wf.add("LoadImageMask", 1, title=f"{title.capitalize()} mask", image="sample_painting_layers.png",
                       channel=channel)
