@@ -150,7 +150,7 @@ def _text_flow_borders(page):
 def test_text_flow_saved_before_the_layer_inputs_keeps_the_stick_border(comfy_page):
     workflow = json.loads((REPO_ROOT / "workflows" / "animate_painting.json").read_text())
     _load(comfy_page, workflow)
-    assert _text_flow_borders(comfy_page) == ["auto"]
+    assert _text_flow_borders(comfy_page) == ["behind"]  # as bundled (docs/layers.md: the lake passes behind its shore)
     for node in workflow["nodes"]:
         if node["type"] == "T2C_TextFlow":  # as saved before the layer inputs existed: eight widget values
             node["widgets_values"] = node["widgets_values"][:8]
