@@ -299,8 +299,8 @@ def _smooth_noise(inside: np.ndarray, seed: tuple[int, int]) -> tuple[np.ndarray
     never turns or speeds up the region as a whole."""
     height, width = inside.shape
     size = math.sqrt(height * width)
-    cells = (round(NOISE_CELLS * height / size), round(NOISE_CELLS * width / size))
-    samples = np.random.default_rng(list(seed)).uniform(-1.0, 1.0, (2, *(max(1, c) + 1 for c in cells)))
+    grid = (max(1, round(NOISE_CELLS * n / size)) + 1 for n in (height, width))  # n cells span n + 1 samples
+    samples = np.random.default_rng(list(seed)).uniform(-1.0, 1.0, (2, *grid))
     fields = smooth_random_field(torch.from_numpy(samples), (height, width)).numpy()
     return tuple(f - f[inside].mean() for f in fields)
 
