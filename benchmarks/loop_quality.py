@@ -21,6 +21,11 @@ Every engine renders the same loop; printed per scene and engine, all measured i
   |high-pass| (σ = 1 px) within 2 px of that border ÷ the same 6–12 px from it, relative to that ratio in the
   still: 1 = the border looks as it does in the still, above 1 a line shows (moving texture meeting still texture
   edge-on), below 1 a soft strip. Only borders with still pixels count (not the picture's edge, not other layers).
+* bias — does a layer drift in brightness where it comes out from behind (or goes behind) a still part: a darker
+  or brighter strip there, the still part's outline showing as a brightness step? The gray change from the still,
+  averaged over the loop, smoothed (normalised Gaussian, σ = 16 px) within the region's pixels at most 20 px from a
+  still pixel whose flow crosses that border (|cos| to its normal > 0.5; along a border the loop's mean is the
+  texture moving past, not a drift); the value of largest magnitude, signed, in thousandths of full scale.
 * static — every pixel farther than max|v| + 2 px from moving content equals the input in every frame;
   frame0 — frame 0 equals the input.
 * ms/frame and ÷splat — time per frame ÷ one bare 4-channel full-frame splat at the scene's size.
@@ -57,6 +62,7 @@ SCENE_DIR = Path(__file__).resolve().parent / "scenes"
 CORE_EROSION_PX = 6
 PATCH, SEARCH_PX, FLAT_STD = 16, 48, 0.01
 LINE_RIM_PX, LINE_RING_PX = 2.0, (6.0, 12.0)
+BIAS_BAND_PX, BIAS_SIGMA_PX, BIAS_CROSSING = 20.0, 16.0, 0.5
 
 
 @dataclass(frozen=True)
@@ -256,6 +262,23 @@ def line(frames: np.ndarray, region: np.ndarray, still: np.ndarray) -> float:
     return float(np.mean([standing_out(f) for f in frames[1:]]) / max(standing_out(frames[0]), 1e-12))
 
 
+def bias(frames: np.ndarray, region: np.ndarray, still: np.ndarray, flow: np.ndarray) -> float:
+    """Signed worst loop-mean brightness drift where ``flow`` [2, H, W] crosses the border of ``region`` with
+    ``still`` [H, W] bool (module docstring; nan: no such pixel)."""
+    depth = cv2.distanceTransform((~still).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    normal = np.stack(np.gradient(depth)[::-1])
+    cosine = np.abs((flow * normal).sum(axis=0)) / np.maximum(
+        np.linalg.norm(flow, axis=0) * np.linalg.norm(normal, axis=0), 1e-12)
+    band = (region & (depth <= BIAS_BAND_PX) & (cosine > BIAS_CROSSING)).astype(np.float32)
+    if not band.any():
+        return float("nan")
+    drift = np.mean([_gray(f) for f in frames], axis=0) - _gray(frames[0])
+    smooth = cv2.GaussianBlur(drift * band, (0, 0), BIAS_SIGMA_PX) / np.maximum(
+        cv2.GaussianBlur(band, (0, 0), BIAS_SIGMA_PX), 1e-6)
+    values = smooth[band > 0]
+    return float(values[np.abs(values).argmax()] * 1000)
+
+
 def pop_and_seam(frames: np.ndarray, region: np.ndarray) -> tuple[float, float]:
     """(pop, seam) over the N steps of the loop, the wrap N−1 → 0 included (the last step)."""
     steps = np.abs(np.roll(frames, -1, axis=0) - frames).max(axis=-1)[:, region]
@@ -332,7 +355,8 @@ def evaluate(scene: Scene, width: int, n_frames: int, engines: list[str], sheet_
             rows.append({
                 "scene": name, "engine": engine, "contrast": contrast(frames, core),
                 "coherence": coherence(frames, core), "pop": pop, "seam": seam,
-                "line": line(frames, owned, still_pixels), "static": static, "frame0": first,
+                "line": line(frames, owned, still_pixels),
+                "bias": bias(frames, owned, still_pixels, reach_flow[0].numpy()), "static": static, "frame0": first,
                 "ms": elapsed, "splats": elapsed / splat, "travel": float(reach_flow.norm(dim=1).max()) * n_frames,
             })
         mids.append(frames[[n_frames // 4, n_frames // 2, 3 * n_frames // 4]])
@@ -381,13 +405,13 @@ def main() -> None:
         scenes = scenes[:2]
     engines = args.engines.split(",")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; width {width}, {n_frames} frames")
-    print(f"{'scene':<16} {'engine':<8} {'contrast':>8} {'coher.':>7} {'pop':>6} {'seam':>6} {'line':>5} {'static':>6} "
-          f"{'frame0':>6} {'ms/fr':>7} {'÷splat':>7} {'travel px':>9}")
+    print(f"{'scene':<16} {'engine':<8} {'contrast':>8} {'coher.':>7} {'pop':>6} {'seam':>6} {'line':>5} {'bias':>5} "
+          f"{'static':>6} {'frame0':>6} {'ms/fr':>7} {'÷splat':>7} {'travel px':>9}")
     for scene in scenes:
         for r in evaluate(scene, width, n_frames, engines, args.sheet):
             print(f"{r['scene']:<16} {r['engine']:<8} {r['contrast']:>8.3f} {r['coherence']:>7.3f} {r['pop']:>6.2f} "
-                  f"{r['seam']:>6.2f} {r['line']:>5.2f} {str(r['static']):>6} {str(r['frame0']):>6} {r['ms']:>7.1f} "
-                  f"{r['splats']:>7.2f} {r['travel']:>9.0f}")
+                  f"{r['seam']:>6.2f} {r['line']:>5.2f} {r['bias']:>5.0f} {str(r['static']):>6} "
+                  f"{str(r['frame0']):>6} {r['ms']:>7.1f} {r['splats']:>7.2f} {r['travel']:>9.0f}")
     print("targets: contrast ≥ 0.90, coherence ≥ 0.85, pop ≤ 1.5, seam ≤ 1.2, static and frame 0 exact")
 
 

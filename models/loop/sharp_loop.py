@@ -17,6 +17,10 @@ bilinear splatting blurs fine texture. Here, for every moving pixel p and frame 
 * **Cycles.** Where the flow distorts texture quickly, the loop is made of two cycles (each starts and ends on
   the still), so no texture is carried far enough to distort.
 
+* **Balanced broad band.** Where one phase of a ``behind`` layer holds for most of the cycle (next to a still part
+  it passes behind), its broad brightness cross-fades at rate i/L, which keeps a gradient: no darker or brighter
+  strip along the still part (:mod:`models.loop.broad_band`).
+
 * **Feather.** A motion layer that moves at full speed up to its border (``behind``, ``slip``) is blended towards
   the still over a few pixels where that border cuts continuous texture (:mod:`models.loop.border_feather`).
 
@@ -34,6 +38,7 @@ from ..checks import InputValueError, check_flow, check_int
 from ..flow.layers import FlowStack
 from ..flow.ops import smoothstep
 from .border_feather import Feather, apply_feather, stack_feathers
+from .broad_band import BroadBand, one_phase_weight
 from .common import check_loop_inputs, loop_buffer
 from .euler import loop_compact_displacements
 from .sharp_plan import LoopPlan, flow_fingerprint, plan_loop
@@ -86,7 +91,7 @@ def render_sharp_loop(
     still = image.permute(0, 2, 3, 1)
     readers = [SharpReader(image[b], LOW_PASS_SIGMA, on_step, regions=_behind_regions(stack_plan, b, image.shape))
                for b in range(image.shape[0])]
-    layers = [_LayerCursor(layer, image.shape[-1], on_step, feathers)
+    layers = [_LayerCursor(layer, image, on_step, feathers)
               for layer, feathers in zip(stack_plan.layers, stack_feathers(image, stack_plan), strict=True)]
     for t in range(n_frames):
         out[:, t].copy_(still)
@@ -152,9 +157,12 @@ def _behind_regions(plan: StackPlan, item: int, shape: torch.Size) -> list[torch
 class _LayerCursor:
     """Walks one layer through the loop: its cycle, its traces, the positions of its pixels."""
 
-    def __init__(self, layer: LayerPlan, width: int, on_step: Callable[[], None] | None,
+    def __init__(self, layer: LayerPlan, image: torch.Tensor, on_step: Callable[[], None] | None,
                  feathers: list[Feather | None]) -> None:
         self.layer, self.on_step, self.feathers = layer, on_step, feathers
+        height, width = image.shape[-2:]
+        self.broad = None if layer.nearest is None else [
+            BroadBand(image[b], owned_region(layer, b, (height, width))) for b in range(image.shape[0])]
         sources = layer.plan.sources
         self.xy = torch.stack((sources % width, torch.div(sources, width, rounding_mode="floor"))).to(
             layer.flow.dtype)
@@ -171,6 +179,11 @@ class _LayerCursor:
             length = plan.bounds[self.cycle + 1] - t
             self.steps = loop_compact_displacements(-self.layer.flow, length, TRACE_INTEGRATION, leave="continue",
                                                     on_step=self.on_step, sources=plan.sources)
+            if self.broad is not None:
+                k = self.cycle
+                weight = one_phase_weight(plan.end[k] - plan.start[k], plan.fade_end[k] - plan.fade_start[k], length)
+                self.balances = [band.balance(weight[b if weight.shape[0] > 1 else 0], plan.sources)
+                                 for b, band in enumerate(self.broad)]
         i, forward, backward = next(self.steps)
         if i > 0:
             self._render(frame, readers, i, forward, backward)
@@ -187,10 +200,14 @@ class _LayerCursor:
             f = b if forward.shape[0] > 1 else 0
             p = b if beta.shape[0] > 1 else 0
             ahead, behind = self.xy + forward[f], self.xy + backward[f]
-            if layer.nearest is not None:
-                ahead, behind = (torch.stack(remap_into_layer(*reader.inside(*xy), layer, b, (height, width)))
-                                 for xy in (ahead, behind))
-            values = apply_feather(_blend(reader, ahead, behind, beta[p], gamma[p]), self.feathers[b])
+            shift = None
+            if self.broad is not None:
+                traced = (torch.stack(reader.inside(*ahead)), torch.stack(reader.inside(*behind)))
+                ahead, behind = (torch.stack(remap_into_layer(*xy, layer, b, (height, width))) for xy in traced)
+                share = i / (plan.bounds[k + 1] - plan.bounds[k])
+                balance = self.balances[b]
+                shift = balance.index, self.broad[b].shift(balance, traced, (ahead, behind), share, gamma[p])
+            values = apply_feather(_blend(reader, ahead, behind, beta[p], gamma[p], shift), self.feathers[b])
             moving = layer.moving[b if layer.moving.shape[0] > 1 else 0]
             if not self.all_moving and not bool(moving.all()):
                 values[~moving] = pixels[b, sources[~moving]]
@@ -198,9 +215,10 @@ class _LayerCursor:
 
 
 def _blend(reader: SharpReader, forward: torch.Tensor, backward: torch.Tensor, beta: torch.Tensor,
-           gamma: torch.Tensor) -> torch.Tensor:
+           gamma: torch.Tensor, shift: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """[M, 3] values of the moving pixels from their forward/backward positions [2, M]: the low band cross-faded
-    with weight γ [M], the detail taken from one phase or, where 0 < β < 1, mixed variance-preservingly."""
+    with weight γ [M] (plus ``shift``: [K] positions and [K, 3] values, :meth:`BroadBand.shift`), the detail taken
+    from one phase or, where 0 < β < 1, mixed variance-preservingly."""
     low_f, low_b = reader.low(forward[0], forward[1]), reader.low(backward[0], backward[1])
     later = beta >= 1
     rows = torch.where(later, reader.index(backward[0], backward[1]), reader.index(forward[0], forward[1]))
@@ -212,4 +230,6 @@ def _blend(reader: SharpReader, forward: torch.Tensor, backward: torch.Tensor, b
         other = reader.sharp(backward[0, mixing], backward[1, mixing]) - low_b[mixing]
         detail[mixing] = (a * detail[mixing] + b * other) / torch.sqrt(a * a + b * b)
     values = torch.lerp(low_f, low_b, gamma.unsqueeze(1)).add_(detail)
+    if shift is not None:
+        values.index_add_(0, *shift)
     return torch.clamp(values, reader.lowest, reader.highest, out=values)
