@@ -13,8 +13,6 @@ phases hold for most of the cycle the low band's wide fade already keeps the bal
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -35,20 +33,11 @@ WEIGHT_SIGMA = 8.0
 """px: the blur that smooths :func:`one_phase_weight` over the layer. The plan's windows change within a grid step
 (4 px at 512 px), and a weight that changed as fast would draw the difference of the two broad bands as a front."""
 WEIGHT_FLOOR = 1e-3
-"""Pixels whose weight is below this are left as they are (most of a layer; the change there is < 1/10 000)."""
+"""Pixels whose weight is below this are left as they are (most of a layer: the change there is < 1/10 000)."""
 
 
 Positions = tuple[torch.Tensor, torch.Tensor]
 """Where the forward and the backward phase of every moving pixel are: [2, M] each."""
-
-
-class Balance(NamedTuple):
-    """Where a layer's broad band takes the balanced cross-fade in one cycle and batch item."""
-
-    index: torch.Tensor
-    """[K] positions in the layer plan's ``sources``."""
-    weight: torch.Tensor
-    """[K, 1] in (0, 1]."""
 
 
 class BroadBand:
@@ -64,32 +53,29 @@ class BroadBand:
         self.grid = torch.maximum(torch.minimum(grid, high), low)[None]
         self.size = region.shape
 
-    def read(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """[M, C] at positions ``x``, ``y`` [M] (pixels, inside the picture)."""
-        centre = (BROAD_STEP - 1) / 2
-        return read_bilinear(self.grid, ((x - centre) / BROAD_STEP)[None], ((y - centre) / BROAD_STEP)[None])[0].t()
-
-    def balance(self, weight: torch.Tensor, sources: torch.Tensor) -> Balance:
-        """:func:`one_phase_weight` ``weight`` [M] of the pixels ``sources`` [M] (flat indices) smoothed over them
-        (σ = WEIGHT_SIGMA), kept where it is at least WEIGHT_FLOOR."""
-        shape = (1, 1, *self.size)
-        canvas = weight.new_zeros(shape).flatten()
+    def balance(self, weight: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
+        """[1, 1, h, w] on the broad band's grid: :func:`one_phase_weight` ``weight`` [M] of the pixels ``sources``
+        [M] (flat indices) smoothed over them (σ = WEIGHT_SIGMA). A smooth field, so the grid holds it (1/48 of a
+        frame instead of a weight per pixel)."""
+        canvas = weight.new_zeros(self.size).flatten()
         known = torch.zeros_like(canvas)
         canvas[sources], known[sources] = weight, 1
-        smooth = normalised_blur(canvas.view(shape), known.view(shape), WEIGHT_SIGMA).flatten()[sources]
-        index = (smooth >= WEIGHT_FLOOR).nonzero().squeeze(1)
-        return Balance(index, smooth[index].unsqueeze(1))
+        pooled, cover = (F.avg_pool2d(x.view(1, 1, *self.size), BROAD_STEP, ceil_mode=True) for x in (canvas, known))
+        return normalised_blur(pooled / cover.clamp_min(1e-6), cover, WEIGHT_SIGMA / BROAD_STEP)
 
-    def shift(self, balance: Balance, traced: Positions, read: Positions, share: float,
-              gamma: torch.Tensor) -> torch.Tensor:
-        """[K, C] to add to the low band of ``balance``'s pixels: their broad band at the traces' ends ``traced``
-        (forward, backward [2, M], possibly behind still parts) cross-faded at rate ``share`` = i/L, less the broad
-        band of what the phases read (``read``, at weight γ [M])."""
-        index = balance.index
+    def shift(self, balance: torch.Tensor, pixels: torch.Tensor, traced: Positions, read: Positions, share: float,
+              gamma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What to add to the low band of the pixels at ``pixels`` [2, M] with the weights ``balance`` (from
+        :meth:`balance`): [K] positions (where the weight is at least WEIGHT_FLOOR) and [K, C] values, their broad
+        band at the traces' ends ``traced`` (forward, backward [2, M], possibly behind still parts) cross-faded at
+        rate ``share`` = i/L, less the broad band of what the phases read (``read``, at weight γ [M])."""
+        weight = _read_grid(balance, *pixels)[:, 0]
+        index = (weight >= WEIGHT_FLOOR).nonzero().squeeze(1)
         pick = [positions[:, index] for positions in (*traced, *read)]
-        balanced = torch.lerp(self.read(*pick[0]), self.read(*pick[1]), share)
-        shown = torch.lerp(self.read(*pick[2]), self.read(*pick[3]), gamma[index].unsqueeze(1))
-        return balanced.sub_(shown).mul_(balance.weight)
+        balanced = torch.lerp(_read_grid(self.grid, *pick[0]), _read_grid(self.grid, *pick[1]), share)
+        shown = torch.lerp(_read_grid(self.grid, *pick[2]), _read_grid(self.grid, *pick[3]),
+                           gamma[index].unsqueeze(1))
+        return index, balanced.sub_(shown).mul_(weight[index].unsqueeze(1))
 
 
 def one_phase_weight(detail: torch.Tensor, low: torch.Tensor, length: int) -> torch.Tensor:
@@ -98,6 +84,12 @@ def one_phase_weight(detail: torch.Tensor, low: torch.Tensor, length: int) -> to
     wider than the detail (the plan found one phase holding for most of the cycle: the early or late switch that
     makes a strip), 0 where it fades a margin wider (both phases hold: the wide fade keeps the balance)."""
     return 1 - smoothstep((low - detail) / (LOW_BAND_MARGIN * length))
+
+
+def _read_grid(grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """[M, C]: bilinear reads of a field on the broad band's grid [1, C, h, w] at pixel positions ``x``, ``y`` [M]."""
+    centre = (BROAD_STEP - 1) / 2
+    return read_bilinear(grid, ((x - centre) / BROAD_STEP)[None], ((y - centre) / BROAD_STEP)[None])[0].t()
 
 
 def _odd_continuation(broad: torch.Tensor, inside: np.ndarray) -> torch.Tensor:

@@ -205,8 +205,7 @@ class _LayerCursor:
                 traced = (torch.stack(reader.inside(*ahead)), torch.stack(reader.inside(*behind)))
                 ahead, behind = (torch.stack(remap_into_layer(*xy, layer, b, (height, width))) for xy in traced)
                 share = i / (plan.bounds[k + 1] - plan.bounds[k])
-                balance = self.balances[b]
-                shift = balance.index, self.broad[b].shift(balance, traced, (ahead, behind), share, gamma[p])
+                shift = self.broad[b].shift(self.balances[b], self.xy, traced, (ahead, behind), share, gamma[p])
             values = apply_feather(_blend(reader, ahead, behind, beta[p], gamma[p], shift), self.feathers[b])
             moving = layer.moving[b if layer.moving.shape[0] > 1 else 0]
             if not self.all_moving and not bool(moving.all()):
