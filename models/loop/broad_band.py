@@ -13,6 +13,8 @@ phases hold for most of the cycle the low band's wide fade already keeps the bal
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -20,8 +22,8 @@ from scipy import ndimage
 
 from ..flow.ops import smoothstep
 from ..flow.smooth import normalised_blur
+from .common import bilinear
 from .sharp_plan import LOW_BAND_MARGIN
-from .sharp_resample import read_bilinear
 
 BROAD_SIGMA = 16.0
 """px: the blur whose content cross-fades at the classic rate. A double exposure this blurred does not show; the
@@ -40,6 +42,24 @@ Positions = tuple[torch.Tensor, torch.Tensor]
 """Where the forward and the backward phase of every moving pixel are: [2, M] each."""
 
 
+class Balance(NamedTuple):
+    """Where a layer's broad band takes the balanced cross-fade in one cycle and batch item."""
+
+    index: torch.Tensor
+    """[K] int32 positions in the layer plan's ``sources`` (with the weight 2/3 of a frame's memory if every pixel
+    had one; next to still parts it is a quarter to a half of a layer's pixels)."""
+    weight: torch.Tensor
+    """[K, 1] in (0, 1]."""
+
+
+class Grid(NamedTuple):
+    """A field on the broad band's grid, one row [C] per grid point."""
+
+    rows: torch.Tensor
+    height: int
+    width: int
+
+
 class BroadBand:
     """One layer's broad band in one batch item, continued beyond the layer."""
 
@@ -50,32 +70,40 @@ class BroadBand:
         broad = normalised_blur(values / weight.clamp_min(1e-6), weight, BROAD_SIGMA / BROAD_STEP)[0]
         grid = _odd_continuation(broad, (weight[0, 0] > 0.5).cpu().numpy())
         low, high = still.amin(dim=(1, 2)).view(-1, 1, 1), still.amax(dim=(1, 2)).view(-1, 1, 1)
-        self.grid = torch.maximum(torch.minimum(grid, high), low)[None]
+        self.grid = _rows(torch.maximum(torch.minimum(grid, high), low))
         self.size = region.shape
 
-    def balance(self, weight: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
-        """[1, 1, h, w] on the broad band's grid: :func:`one_phase_weight` ``weight`` [M] of the pixels ``sources``
-        [M] (flat indices) smoothed over them (σ = WEIGHT_SIGMA). A smooth field, so the grid holds it (1/48 of a
-        frame instead of a weight per pixel)."""
+    def balance(self, weight: torch.Tensor, sources: torch.Tensor, pixels: torch.Tensor) -> Balance:
+        """Where and how much the pixels ``sources`` [M] (flat indices; at ``pixels`` [2, M]) take the balanced
+        cross-fade in a cycle: their :func:`one_phase_weight` ``weight`` [M] smoothed over them (σ = WEIGHT_SIGMA,
+        on the broad band's grid: a smooth field), kept where it is at least WEIGHT_FLOOR."""
         canvas = weight.new_zeros(self.size).flatten()
         known = torch.zeros_like(canvas)
         canvas[sources], known[sources] = weight, 1
         pooled, cover = (F.avg_pool2d(x.view(1, 1, *self.size), BROAD_STEP, ceil_mode=True) for x in (canvas, known))
-        return normalised_blur(pooled / cover.clamp_min(1e-6), cover, WEIGHT_SIGMA / BROAD_STEP)
+        smooth = _read_grid(_rows(normalised_blur(pooled / cover.clamp_min(1e-6), cover, WEIGHT_SIGMA / BROAD_STEP)[0]),
+                            pixels)[:, 0]
+        index = (smooth >= WEIGHT_FLOOR).nonzero().squeeze(1)
+        return Balance(index.int(), smooth.index_select(0, index).unsqueeze(1))
 
-    def shift(self, balance: torch.Tensor, pixels: torch.Tensor, traced: Positions, read: Positions, share: float,
+    def shift(self, balance: Balance, traced: Positions, read: Positions, share: float,
               gamma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """What to add to the low band of the pixels at ``pixels`` [2, M] with the weights ``balance`` (from
-        :meth:`balance`): [K] positions (where the weight is at least WEIGHT_FLOOR) and [K, C] values, their broad
+        """What to add to the low band of ``balance``'s pixels: [K] positions (int64) and [K, C] values, their broad
         band at the traces' ends ``traced`` (forward, backward [2, M], possibly behind still parts) cross-faded at
         rate ``share`` = i/L, less the broad band of what the phases read (``read``, at weight γ [M])."""
-        weight = _read_grid(balance, *pixels)[:, 0]
-        index = (weight >= WEIGHT_FLOOR).nonzero().squeeze(1)
-        pick = [positions[:, index] for positions in (*traced, *read)]
-        balanced = torch.lerp(_read_grid(self.grid, *pick[0]), _read_grid(self.grid, *pick[1]), share)
-        shown = torch.lerp(_read_grid(self.grid, *pick[2]), _read_grid(self.grid, *pick[3]),
-                           gamma[index].unsqueeze(1))
-        return index, balanced.sub_(shown).mul_(weight[index].unsqueeze(1))
+        index = balance.index
+        ends, reads = ([positions.index_select(1, index) for positions in pair] for pair in (traced, read))
+        at_ends = [_read_grid(self.grid, positions) for positions in ends]
+        # Most reads are the traces' ends themselves (inside the layer): read again only where they were moved.
+        shown = []
+        for end, at_end, positions in zip(ends, at_ends, reads, strict=True):
+            moved = (positions != end).any(dim=0).nonzero().squeeze(1)
+            value = at_end.clone()
+            value[moved] = _read_grid(self.grid, positions.index_select(1, moved))
+            shown.append(value)
+        balanced = torch.lerp(*at_ends, share)
+        balanced.sub_(torch.lerp(*shown, gamma.index_select(0, index).unsqueeze(1)))
+        return index.long(), balanced.mul_(balance.weight)  # index_add_ takes an int32 index ~7× slower
 
 
 def one_phase_weight(detail: torch.Tensor, low: torch.Tensor, length: int) -> torch.Tensor:
@@ -86,10 +114,18 @@ def one_phase_weight(detail: torch.Tensor, low: torch.Tensor, length: int) -> to
     return 1 - smoothstep((low - detail) / (LOW_BAND_MARGIN * length))
 
 
-def _read_grid(grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """[M, C]: bilinear reads of a field on the broad band's grid [1, C, h, w] at pixel positions ``x``, ``y`` [M]."""
+def _rows(field: torch.Tensor) -> Grid:
+    """A field [C, h, w] on the broad band's grid as :data:`Grid`."""
+    channels, height, width = field.shape
+    return Grid(field.reshape(channels, -1).t().contiguous(), height, width)
+
+
+def _read_grid(grid: Grid, positions: torch.Tensor) -> torch.Tensor:
+    """[M, C]: bilinear reads of a field on the broad band's grid at pixel positions [2, M]."""
     centre = (BROAD_STEP - 1) / 2
-    return read_bilinear(grid, ((x - centre) / BROAD_STEP)[None], ((y - centre) / BROAD_STEP)[None])[0].t()
+    x, y = ((positions - centre) / BROAD_STEP).unbind(0)
+    return bilinear(x.clamp(0, grid.width - 1), y.clamp(0, grid.height - 1), grid.height, grid.width,
+                    lambda index: grid.rows.index_select(0, index))
 
 
 def _odd_continuation(broad: torch.Tensor, inside: np.ndarray) -> torch.Tensor:

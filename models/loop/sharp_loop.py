@@ -182,7 +182,7 @@ class _LayerCursor:
             if self.broad is not None:
                 k = self.cycle
                 weight = one_phase_weight(plan.end[k] - plan.start[k], plan.fade_end[k] - plan.fade_start[k], length)
-                self.balances = [band.balance(weight[b if weight.shape[0] > 1 else 0], plan.sources)
+                self.balances = [band.balance(weight[b if weight.shape[0] > 1 else 0], plan.sources, self.xy)
                                  for b, band in enumerate(self.broad)]
         i, forward, backward = next(self.steps)
         if i > 0:
@@ -205,7 +205,7 @@ class _LayerCursor:
                 traced = (torch.stack(reader.inside(*ahead)), torch.stack(reader.inside(*behind)))
                 ahead, behind = (torch.stack(remap_into_layer(*xy, layer, b, (height, width))) for xy in traced)
                 share = i / (plan.bounds[k + 1] - plan.bounds[k])
-                shift = self.broad[b].shift(self.balances[b], self.xy, traced, (ahead, behind), share, gamma[p])
+                shift = self.broad[b].shift(self.balances[b], traced, (ahead, behind), share, gamma[p])
             values = apply_feather(_blend(reader, ahead, behind, beta[p], gamma[p], shift), self.feathers[b])
             moving = layer.moving[b if layer.moving.shape[0] > 1 else 0]
             if not self.all_moving and not bool(moving.all()):

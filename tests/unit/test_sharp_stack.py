@@ -54,7 +54,7 @@ def test_a_periodic_texture_passes_behind_a_still_bar_exactly_outside_its_transi
     # the balanced cross-fade (models/loop/broad_band.py): a convex blend of the broad band less another, so it can
     # move a pixel by at most the broad band's own ripple (8-px stripes are flat to it far from the bar; cut by the
     # bar, a part of a period is left in the blur).
-    broad = BroadBand(image[0], owned).grid[0, 1]
+    broad = BroadBand(image[0], owned).grid.rows[:, 1]
     ripple = float(broad.max() - broad.min())
     assert ripple < 0.03  # a bound worth testing: under a tenth of the stripes' amplitude (0.4)
     water = plan.layers[0].plan
