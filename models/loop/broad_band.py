@@ -35,7 +35,8 @@ WEIGHT_SIGMA = 8.0
 """px: the blur that smooths :func:`one_phase_weight` over the layer. The plan's windows change within a grid step
 (4 px at 512 px), and a weight that changed as fast would draw the difference of the two broad bands as a front."""
 WEIGHT_FLOOR = 1e-3
-"""Pixels whose weight is below this are left as they are (most of a layer: the change there is < 1/10 000)."""
+"""Pixels whose weight is below this are left as they are (a layer's interior, away from the still parts: the
+change there would be under 1/10 000)."""
 
 
 Positions = tuple[torch.Tensor, torch.Tensor]
