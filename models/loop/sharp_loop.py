@@ -34,7 +34,7 @@ from ..checks import InputValueError, check_flow, check_int
 from ..flow.layers import FlowStack
 from ..flow.ops import smoothstep
 from .border_feather import Feather, apply_feather, stack_feathers
-from .common import check_loop_inputs, loop_buffer
+from .common import batch_item, check_loop_inputs, loop_buffer
 from .euler import loop_compact_displacements
 from .sharp_plan import LoopPlan, flow_fingerprint, plan_loop
 from .sharp_resample import SharpReader
@@ -191,7 +191,7 @@ class _LayerCursor:
                 ahead, behind = (torch.stack(remap_into_layer(*reader.inside(*xy), layer, b, (height, width)))
                                  for xy in (ahead, behind))
             values = apply_feather(_blend(reader, ahead, behind, beta[p], gamma[p]), self.feathers[b])
-            moving = layer.moving[b if layer.moving.shape[0] > 1 else 0]
+            moving = batch_item(layer.moving, b)
             if not self.all_moving and not bool(moving.all()):
                 values[~moving] = pixels[b, sources[~moving]]
             pixels[b].index_copy_(0, sources, values)
