@@ -8,11 +8,10 @@ import torch
 from comfy_api.latest import io
 
 from ..models.checks import InputTypeError, check_finite_output, check_mask, check_nchw
-from ..models.flow.layers import as_stack, prepare_stack
-from ..models.flow.ops import prepare_flow
+from ..models.flow.layers import as_stack
 from ..models.loop import pixel_animator, sharp_loop
 from ..models.loop.common import leaving_warnings
-from ..models.loop.engines import CLASSIC_SPLAT, ENGINES, LEGACY_ENGINE, SHARP_LOOP
+from ..models.loop.engines import CLASSIC_SPLAT, ENGINES, LEGACY_ENGINE, SHARP_LOOP, engine_motion
 from ..models.loop.euler import INTEGRATIONS
 from . import memory
 from .progress import FrameProgress
@@ -79,17 +78,10 @@ class Animate(io.ComfyNode):
                          memory.animate_bytes(batch, frames, height, width,
                                               CLASSIC_SPLAT if video_model is not None else engine),
                          "fewer frames, a smaller image or fewer images in the batch")
-        stack = as_stack(flow, "Animate `flow`")
-        layered = video_model is None and engine == SHARP_LOOP and not stack.is_single_flow()
-        if layered:
-            motion = prepare_stack(stack, (height, width), batch, region, speed, max_px_per_frame)
-        else:
-            if not stack.is_single_flow():
-                log.info("T2C_Animate: the %s renders the combined flow of the %d motion layer(s) (each pixel moves "
-                         "with the layer that owns it; borders and cycles are the sharp loop's)",
-                         "video model" if video_model is not None else engine, len(stack.layers))
-            motion = prepare_flow(stack.combined(), (height, width), batch, region, speed, max_px_per_frame,
-                                  video_network=video_model is not None)
+        motion, note = engine_motion(as_stack(flow, "Animate `flow`"), (height, width), batch, region, speed,
+                                     max_px_per_frame, engine, video_network=video_model is not None)
+        if note:
+            log.info("T2C_Animate: %s", note)
         out = torch.empty((batch, frames, height, width, 3), dtype=torch.float32)
         progress = FrameProgress(batch * frames)
         cancel = progress.cancel_point  # between frames and within the long steps before the first one

@@ -18,6 +18,7 @@ import torch
 from scipy import ndimage
 
 from ..flow.ops import smoothstep
+from .common import batch_item
 from .sharp_stack import StackPlan
 
 FEATHER_PX = 4.0
@@ -69,6 +70,6 @@ def stack_feathers(image: torch.Tensor, plan: StackPlan) -> list[list[Feather | 
         moved[:, layer.plan.sources] |= layer.moving
     still = ~moved.view(batch, height, width)
     return [[None] * batch if layer.border == "stick" else
-            [border_feather(image[b], layer.plan.sources, layer.moving[b if layer.moving.shape[0] > 1 else 0],
+            [border_feather(image[b], layer.plan.sources, batch_item(layer.moving, b),
                             still[b]) for b in range(batch)]
             for layer in plan.layers]

@@ -45,6 +45,11 @@ def loop_buffer(out: torch.Tensor | None, image: torch.Tensor, n_frames: int) ->
     return out
 
 
+def batch_item(values: torch.Tensor, item: int) -> torch.Tensor:
+    """Item ``item`` of ``values`` [B or 1, ...]: a size-1 batch is shared by every image (one mask, one plan)."""
+    return values[item if values.shape[0] > 1 else 0]
+
+
 def bounding_box(mask: torch.Tensor, margin: int) -> tuple[slice, slice]:
     """Rows and columns of the True pixels of ``mask`` [H, W], grown by ``margin`` and clipped; empty if none."""
     rows = mask.any(dim=1).nonzero().squeeze(1)

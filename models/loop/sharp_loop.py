@@ -39,7 +39,7 @@ from ..flow.layers import FlowStack
 from ..flow.ops import smoothstep
 from .border_feather import Feather, apply_feather, stack_feathers
 from .broad_band import BroadBand, one_phase_weight
-from .common import check_loop_inputs, loop_buffer
+from .common import batch_item, check_loop_inputs, loop_buffer
 from .euler import loop_compact_displacements
 from .sharp_plan import LoopPlan, flow_fingerprint, plan_loop
 from .sharp_resample import SharpReader
@@ -182,7 +182,7 @@ class _LayerCursor:
             if self.broad is not None:
                 k = self.cycle
                 weight = one_phase_weight(plan.end[k] - plan.start[k], plan.fade_end[k] - plan.fade_start[k], length)
-                self.balances = [band.balance(weight[b if weight.shape[0] > 1 else 0], plan.sources, self.xy)
+                self.balances = [band.balance(batch_item(weight, b), plan.sources, self.xy)
                                  for b, band in enumerate(self.broad)]
         i, forward, backward = next(self.steps)
         if i > 0:
@@ -207,7 +207,7 @@ class _LayerCursor:
                 share = i / (plan.bounds[k + 1] - plan.bounds[k])
                 shift = self.broad[b].shift(self.balances[b], traced, (ahead, behind), share, gamma[p])
             values = apply_feather(_blend(reader, ahead, behind, beta[p], gamma[p], shift), self.feathers[b])
-            moving = layer.moving[b if layer.moving.shape[0] > 1 else 0]
+            moving = batch_item(layer.moving, b)
             if not self.all_moving and not bool(moving.all()):
                 values[~moving] = pixels[b, sources[~moving]]
             pixels[b].index_copy_(0, sources, values)

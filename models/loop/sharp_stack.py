@@ -23,6 +23,7 @@ from scipy import ndimage
 
 from ..checks import InputValueError, check_int
 from ..flow.layers import FlowLayer, FlowStack
+from .common import batch_item
 from .sharp_plan import LoopPlan, default_transition, flow_fingerprint, plan_loop
 
 LAYER_SEED_STEP = 7919
@@ -138,7 +139,7 @@ def remap_into_layer(x: torch.Tensor, y: torch.Tensor, layer: LayerPlan, item: i
     mirror lands outside the layer too, moved onto that nearest pixel (keeping its fraction). Only the positions
     outside the layer are worked on (most are inside)."""
     height, width = size
-    nearest = layer.nearest[item if layer.nearest.shape[0] > 1 else 0]
+    nearest = batch_item(layer.nearest, item)
     here = y.round().clamp_(0, height - 1).long().mul_(width).add_(x.round().clamp_(0, width - 1).long())
     target = nearest.index_select(0, here).long()
     away = (target != here).nonzero().squeeze(1)
@@ -168,5 +169,5 @@ def refuse_cycles_with_stack(cycles: int | None) -> None:
 
 def owned_region(layer: LayerPlan, item: int, size: tuple[int, int]) -> torch.Tensor:
     """[H, W] bool: the pixels a ``behind`` layer owns in batch item ``item`` (where its nearest pixel is itself)."""
-    nearest = layer.nearest[item if layer.nearest.shape[0] > 1 else 0]
+    nearest = batch_item(layer.nearest, item)
     return (nearest.long() == torch.arange(nearest.numel(), device=nearest.device)).view(size)

@@ -1,6 +1,7 @@
 """Headless Debian chromium driven by Python playwright (never `playwright install`)."""
 
 import shutil
+from contextlib import contextmanager
 
 import pytest
 
@@ -30,10 +31,11 @@ def browser():
             browser.close()
 
 
-@pytest.fixture()
-def comfy_page(browser, comfy_server):
-    """The ComfyUI frontend, loaded and ready: the graph app is up, our extensions are in the app's extension
-    registry and our node types in LiteGraph's (observed in the app, not through a flag our JS would set)."""
+@contextmanager
+def _ready_page(browser, comfy_server):
+    """The ComfyUI frontend in a new browser context, loaded and ready: the graph app is up, our extensions are in
+    the app's extension registry and our node types in LiteGraph's (observed in the app, not through a flag our JS
+    would set). ``page.t2c_errors`` collects the page's uncaught errors."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     errors = []
@@ -45,3 +47,25 @@ def comfy_page(browser, comfy_server):
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture()
+def comfy_page(browser, comfy_server):
+    """A fresh, ready frontend page for one test."""
+    with _ready_page(browser, comfy_server) as page:
+        yield page
+
+
+@pytest.fixture(scope="module")
+def _module_page(browser, comfy_server):
+    with _ready_page(browser, comfy_server) as page:
+        yield page
+
+
+@pytest.fixture()
+def loading_page(_module_page):
+    """One ready page shared by a module's tests that only load a workflow and read it back (opening a page costs
+    3–6 s): loading a workflow replaces the whole graph, such a test leaves settings and panels as it found them,
+    and each test sees only its own page errors."""
+    _module_page.t2c_errors.clear()
+    return _module_page

@@ -38,37 +38,44 @@ def _expected_missing(workflow: dict, comfy_server) -> tuple[list[str], list[str
 
 @pytest.mark.parametrize("mode", ui.NODE_MODES)
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
-def test_workflow_loads_without_missing_nodes_and_matches_our_converter(comfy_page, comfy_server, path, mode,
+def test_workflow_loads_without_missing_nodes_and_matches_our_converter(loading_page, comfy_server, path, mode,
                                                                        artifacts_dir):
     workflow = json.loads(path.read_text())
-    ui.dismiss_notices(comfy_page)
-    ui.set_nodes_2(comfy_page, mode == "nodes2")
-    _load(comfy_page, workflow)
-    assert ui.unknown_node_types(comfy_page) == []
-    dialogs = comfy_page.locator(".p-dialog:visible").all_inner_texts()
+    ui.dismiss_notices(loading_page)
+    with ui.node_mode(loading_page, mode):
+        try:
+            _check_loaded_workflow(loading_page, comfy_server, workflow)
+            version = ".".join(map(str, ui.frontend_version(loading_page)))
+            loading_page.screenshot(path=str(artifacts_dir / f"workflow_{path.stem}_frontend-{version}_{mode}.png"))
+        finally:
+            ui.close_issues_panel(loading_page)
+    assert not loading_page.t2c_errors
+
+
+def _check_loaded_workflow(page, comfy_server, workflow: dict) -> None:
+    _load(page, workflow)
+    assert ui.unknown_node_types(page) == []
+    dialogs = page.locator(".p-dialog:visible").all_inner_texts()
     assert not [text for text in dialogs if "invalid" in text.lower()], dialogs
     # What ships needs nothing but the SD1.x checkpoint of the text workflows, offered for download from the
     # properties.models entry (name, url, directory) the file carries, as ComfyUI's templates do; the network
     # files only where a workflow connects the official networks. The painting workflow: no notice at all.
     files, loaders = _expected_missing(workflow, comfy_server)
     listed = [m["name"] for node in workflow["nodes"] for m in node.get("properties", {}).get("models", [])]
-    named, offers_download, text = ui.missing_models_notice(comfy_page)
-    if ui.has_issues_panel(comfy_page):
+    has_loader = any(node["type"] in LOADER_FOLDERS for node in workflow["nodes"])
+    named, offers_download, text = ui.missing_models_notice(
+        page, ui.ISSUES_SETTLE_MS if has_loader else ui.NO_LOADER_SETTLE_MS)
+    if ui.has_issues_panel(page):
         assert named == files, text[-2000:]
-        assert ui.flagged_node_types(comfy_page) == loaders
+        assert ui.flagged_node_types(page) == loaders
         assert offers_download == bool(set(listed) & set(files)), text  # only the checkpoint has a known URL
     else:  # the classic frontend's dialog lists the models a workflow's metadata names that the server lacks
         assert named == sorted(set(listed) & set(files)), text
         assert offers_download == bool(named), text
-    frontend_prompt = comfy_page.evaluate("async () => (await app.graphToPrompt()).output")
+    frontend_prompt = page.evaluate("async () => (await app.graphToPrompt()).output")
     for node in frontend_prompt.values():
         node.pop("_meta", None)  # display titles only
     assert frontend_prompt == to_api(workflow, comfy_server.get("/object_info"))
-    version = ".".join(map(str, ui.frontend_version(comfy_page)))
-    comfy_page.screenshot(path=str(artifacts_dir / f"workflow_{path.stem}_frontend-{version}_{mode}.png"))
-    ui.close_issues_panel(comfy_page)
-    ui.set_nodes_2(comfy_page, False)
-    assert not comfy_page.t2c_errors
 
 
 def _comparable(nodes: list[dict]) -> list[dict]:
@@ -78,13 +85,13 @@ def _comparable(nodes: list[dict]) -> list[dict]:
 
 
 @pytest.mark.parametrize("name", sorted(GENERATED))
-def test_generated_workflow_is_what_the_frontend_saves(comfy_page, name):
+def test_generated_workflow_is_what_the_frontend_saves(loading_page, name):
     """scripts/build_workflows.py writes the frontend's own format: loaded and serialised again, every node, link
     and group comes back unchanged (what may change is left out by _comparable), compared in the older format each
     frontend's save is brought to (frontend_ui.saved_graph)."""
     workflow = json.loads((REPO_ROOT / "workflows" / f"{name}.json").read_text())
-    _load(comfy_page, workflow)
-    saved = ui.saved_graph(comfy_page)
+    _load(loading_page, workflow)
+    saved = ui.saved_graph(loading_page)
     saved_nodes = saved["nodes"]
     differences = [(ours["id"], ours["type"], key, ours.get(key), theirs.get(key))
                    for ours, theirs in zip(_comparable(workflow["nodes"]), _comparable(saved_nodes),

@@ -1,10 +1,7 @@
-"""The official networks on comfy.ops, in the dtype ComfyUI picks, and in fp16/bf16 within a stated tolerance.
-
-Tolerance, derived from the output's magnitude: |out(dtype) − out(fp32)| ≤ 16 · eps(dtype) · max|out(fp32)|, with
-eps = torch.finfo(dtype).eps (bf16 2⁻⁷, fp16 2⁻¹⁰): a rounding of eps/2 per operation that grows with the depth of
-these nets (≈ 20 layers) as a random walk, times a margin. Measured on CPU with the golden-filled weights: at most
-≈ 9 eps (bf16) and ≈ 11 eps (fp16) when the whole network computes in that dtype, ≈ 5 eps and ≈ 7 eps when only
-the weights are stored in it (manual cast to fp32, what the loader does on a CPU).
+"""The official networks on comfy.ops: fp32 computes exactly as plain torch, weights stored in fp16/bf16 (manual
+cast) within the tolerance stated in tests/fixtures/network_dtypes.py, and the loaders' dtype choice. The whole
+network in fp16/bf16 is a plain-torch numerical check (tests/unit/test_networks_half_precision.py): on
+``disable_weight_init`` the layers compute as plain torch, which the first test here checks per ComfyUI version.
 """
 
 import comfy.model_management
@@ -12,81 +9,39 @@ import comfy.ops
 import folder_paths
 import pytest
 import torch
+from network_dtypes import LOW, NETWORKS, assert_within_tolerance, build, forward, network_inputs
 from safetensors.torch import save_file
 
 from golden_fill import golden_fill_
-from models.networks import HintFlowNet, SplatVideoNet, TextFlowNet
-
-TOLERANCE_EPS = 16
-LOW = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def _build(network_class, operations=None):
-    with torch.device("meta"):
-        network = network_class(operations=operations)
-    return golden_fill_(network)
-
-
-def _inputs(network_class):
-    gen = torch.Generator().manual_seed(7)
-    if network_class is HintFlowNet:
-        return (torch.rand(1, 6, 256, 256, generator=gen) * 2 - 1,)
-    if network_class is TextFlowNet:
-        return torch.rand(1, 4, 64, 64, generator=gen) * 2 - 1, torch.randn(1, 77, 768, generator=gen)
-    image = torch.rand(1, 3, 32, 32, generator=gen) * 2 - 1
-    return torch.cat((image, image, torch.randn(1, 2, 32, 32, generator=gen)), dim=1), (0, 3, 8)
-
-
-def _run(network, inputs):
-    with torch.no_grad():
-        return network(*(x.to(network.dtype) if isinstance(x, torch.Tensor) else x for x in inputs)).float()
-
-
-def _assert_within_tolerance(actual, reference, dtype, label):
-    bound = TOLERANCE_EPS * torch.finfo(dtype).eps * reference.abs().max().item()
-    error = (actual - reference).abs().max().item()
-    assert error <= bound, f"{label}: max error {error:.3g} > {bound:.3g} ({TOLERANCE_EPS} eps · max|fp32|)"
-    assert torch.isfinite(actual).all()
-
-
-NETWORKS = [HintFlowNet, TextFlowNet, SplatVideoNet]
+from models.networks import HintFlowNet, SplatVideoNet
 
 
 @pytest.fixture(scope="module", params=NETWORKS, ids=lambda c: c.__name__)
 def reference(request):
     """(class, inputs, fp32 output of the plain torch.nn network — the one golden conformance checks)."""
     network_class = request.param
-    inputs = _inputs(network_class)
-    return network_class, inputs, _run(_build(network_class), inputs)
+    inputs = network_inputs(network_class)
+    return network_class, inputs, forward(build(network_class), inputs)
 
 
 def test_fp32_on_comfy_ops_is_the_plain_torch_network(reference):
     """Golden conformance carries over: disable_weight_init / manual_cast in fp32 compute exactly the same."""
     network_class, inputs, expected = reference
     for operations in (comfy.ops.disable_weight_init, comfy.ops.manual_cast):
-        network = _build(network_class, operations)
+        network = build(network_class, operations)
         if network_class is not SplatVideoNet:
             assert any(isinstance(m, operations.Conv2d) for m in network.modules())
-        assert torch.equal(_run(network, inputs), expected)
+        assert torch.equal(forward(network, inputs), expected)
 
 
 @pytest.mark.parametrize("name", ["bf16", "fp16"])
 def test_weights_stored_in_half_precision_compute_in_fp32_with_manual_cast(reference, name):
     """What the loader does on a CPU for dtype fp16/bf16: weights in that dtype, computed in fp32."""
     network_class, inputs, expected = reference
-    network = _build(network_class, comfy.ops.manual_cast).to(LOW[name])
+    network = build(network_class, comfy.ops.manual_cast).to(LOW[name])
     network.compute_dtype = torch.float32
     assert next(network.parameters()).dtype == LOW[name]
-    _assert_within_tolerance(_run(network, inputs), expected, LOW[name], f"{network_class.__name__} {name} weights")
-
-
-@pytest.mark.parametrize("name", ["bf16", "fp16"])
-def test_whole_network_in_half_precision(reference, name):
-    """What a GPU that is fast at half precision runs: weights and computation in that dtype."""
-    network_class, inputs, expected = reference
-    network = _build(network_class, comfy.ops.disable_weight_init).to(LOW[name])
-    assert network.dtype == LOW[name]
-    _assert_within_tolerance(_run(network, inputs), expected, LOW[name], f"{network_class.__name__} {name}")
+    assert_within_tolerance(forward(network, inputs), expected, LOW[name], f"{network_class.__name__} {name} weights")
 
 
 # ---- the loader nodes ---------------------------------------------------------------------------------------
@@ -142,8 +97,8 @@ def test_explicit_half_precision_is_stored_so_and_computes_as_comfyui_decides(t2
     convs = [m for m in network.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and all(isinstance(m, comfy.ops.manual_cast.Conv2d) for m in convs)
     reference = _network(t2c_nodes, "T2C_FlowModelLoader", "hint.pth", dtype="fp32")
-    inputs = _inputs(HintFlowNet)
-    _assert_within_tolerance(_run(network, inputs), _run(reference, inputs), LOW[name], f"loader {name}")
+    inputs = network_inputs(HintFlowNet)
+    assert_within_tolerance(forward(network, inputs), forward(reference, inputs), LOW[name], f"loader {name}")
 
 
 def test_a_dtype_the_device_cannot_run_names_the_input_and_the_fix(t2c_nodes, model_folder, monkeypatch):

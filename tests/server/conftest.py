@@ -1,6 +1,7 @@
 """Stand-in weights in the session server's model folders, each built once per session (see standin_weights.py)."""
 
 import os
+import shutil
 
 import imageio.v3 as iio
 import pytest
@@ -8,9 +9,9 @@ from comfy_server import REPO_ROOT
 from standin_weights import (
     SD15_CHECKPOINT,
     SMALL_PAINTING,
+    cached_sd15_checkpoint,
     write_official_networks,
     write_random_clip_l,
-    write_sd15_checkpoint,
 )
 
 # The Manager install belongs to the current-ComfyUI leg (scripts/test.sh), the one whose set-up installs the Manager.
@@ -18,11 +19,18 @@ collect_ignore = [] if os.environ.get("T2C_COMFYUI_LEG") == "current" else ["tes
 
 
 @pytest.fixture(scope="session")
-def sd15_checkpoint(comfy_server):
-    """A random full-size SD1.5 checkpoint, saved under the name the bundled workflows select."""
+def sd15_checkpoint(comfy_server, request):
+    """A random full-size SD1.5 checkpoint, saved under the name the bundled workflows select. Building it takes
+    about 20 s, so it is built once and kept in pytest's cache (both legs of the version matrix link the same file),
+    keyed by the code that builds it; a changed builder replaces the cached file."""
     path = comfy_server.models_dir / "checkpoints" / SD15_CHECKPOINT
     if not path.exists():
-        write_sd15_checkpoint(path)
+        cached = cached_sd15_checkpoint(request.config.cache.mkdir("t2c-standin-sd15"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(cached, path)
+        except OSError:  # another file system
+            shutil.copyfile(cached, path)
     return path
 
 

@@ -16,6 +16,8 @@ Run by hand: ``.venv/bin/python tests/server/standin_weights.py sd15 OUT.safeten
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +81,23 @@ def write_sd15_checkpoint(path: Path, seed: int = 0, timeout: float = 900.0) -> 
     """A randomly initialised full-size SD1.5 checkpoint at ``path``, built in a child process."""
     subprocess.run([sys.executable, __file__, "sd15", str(path), str(seed)], check=True, timeout=timeout)
     return Path(path)
+
+
+def cached_sd15_checkpoint(cache_dir: Path, seed: int = 0) -> Path:
+    """The checkpoint of :func:`write_sd15_checkpoint` in ``cache_dir``, built there unless a file made by this very
+    builder (same source of this module and of ``tiny_sd.py``, same seed) is already there; other files go."""
+    sources = (Path(__file__), REPO_ROOT / "tests" / "comfy" / "tiny_sd.py")
+    key = hashlib.sha256(b"".join(source.read_bytes() for source in sources) + str(seed).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"sd15-{key}.safetensors"
+    with open(Path(cache_dir) / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two test sessions at once: one builds, the other waits for its file
+        if not path.exists():
+            for stale in Path(cache_dir).glob("sd15-*"):
+                stale.unlink()
+            partial = path.with_suffix(".partial")
+            write_sd15_checkpoint(partial, seed)
+            partial.replace(path)  # never a half-written file under the final name
+    return path
 
 
 # ------------------------------------------------------------------------------------------------ child process

@@ -3,9 +3,10 @@ full-size SD1.5 checkpoint saved under the name the workflows select, golden-fil
 paths of the official checkpoints.tar, and the sample painting.
 
 CPU time: each UI workflow is converted with ``to_api`` exactly as the frontend would queue it, then shrunk by
-:func:`shrink` — sampler steps 3 (2 with a painting: inversion + sampling), Empty Latent 256×256, the painting's
-384×256 copy, Animate 8 frames. Wiring and every other widget value are the files' own. :func:`inspect` adds
-read-only nodes: Preview Any on each ``info`` output and Mask To Image → Save Image on Region Mask's mask.
+:func:`shrink` — sampler steps 2 (with a painting: inversion + sampling), Empty Latent 128×128 (a 16×16 latent,
+which SD1.5's UNet halves three times down to 2×2), the painting's 192×128 copy, Animate 8 frames. Wiring and every
+other widget value are the files' own. :func:`inspect` adds read-only nodes: Preview Any on each ``info`` output
+and Mask To Image → Save Image on Region Mask's mask.
 """
 
 import json
@@ -15,16 +16,23 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 from comfy_server import REPO_ROOT
-from standin_weights import SD15_CHECKPOINT, SMALL_PAINTING
+from standin_weights import SD15_CHECKPOINT
 from workflow_api import to_api
 
-WORKFLOWS = sorted((REPO_ROOT / "workflows").glob("*.json"))
-STEPS, PAINTING_STEPS, LATENT_PX, FRAMES = 3, 2, 256, 8
-PAINTING_SIZE = (256, 384)  # (height, width) of SMALL_PAINTING
+WORKFLOWS = sorted((REPO_ROOT / "workflows").glob("*.json"), key=lambda p: (p.stem.removesuffix("_official_networks"),
+                                                                            p.stem))
+"""Each "… official networks" variant right after its learning-free twin: they share the text-to-image part with the
+same inputs, which the server then takes from its cache instead of sampling the same images again."""
+STEPS, LATENT_PX, FRAMES = 2, 128, 8
+PAINTING, PAINTING_STEP = "sample_painting_quarter.png", 4
+PAINTING_SIZE = (128, 192)  # (height, width) of PAINTING
 
 
 @pytest.fixture(scope="module")
-def standins(sd15_checkpoint, official_networks, small_painting):
+def standins(comfy_server, sd15_checkpoint, official_networks):
+    """The stand-in weights, and the sample painting at a quarter of its size (alpha = its painted water mask)."""
+    pixels = iio.imread(REPO_ROOT / "assets" / "sample_painting.png")
+    iio.imwrite(comfy_server.input_dir / PAINTING, pixels[::PAINTING_STEP, ::PAINTING_STEP])
     return sd15_checkpoint
 
 
@@ -33,11 +41,11 @@ def shrink(prompt: dict) -> dict:
     for node in prompt.values():
         inputs, kind = node["inputs"], node["class_type"]
         if kind == "T2C_TwinSampler":
-            inputs["steps"] = PAINTING_STEPS if "reference" in inputs else STEPS
+            inputs["steps"] = STEPS
         elif kind == "EmptyLatentImage":
             inputs.update(width=LATENT_PX, height=LATENT_PX)
         elif kind == "LoadImage" and inputs["image"] == "sample_painting.png":
-            inputs["image"] = SMALL_PAINTING
+            inputs["image"] = PAINTING
         elif kind == "T2C_Animate":
             inputs["frames"] = FRAMES
     return prompt
@@ -131,7 +139,7 @@ def check_text_workflow(run: Run, flow_info: str, video_network: bool = False) -
 
 def check_painting_with_twin(run: Run) -> None:
     twin = _picture(run.images(run.titled("Realistic twin"))[0], PAINTING_SIZE)
-    painting = iio.imread(run.server.input_dir / SMALL_PAINTING)[..., :3].astype(int)
+    painting = iio.imread(run.server.input_dir / PAINTING)[..., :3].astype(int)
     (text_flow,) = run.node_ids("T2C_TextFlow")
     assert "learning-free engine" in run.text(text_flow)
     loop = run.loop()
