@@ -10,13 +10,10 @@ each distorts the texture: |log σ| of the singular values of the trace map's Ja
 texture), from finite differences of neighbouring points; a trace that reads farther than a small margin beyond
 the picture counts as unusable. Per point, the forward phase is usable up to ``f_last``, the backward one from
 ``b_first``. The transition window is placed inside [b_first, f_last], as near as it allows to a preferred time
-(the stagger, :func:`_stagger`): a smooth field whose samples are a scrambled ordered dither, so every part of the
-region, down to a few cells, spreads its switches over the whole cycle (only a few patches switch at any frame,
-never all at once and never a large patch together), tilted so that switches come later downstream (a feature
-carried by the flow is never hidden in both phases at once). Where the interval is shorter than the window, the
-whole interval is the window (a slower, local cross-fade: near inflow and outflow edges); where it is empty, the
-window straddles the frame at which both phases are equally distorted, and the plan warns when that is a noticeable
-share of the region.
+from a smooth random field whose values are spread evenly over the cycle (so only a few patches switch at any
+frame, and never all at once). Where the interval is shorter than the window, the whole interval is the window (a
+slower, local cross-fade: near inflow and outflow edges); where it is empty, the window straddles the frame at which
+both phases are equally distorted, and the plan warns when that is a noticeable share of the region.
 """
 
 from __future__ import annotations
@@ -45,24 +42,11 @@ MIN_CYCLE_FRAMES = 12
 either side of its middle, and a cycle under 12 frames (0.4 s at 30 fps) reads as a twitch, not a motion."""
 MAX_CYCLES = 2
 """Most cycles ``auto`` makes. More, shorter cycles measured worse: every cycle's transitions add flicker (pop)."""
-STAGGER_CELL_PX = 64
-"""Size of a stagger cell in pixels (at least: a region under two cells gets STAGGER_EXTRA_CELLS): about the size
-of a patch that switches at one time. Its samples are stratified (:func:`_stratified_samples`), so every 3 × 3
-cells switch in every quarter of the cycle: a 100-px patch of glittering water no longer switches in the same frames
-(with 3 random cells across the region, 170 px apart at 512 px, it did for some seeds: docs/layers.md). In pixels,
-not a share of the region: the line between the two phases cuts a patch of texture wherever it passes, so finer
-cells cost patch coherence (8 cells across a 128-px lake measured 0.75–0.80 against 0.88–0.92 with 3)."""
+STAGGER_CELLS = 3.0
+"""Cells of the stagger field across the region's longer side: the size of the patches that switch together."""
 STAGGER_EXTRA_CELLS = 1
-"""Cells of the stagger field added to its STAGGER_CELL_PX cells along each side: with it a side of one cell (a thin
+"""Cells of the stagger field added to its share of STAGGER_CELLS along each side: with it a side of one cell (a thin
 region's short side) varies as a bump across it instead of a linear ramp between its two corner samples."""
-STAGGER_DOWNSTREAM = 0.5
-"""Weight of the ramp along the layer's flow in the stagger (times the share of the flow that moves as one piece):
-switches come later downstream. Where a pixel downstream switches earlier than the pixel upstream of it, a feature
-carried between them is hidden in both phases at once (the forward phase has switched away where the feature has
-arrived, the backward phase has not yet switched in where it comes from) for about the difference of their switch
-times; the glitter of sky_and_water's water vanished so for a fifth of the loop at seed 2 (contrast 0.73). Switching
-later downstream shows such a feature twice instead, briefly, which keeps its contrast and each patch's likeness to
-the still. Half the weight keeps the other half for the dither's spread."""
 INFEASIBLE_WARNING = 0.05
 """Share of the moving region that takes the infeasible-crossing fallback above which the plan warns: a few
 points at a flow's singular spots (a source, an abrupt speed change) are invisible, 5 % of the region is a patch."""
@@ -188,9 +172,7 @@ def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, 
     if cycles is None:
         cycles = choose_cycles(distortion.forward, distortion.backward, distortion.moving, n_frames)
     bounds = cycle_bounds(n_frames, cycles)
-    downstream = _downstream(flow, grid, distortion.moving)
-    windows = [_cycle_windows(distortion, grid, last - first, transition or default_transition(n_frames),
-                              _stagger(grid, distortion.moving, downstream, seed + k))
+    windows = [_cycle_windows(distortion, grid, last - first, transition or default_transition(n_frames), seed + k)
                for k, (first, last) in enumerate(pairwise(bounds))]
     start, end = _to_pixels(windows, "start", "end", grid, sources, bounds, flow.shape[-1])
     if on_step is not None:
@@ -219,12 +201,11 @@ def _measure(flow: torch.Tensor, grid: _Grid, moving: torch.Tensor, steps: int, 
                        moving.flatten(1)[:, grid.index].to(flow.dtype))
 
 
-def _cycle_windows(distortion: _Distortion, grid: _Grid, length: int, transition: int,
-                   stagger: torch.Tensor) -> Windows:
-    """The windows of one cycle of ``length`` frames on the grid (``stagger`` [B, G]: :func:`_stagger`), smoothed
-    over the moving points."""
+def _cycle_windows(distortion: _Distortion, grid: _Grid, length: int, transition: int, seed: int) -> Windows:
+    """The windows of one cycle of ``length`` frames on the grid, smoothed over the moving points."""
     moving = distortion.moving
     batch = moving.shape[0]
+    stagger = _spread(_stagger_field(grid.shape, batch, seed, moving.device).flatten(1), moving)
     raw = _windows(distortion.forward[: length + 1], distortion.backward[: length + 1], stagger, length,
                    min(transition, max(1, length - 2)))
     shape = (batch, *grid.shape)
@@ -264,12 +245,9 @@ def _windows(forward: torch.Tensor, backward: torch.Tensor, stagger: torch.Tenso
     steps = torch.arange(length + 1, dtype=forward.dtype, device=forward.device).view(-1, 1, 1)
     f_last = ((forward <= MAX_DISTORTION).to(forward.dtype) * steps).amax(dim=0)  # valid steps are a prefix
     b_first = length - ((backward <= MAX_DISTORTION).to(forward.dtype) * steps).amax(dim=0)
+    preferred = half + stagger * (length - 2 * half)
     room = f_last - b_first
-    # The stagger places the window within the room, not within the cycle: clamped to the room, every preferred
-    # time outside it lands on the room's edge, and where the room is a short stretch at one end of the cycle (before
-    # a still part, at the picture's edges) a whole band then switches in the same frames, where one phase has only
-    # just become usable.
-    centre = b_first + half + stagger * (room - 2 * half)
+    centre = torch.minimum(torch.maximum(preferred, b_first + half), f_last - half)
     start = torch.where(room >= 2 * half, centre - half, b_first)
     end = torch.where(room >= 2 * half, centre + half, f_last)
     infeasible = room < 0
@@ -344,52 +322,12 @@ def _derivative(grid: torch.Tensor, dim: int, stride: int) -> torch.Tensor:
     return diff / spacing.view(-1, 1) if dim == -2 else diff / spacing
 
 
-def _stagger(grid: _Grid, moving: torch.Tensor, downstream: torch.Tensor, seed: int) -> torch.Tensor:
-    """Preferred switch times [B, G] in [0, 1], spread evenly over the moving points: the dithered field
-    (:func:`_stagger_field`) tilted by the ramp along the flow (STAGGER_DOWNSTREAM)."""
-    field = _spread(_stagger_field(grid, moving.shape[0], seed, moving.device).flatten(1), moving)
-    return _spread(field + downstream, moving)
-
-
-def _downstream(flow: torch.Tensor, grid: _Grid, moving: torch.Tensor) -> torch.Tensor:
-    """[B, G]: how far downstream each grid point lies along the mean direction of the flow at the moving points,
-    from 0 to STAGGER_DOWNSTREAM ÷ (1 − STAGGER_DOWNSTREAM) times the share of the flow that moves as one piece
-    (|Σv| ÷ Σ|v|): a flow that spreads or turns gets a weaker ramp (its mean direction says little)."""
-    velocity = flow.flatten(2)[:, :, grid.index] * moving.unsqueeze(1)  # [B, 2, G]
-    drift = velocity.sum(dim=2) / velocity.norm(dim=1).sum(dim=1, keepdim=True).clamp_min(1e-12)  # [B, 2]
-    ys, xs = (torch.arange(n, dtype=flow.dtype, device=flow.device) for n in grid.shape)
-    along = (drift[:, 0, None, None] * xs.view(1, 1, -1) + drift[:, 1, None, None] * ys.view(1, -1, 1)).flatten(1)
-    inside = moving > 0
-    low = torch.where(inside, along, math.inf).amin(dim=1, keepdim=True)
-    span = (torch.where(inside, along, -math.inf).amax(dim=1, keepdim=True) - low).clamp_min(1e-12)
-    weight = STAGGER_DOWNSTREAM / (1 - STAGGER_DOWNSTREAM) * drift.norm(dim=1, keepdim=True)
-    return torch.where(inside, (along - low) / span, 0.0) * weight
-
-
-def _stagger_field(grid: _Grid, batch: int, seed: int, device: torch.device) -> torch.Tensor:
-    """Smooth field [B, Gh, Gw] on the grid through stratified samples (:func:`_stratified_samples`) about
-    STAGGER_CELL_PX apart (plus STAGGER_EXTRA_CELLS); its range does not matter, :func:`_spread` keeps only its order.
-    ``seed`` varies the samples (a layer's seed differs from its neighbours', so their patterns differ)."""
-    samples = [max(1, round(n * grid.stride / STAGGER_CELL_PX)) + STAGGER_EXTRA_CELLS + 1 for n in grid.shape]
+def _stagger_field(shape: tuple[int, int], batch: int, seed: int, device: torch.device) -> torch.Tensor:
+    """Smooth noise [B, Gh, Gw] with about STAGGER_CELLS cells across the longer side (plus STAGGER_EXTRA_CELLS);
+    its range does not matter, :func:`_spread` keeps only its order."""
+    samples = [max(1, round(STAGGER_CELLS * n / max(shape)) + STAGGER_EXTRA_CELLS) + 1 for n in shape]
     generator = torch.Generator().manual_seed(seed)
-    return smooth_random_field(_stratified_samples(batch, samples, generator), grid.shape).to(device)
-
-
-def _stratified_samples(batch: int, size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
-    """[B, h, w] values in [0, 1): a randomly scrambled ordered dither. Its first base-4 digit is a sample's
-    quarter of its aligned 2 × 2 block, shuffled per block; its second digit the block's quarter of its aligned 4 × 4
-    block, shuffled per block; and so on, then a uniform jitter. So every aligned 2^k × 2^k block of samples holds
-    exactly one value in each 4^-k of the range (every 3 × 3 samples hold every quarter), the neighbours within a
-    block lie at least a quarter apart, and the shuffles make the pattern irregular and the seed's own."""
-    height, width = size
-    rows, cols = torch.arange(height).view(-1, 1), torch.arange(width).view(1, -1)
-    value = torch.rand(batch, height, width, generator=generator)
-    for level in reversed(range(max(1, math.ceil(math.log2(max(size)))))):
-        blocks = torch.rand(batch, (height >> (level + 1)) + 1, (width >> (level + 1)) + 1, 4, generator=generator)
-        shuffles = blocks.argsort(dim=-1)[:, rows >> (level + 1), cols >> (level + 1)]  # [B, h, w, 4]
-        quarter = (((rows >> level) & 1) * 2 + ((cols >> level) & 1)).expand(batch, height, width)
-        value = (torch.gather(shuffles, 3, quarter.unsqueeze(-1))[..., 0] + value) / 4
-    return value
+    return smooth_random_field(torch.rand(batch, *samples, generator=generator), shape).to(device)
 
 
 def _spread(field: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:
