@@ -1,7 +1,8 @@
 """Loop quality of the pixel engines on real pictures: does a loop keep the still's detail?
 
 Run: ``.venv/bin/python benchmarks/loop_quality.py`` (``--quick`` for a small smoke run,
-``--sheet DIR`` to write contact sheets of mid-loop frames, ``--scenes a,b`` to pick scenes).
+``--sheet DIR`` to write contact sheets of mid-loop frames, ``--scenes a,b`` to pick scenes, ``--seeds 0,1,2,3`` to
+run each scene with several stagger seeds and print the worst figure over them and its spread).
 
 Each scene (:data:`SCENES`: the bundled sample painting and six real photographs/illustrations in
 ``benchmarks/scenes/``, licences in its README) has a region painted here as a polygon and a motion given
@@ -304,11 +305,16 @@ the regions merged into one flow, one loop period); layers: the sharp loop on th
 layer its border, default auto, and its cycles)."""
 
 
-def render(engine: str, image: torch.Tensor, scene: Scene, masks: torch.Tensor, n_frames: int) -> torch.Tensor:
+def render(engine: str, image: torch.Tensor, scene: Scene, masks: torch.Tensor, n_frames: int,
+           seed: int = 0) -> torch.Tensor:
+    """One engine's loop of the scene; ``seed`` is the sharp loop's stagger pattern (the flow stays the same; the
+    classic engine has no stagger)."""
     if engine == "layers":
-        return render_sharp_loop(image, scene_stack(scene, image, masks), n_frames)
+        return render_sharp_loop(image, scene_stack(scene, image, masks), n_frames, seed=seed)
     flow = scene_flow(scene, image, masks) if not scene.layers else scene_stack(scene, image, masks, "stick").combined()
-    return classic_loop(image, flow, n_frames) if engine == "classic" else render_sharp_loop(image, flow, n_frames)
+    if engine == "classic":
+        return classic_loop(image, flow, n_frames)
+    return render_sharp_loop(image, flow, n_frames, seed=seed)
 
 
 def bare_splat_ms(height: int, width: int, repeats: int = 3) -> float:
@@ -335,7 +341,8 @@ def measured_regions(scene: Scene, masks: torch.Tensor) -> list[tuple[str, np.nd
     return measured
 
 
-def evaluate(scene: Scene, width: int, n_frames: int, engines: list[str], sheet_dir: Path | None) -> list[dict]:
+def evaluate(scene: Scene, width: int, n_frames: int, engines: list[str], sheet_dir: Path | None,
+             seed: int = 0) -> list[dict]:
     image, masks = load_scene(scene, width)
     height = image.shape[-2]
     regions = measured_regions(scene, masks)
@@ -346,14 +353,14 @@ def evaluate(scene: Scene, width: int, n_frames: int, engines: list[str], sheet_
     rows, mids = [], []
     for engine in engines:
         start = time.perf_counter()
-        out = render(engine, image, scene, masks, n_frames)
+        out = render(engine, image, scene, masks, n_frames, seed)
         elapsed = (time.perf_counter() - start) / n_frames * 1e3
         frames = out[0].numpy()
         static, first = exactness(frames, still, reach_flow)
         for name, region, core, owned in regions:
             pop, seam = pop_and_seam(frames, region)
             rows.append({
-                "scene": name, "engine": engine, "contrast": contrast(frames, core),
+                "scene": name, "engine": engine, "seed": seed, "contrast": contrast(frames, core),
                 "coherence": coherence(frames, core), "pop": pop, "seam": seam,
                 "line": line(frames, owned, still_pixels),
                 "bias": bias(frames, owned, still_pixels, reach_flow[0].numpy()), "static": static, "frame0": first,
@@ -361,7 +368,8 @@ def evaluate(scene: Scene, width: int, n_frames: int, engines: list[str], sheet_
             })
         mids.append(frames[[n_frames // 4, n_frames // 2, 3 * n_frames // 4]])
     if sheet_dir is not None:
-        write_sheet(sheet_dir / f"{scene.name}.png", still, mids, engines,
+        suffix = f"_seed{seed}" if seed else ""
+        write_sheet(sheet_dir / f"{scene.name}{suffix}.png", still, mids, engines,
                     crop_box(np.any([r for _, r, _, _ in regions], axis=0)))
     return rows
 
@@ -398,21 +406,74 @@ def main() -> None:
     parser.add_argument("--scenes", default="", help="comma-separated scene names (default: all)")
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated engines: " + ", ".join(ENGINES))
     parser.add_argument("--sheet", type=Path, default=None, help="write contact sheets of mid-loop frames here")
+    parser.add_argument("--seeds", default="0", help="comma-separated stagger seeds of the sharp loop (default 0); "
+                        "with several, each scene runs with each and the worst and spread over them are printed")
     args = parser.parse_args()
     scenes = [s for s in SCENES if not args.scenes or s.name in args.scenes.split(",")]
     width, n_frames = (args.width, args.frames) if not args.quick else (160, 12)
     if args.quick:
         scenes = scenes[:2]
     engines = args.engines.split(",")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; width {width}, {n_frames} frames")
-    print(f"{'scene':<16} {'engine':<8} {'contrast':>8} {'coher.':>7} {'pop':>6} {'seam':>6} {'line':>5} {'bias':>5} "
-          f"{'static':>6} {'frame0':>6} {'ms/fr':>7} {'÷splat':>7} {'travel px':>9}")
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; width {width}, {n_frames} frames"
+          + (f"; stagger seeds {args.seeds}" if len(seeds) > 1 else ""))
+    wide = len(seeds) > 1  # room for the seed's tag after the engine
+    print(header(wide))
+    rows = []
     for scene in scenes:
-        for r in evaluate(scene, width, n_frames, engines, args.sheet):
-            print(f"{r['scene']:<16} {r['engine']:<8} {r['contrast']:>8.3f} {r['coherence']:>7.3f} {r['pop']:>6.2f} "
-                  f"{r['seam']:>6.2f} {r['line']:>5.2f} {r['bias']:>5.0f} {str(r['static']):>6} "
-                  f"{str(r['frame0']):>6} {r['ms']:>7.1f} {r['splats']:>7.2f} {r['travel']:>9.0f}")
+        for seed in seeds:
+            for r in evaluate(scene, width, n_frames, engines, args.sheet, seed):
+                rows.append(r)
+                print(row_line(r, f" s{seed}" if wide else ""))
+    if wide:
+        print(f"worst over seeds {args.seeds} (each metric's worst seed), then the spread (max − min) over them:")
+        print(header(wide))
+        for worst, spread in summarise(rows):
+            print(row_line(worst, " worst"))
+            print(row_line(spread, " spread"))
     print("targets: contrast ≥ 0.90, coherence ≥ 0.85, pop ≤ 1.5, seam ≤ 1.2, static and frame 0 exact")
+
+
+def header(wide: bool = False) -> str:
+    return (f"{'scene':<16} {'engine':<{15 if wide else 8}} {'contrast':>8} {'coher.':>7} {'pop':>6} {'seam':>6} "
+            f"{'line':>5} {'bias':>5} {'static':>6} {'frame0':>6} {'ms/fr':>7} {'÷splat':>7} {'travel px':>9}")
+
+
+def row_line(r: dict, tag: str = "") -> str:
+    """One printed row; ``tag`` (a seed, worst, spread) follows the engine in a wider column."""
+    return (f"{r['scene']:<16} {r['engine'] + tag:<{15 if tag else 8}} {r['contrast']:>8.3f} {r['coherence']:>7.3f} "
+            f"{r['pop']:>6.2f} {r['seam']:>6.2f} {r['line']:>5.2f} {r['bias']:>5.0f} {str(r['static']):>6} "
+            f"{str(r['frame0']):>6} "
+            f"{r['ms']:>7.1f} {r['splats']:>7.2f} {r['travel']:>9.0f}")
+
+
+WORST = {"contrast": min, "coherence": min, "pop": max, "seam": max, "line": max,
+         "bias": lambda values: max(values, key=abs), "static": all, "frame0": all, "ms": max, "splats": max,
+         "travel": max}
+"""How each printed figure's worst over seeds is taken (the quality metrics by their direction, the signed bias by
+its size; exactness must hold for every seed)."""
+
+
+def summarise(rows: list[dict]) -> list[tuple[dict, dict]]:
+    """Per scene and engine (in the order measured): the worst of each figure over the seeds, and its spread
+    (max − min; exactness: whether every seed was exact). A metric that is nan for some seed (no border with
+    still pixels) is taken over the others."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["scene"], r["engine"]), []).append(r)
+    out = []
+    for (scene, engine), group in groups.items():
+        worst, spread = {"scene": scene, "engine": engine}, {"scene": scene, "engine": engine}
+        for key, pick in WORST.items():
+            values = [r[key] for r in group if not (isinstance(r[key], float) and math.isnan(r[key]))]
+            if not values:
+                worst[key] = spread[key] = float("nan")
+            elif pick is all:
+                worst[key] = spread[key] = all(values)
+            else:
+                worst[key], spread[key] = pick(values), float(max(values) - min(values))
+        out.append((worst, spread))
+    return out
 
 
 if __name__ == "__main__":
