@@ -443,8 +443,7 @@ def row_line(r: dict, tag: str = "") -> str:
     """One printed row; ``tag`` (a seed, worst, spread) follows the engine in a wider column."""
     return (f"{r['scene']:<16} {r['engine'] + tag:<{15 if tag else 8}} {r['contrast']:>8.3f} {r['coherence']:>7.3f} "
             f"{r['pop']:>6.2f} {r['seam']:>6.2f} {r['line']:>5.2f} {r['bias']:>5.0f} {str(r['static']):>6} "
-            f"{str(r['frame0']):>6} "
-            f"{r['ms']:>7.1f} {r['splats']:>7.2f} {r['travel']:>9.0f}")
+            f"{str(r['frame0']):>6} {r['ms']:>7.1f} {r['splats']:>7.2f} {r['travel']:>9.0f}")
 
 
 WORST = {"contrast": min, "coherence": min, "pop": max, "seam": max, "line": max,

@@ -9,7 +9,7 @@ import comfy.ops
 import folder_paths
 import pytest
 import torch
-from network_dtypes import LOW, NETWORKS, assert_within_tolerance, build, forward, network_inputs
+from network_dtypes import LOW, NETWORKS, assert_within_tolerance, build, forward, fp32_reference, network_inputs
 from safetensors.torch import save_file
 
 from golden_fill import golden_fill_
@@ -19,9 +19,7 @@ from models.networks import HintFlowNet, SplatVideoNet
 @pytest.fixture(scope="module", params=NETWORKS, ids=lambda c: c.__name__)
 def reference(request):
     """(class, inputs, fp32 output of the plain torch.nn network — the one golden conformance checks)."""
-    network_class = request.param
-    inputs = network_inputs(network_class)
-    return network_class, inputs, forward(build(network_class), inputs)
+    return fp32_reference(request.param)
 
 
 def test_fp32_on_comfy_ops_is_the_plain_torch_network(reference):

@@ -9,17 +9,15 @@ this is the slowest unit test (about 30 s per HintFlowNet case).
 
 import pytest
 import torch
-from network_dtypes import LOW, NETWORKS, assert_within_tolerance, build, forward, network_inputs
+from network_dtypes import LOW, NETWORKS, assert_within_tolerance, build, forward, fp32_reference
 
 from models.networks import TextFlowNet
 
 
 @pytest.fixture(scope="module", params=NETWORKS, ids=lambda c: c.__name__)
 def reference(request):
-    """(class, inputs, fp32 output) of the plain torch.nn network."""
-    network_class = request.param
-    inputs = network_inputs(network_class)
-    return network_class, inputs, forward(build(network_class), inputs)
+    """(class, inputs, fp32 output of the plain torch.nn network — the one golden conformance checks)."""
+    return fp32_reference(request.param)
 
 
 @pytest.mark.parametrize("name", ["bf16", "fp16"])
@@ -33,8 +31,7 @@ def test_whole_network_in_half_precision(reference, name):
 def test_the_fp16_bound_catches_one_conv_one_percent_off():
     """The bound sees a real defect: TextFlowNet's first conv 1 % off moves its output by about 2.7 % of max|out|,
     over the fp16 bound of 16 · 2⁻¹⁰ ≈ 1.6 % (so a half-precision path that drops or mis-casts a layer fails)."""
-    inputs = network_inputs(TextFlowNet)
-    expected = forward(build(TextFlowNet), inputs)
+    _, inputs, expected = fp32_reference(TextFlowNet)
     broken = build(TextFlowNet)
     first_conv = next(m for m in broken.modules() if isinstance(m, torch.nn.Conv2d))
     first_conv.weight.data.mul_(1.01)
