@@ -46,18 +46,20 @@ status=0 summary=()
 oldest_leg=(oldest "oldest ComfyUI (.comfyui)" -- "${oldest_paths[@]}")
 current_leg=(current "current ComfyUI (.comfyui-current)" COMFYUI_DIR="$ROOT/.comfyui-current"
              PYTHONPATH="$ROOT/.comfyui-current/site-packages" -- "${current_paths[@]}")
-leg_pytest() {  # leg_pytest LEG NAME [ENV=VALUE ...] -- PATHS... : exec one leg's pytest (the slowest 25 tests listed)
+leg_pytest() {  # leg_pytest LEG NAME [ENV=VALUE ...] -- PATHS... : one leg's pytest (the slowest 25 tests listed)
     local leg="$1" envs=()
     shift 2
     while [[ "$1" != -- ]]; do envs+=("$1"); shift; done
     shift
-    exec env T2C_COMFYUI_LEG="$leg" "${envs[@]}" .venv/bin/python -m pytest "$@" --durations=25 "${pytest_args[@]}"
+    env T2C_COMFYUI_LEG="$leg" "${envs[@]}" .venv/bin/python -m pytest "$@" --durations=25 "${pytest_args[@]}"
 }
 start_leg() {  # start_leg LOG LEG NAME ...: the leg in the background, in a session of its own (its servers and
-    # chromium too, so stopping that process group stops all of it); LOG "-" keeps its output on this terminal
+    # chromium too, so stopping that process group stops all of it); LOG "-" keeps its output on this terminal.
+    # When it ends it creates the file T2C_LEG_DONE names, if set.
     local log="$1" run
     shift
-    run="$(declare -f leg_pytest); pytest_args=(${pytest_args[*]@Q}); leg_pytest \"\$@\""
+    run="$(declare -f leg_pytest); pytest_args=(${pytest_args[*]@Q}); leg_pytest \"\$@\"; rc=\$?
+         [[ -z \"\${T2C_LEG_DONE:-}\" ]] || touch \"\$T2C_LEG_DONE\"; exit \$rc"
     if [[ "$log" == - ]]; then
         setsid bash -c "$run" _ "$@" &
     else
@@ -100,8 +102,9 @@ trap 'for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done; rm -r
 if (( run_current && together )); then
     echo "[test] pytest, ${current_leg[1]} leg: in the background, its output follows the oldest leg's"
     current_start=$(date +%s)
-    start_leg "$log_dir/current.log" "${current_leg[@]}"
+    T2C_LEG_DONE="$log_dir/current.done" start_leg "$log_dir/current.log" "${current_leg[@]}"
     pids+=($!)
+    export T2C_CORES_FREED_WHEN="$log_dir/current.done"  # the oldest leg's last tests then take every core
 fi
 if (( run_oldest )); then
     echo "[test] pytest, ${oldest_leg[1]} leg"

@@ -42,6 +42,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(getattr(pytest.mark, _LAYER_MARKERS[layer]))
 
 
+def pytest_runtest_setup(item):
+    """The test command runs its two legs at once, each with half the cores for torch (scripts/test.sh); once the
+    other leg has finished (the file ``T2C_CORES_FREED_WHEN`` names exists), this leg's remaining tests, and the
+    processes they start, take every core."""
+    freed = os.environ.get("T2C_CORES_FREED_WHEN")
+    if freed and os.path.exists(freed):
+        import torch
+
+        del os.environ["T2C_CORES_FREED_WHEN"]
+        os.environ["OMP_NUM_THREADS"] = str(os.cpu_count() or 1)
+        torch.set_num_threads(os.cpu_count() or 1)
+
+
 @pytest.fixture(scope="session")
 def comfy_server(tmp_path_factory):
     """One real ComfyUI server for the whole session (server and browser layers); always stopped."""
