@@ -86,8 +86,7 @@ def render_sharp_loop(
     image = image.float()
     out = loop_buffer(out, image, n_frames)
     if plan is None:
-        plan = make_plan(flow, n_frames, transition=transition, cycles=cycles, seed=seed, on_step=on_step,
-                         image=image)
+        plan = make_plan(flow, n_frames, transition=transition, cycles=cycles, seed=seed, on_step=on_step)
     stack_plan = check_plan(plan, flow, n_frames)
     still = image.permute(0, 2, 3, 1)
     readers = [SharpReader(image[b], LOW_PASS_SIGMA, on_step, regions=_behind_regions(stack_plan, b, image.shape))
@@ -104,13 +103,11 @@ def render_sharp_loop(
 
 
 def make_plan(flow: torch.Tensor | FlowStack, n_frames: int, *, transition: int | None = None,
-              cycles: int | None = None, seed: int = 0, on_step: Callable[[], None] | None = None,
-              image: torch.Tensor | None = None) -> LoopPlan | StackPlan:
+              cycles: int | None = None, seed: int = 0, on_step: Callable[[], None] | None = None
+              ) -> LoopPlan | StackPlan:
     """The analysis pass alone: a :class:`LoopPlan` for a flow tensor, a :class:`StackPlan` for a stack (its
     ``warnings`` say where the flow cannot loop cleanly, a stack's ``notes`` what was done per layer);
-    ``on_step()`` runs after each step of its traces. ``image`` [B, 3, H, W]: the still to be rendered, whose
-    concentrated detail orders the switch times along the flow (pass it to get the plan :func:`render_sharp_loop`
-    makes itself)."""
+    ``on_step()`` runs after each step of its traces."""
     check_int(n_frames, "n_frames", 1)
     if cycles is not None and check_int(cycles, "cycles", 1) > n_frames:
         raise InputValueError(f"cycles ({cycles}) cannot exceed the frames ({n_frames})")
@@ -119,9 +116,9 @@ def make_plan(flow: torch.Tensor | FlowStack, n_frames: int, *, transition: int 
     check_int(seed, "seed", 0)
     if isinstance(flow, FlowStack):
         refuse_cycles_with_stack(cycles)
-        return plan_stack(flow, n_frames, transition=transition, seed=seed, on_step=on_step, image=image)
+        return plan_stack(flow, n_frames, transition=transition, seed=seed, on_step=on_step)
     check_flow(flow)
-    return plan_loop(flow.float(), n_frames, transition, cycles, seed, on_step, image=image)
+    return plan_loop(flow.float(), n_frames, transition, cycles, seed, on_step)
 
 
 def check_plan(plan: LoopPlan | StackPlan, flow: torch.Tensor | FlowStack, n_frames: int) -> StackPlan:

@@ -11,16 +11,13 @@ texture), from finite differences of neighbouring points; a trace that reads far
 the picture counts as unusable. Per point, the forward phase is usable up to ``f_last``, the backward one from
 ``b_first``. The transition window is placed inside [b_first, f_last], as near as it allows to a preferred time
 from a smooth random field whose values are spread evenly over the cycle (so only a few patches switch at any
-frame, and never all at once); where the still's detail is concentrated (a glittering column of water), the
-preferred times there follow the flow instead, later downstream (:func:`_downstream_order`). Where the interval
-is shorter than the window, the whole interval is the window (a slower, local cross-fade: near inflow and outflow
-edges); where it is empty, the window straddles the frame at which both phases are equally distorted, and the plan
-warns when that is a noticeable share of the region.
+frame, and never all at once). Where the interval is shorter than the window, the whole interval is the window (a
+slower, local cross-fade: near inflow and outflow edges); where it is empty, the window straddles the frame at which
+both phases are equally distorted, and the plan warns when that is a noticeable share of the region.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +26,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..flow.smooth import gaussian_blur, normalised_blur, smooth_random_field
+from ..flow.smooth import normalised_blur, smooth_random_field
 from .common import bounding_box
 from .euler import EulerState
 from .sharp_resample import read_bilinear
@@ -65,16 +62,6 @@ MIRROR_MARGIN = 0.02
 mirrored copy of a distinct shape (a cloud at the edge) would show; the phase counts as unusable instead."""
 BEHIND_MARGIN = 0.02
 """How far beyond its own region (fraction of √(H·W)) a ``behind`` layer's trace may read its mirrored texture."""
-DETAIL_HIGH_PASS = 2.0
-"""px: σ of the blur whose difference from the still is its detail (the loop-quality benchmark's contrast measure)."""
-DETAIL_SIGMA = 8.0
-"""px: σ of the blur that turns the detail's square into a local energy: a glittering column of water tens of px
-wide stands out as one place, single sparkles do not."""
-DETAIL_FULL = 8.0
-"""Local detail energy ÷ the region's mean at which the switch times follow the flow completely (none at the mean,
-linear between). Only places holding many times their share of the detail are ordered (the water of
-docs/layers.md's sky and water: an eighth of its width holds about half of it); with 4 the ordering also reached the
-thin band's ripples and cost it 0.010 of contrast at seed 0."""
 
 
 @dataclass(frozen=True)
@@ -164,36 +151,28 @@ def cycle_bounds(n_frames: int, cycles: int) -> tuple[int, ...]:
 
 def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, cycles: int | None = None,
               seed: int = 0, on_step: Callable[[], None] | None = None, *, moving: torch.Tensor | None = None,
-              outside: torch.Tensor | None = None, image: torch.Tensor | None = None) -> LoopPlan:
+              outside: torch.Tensor | None = None) -> LoopPlan:
     """Transition windows of every moving pixel (module docstring). ``flow`` [B, 2, H, W]; ``transition`` in
     frames (default :func:`default_transition`); ``cycles`` per loop (default :func:`choose_cycles`).
     ``moving`` [B, H, W] bool: the pixels to plan (default: where the flow is nonzero); ``outside`` [B|1, H, W]: how
-    far each pixel is outside the region a trace may read (default: only the picture's edge bounds it); ``image``
-    [B, 3, H, W]: the still, whose concentrated detail orders the switch times along the flow (none without it; one
-    flow for several pictures gets a plan per picture). ``on_step()`` runs after each step of the traces and between
-    the full-size steps (an exception it raises, e.g. Cancel, stops the pass)."""
-    if image is not None and image.shape[0] > flow.shape[0]:
-        plans = [plan_loop(flow, n_frames, transition, cycles, seed, on_step, moving=moving, outside=outside,
-                           image=image[b:b + 1]) for b in range(image.shape[0])]
-        return _per_picture(plans)
-    fingerprint = flow_fingerprint(flow)
+    far each pixel is outside the region a trace may read (default: only the picture's edge bounds it). ``on_step()``
+    runs after each step of the traces and between the full-size steps (an exception it raises, e.g. Cancel, stops
+    the pass)."""
+    batch = flow.shape[0]
     if moving is None:
         moving = (flow != 0).any(dim=1)
-    batch = flow.shape[0]
     sources = moving.any(dim=0).flatten().nonzero().squeeze(1)
     if sources.numel() == 0:  # nothing moves: one cycle, every frame is the still
         empty = flow.new_zeros(1, batch, 0)
         return LoopPlan(sources=sources, bounds=(0, n_frames), start=empty, end=empty, fade_start=empty,
-                        fade_end=empty, warnings=(), fingerprint=fingerprint)
+                        fade_end=empty, warnings=(), fingerprint=flow_fingerprint(flow))
     grid = _analysis_grid(moving, flow.shape[-1])
     steps = n_frames if cycles is None else -(-n_frames // cycles)
     distortion = _measure(flow, grid, moving, steps, outside, on_step)
     if cycles is None:
         cycles = choose_cycles(distortion.forward, distortion.backward, distortion.moving, n_frames)
     bounds = cycle_bounds(n_frames, cycles)
-    order = None if image is None else _downstream_order(flow, image, grid, distortion.moving)
-    windows = [_cycle_windows(distortion, grid, last - first, transition or default_transition(n_frames), seed + k,
-                              order)
+    windows = [_cycle_windows(distortion, grid, last - first, transition or default_transition(n_frames), seed + k)
                for k, (first, last) in enumerate(pairwise(bounds))]
     start, end = _to_pixels(windows, "start", "end", grid, sources, bounds, flow.shape[-1])
     if on_step is not None:
@@ -201,17 +180,7 @@ def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, 
     fade_start, fade_end = _to_pixels(windows, "fade_start", "fade_end", grid, sources, bounds, flow.shape[-1])
     infeasible = torch.stack([w.infeasible for w in windows]).any(dim=0) & (distortion.moving > 0)
     return LoopPlan(sources=sources, bounds=bounds, start=start, end=end, fade_start=fade_start, fade_end=fade_end,
-                    warnings=_warnings(infeasible, distortion.moving), fingerprint=fingerprint)
-
-
-def _per_picture(plans: list[LoopPlan]) -> LoopPlan:
-    """One plan of the pictures' plans for one flow (same sources, cycles and warnings), made alone so that each
-    picture's windows are exactly those it gets alone."""
-    def joined(field: str) -> torch.Tensor:
-        return torch.cat([getattr(plan, field) for plan in plans], dim=1)
-
-    return dataclasses.replace(plans[0], start=joined("start"), end=joined("end"), fade_start=joined("fade_start"),
-                               fade_end=joined("fade_end"))
+                    warnings=_warnings(infeasible, distortion.moving), fingerprint=flow_fingerprint(flow))
 
 
 def _analysis_grid(moving: torch.Tensor, width: int) -> _Grid:
@@ -232,16 +201,11 @@ def _measure(flow: torch.Tensor, grid: _Grid, moving: torch.Tensor, steps: int, 
                        moving.flatten(1)[:, grid.index].to(flow.dtype))
 
 
-def _cycle_windows(distortion: _Distortion, grid: _Grid, length: int, transition: int, seed: int,
-                   order: tuple[torch.Tensor, torch.Tensor] | None = None) -> Windows:
-    """The windows of one cycle of ``length`` frames on the grid, smoothed over the moving points; ``order``: the
-    (weight, rank along the flow) of :func:`_downstream_order`."""
+def _cycle_windows(distortion: _Distortion, grid: _Grid, length: int, transition: int, seed: int) -> Windows:
+    """The windows of one cycle of ``length`` frames on the grid, smoothed over the moving points."""
     moving = distortion.moving
     batch = moving.shape[0]
     stagger = _spread(_stagger_field(grid.shape, batch, seed, moving.device).flatten(1), moving)
-    if order is not None:
-        weight, along = order
-        stagger = _spread(torch.lerp(stagger, along, weight), moving)
     raw = _windows(distortion.forward[: length + 1], distortion.backward[: length + 1], stagger, length,
                    min(transition, max(1, length - 2)))
     shape = (batch, *grid.shape)
@@ -356,32 +320,6 @@ def _derivative(grid: torch.Tensor, dim: int, stride: int) -> torch.Tensor:
     spacing = torch.full((n,), 2.0 * stride, dtype=grid.dtype, device=grid.device)
     spacing[0] = spacing[-1] = float(stride)
     return diff / spacing.view(-1, 1) if dim == -2 else diff / spacing
-
-
-def _downstream_order(flow: torch.Tensor, image: torch.Tensor, grid: _Grid,
-                      moving: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(weight, rank along the flow) [B, G], both in [0, 1], of the grid points ``moving`` [B, G] marks.
-
-    A feature the flow carries shows in the forward phase where it has arrived and in the backward phase where it
-    comes from; where the pixel downstream switches earlier than the one upstream, it shows in neither for the
-    difference of their switch times (docs/layers.md#seeds: the water's glitter, contrast 0.73 at one seed). So
-    where the still's detail is concentrated (local energy DETAIL_FULL times the region's mean: weight 1) the
-    preferred switch times follow the rank of the point's position along the region's mean flow: later downstream.
-    The weight also scales with the share of the region moving as one piece (|Σv| ÷ Σ|v|): a flow spreading out
-    has no one direction downstream."""
-    gray = image.float().mean(dim=1, keepdim=True)
-    detail = gray - gaussian_blur(gray, DETAIL_HIGH_PASS)
-    energy = gaussian_blur(detail * detail, DETAIL_SIGMA).flatten(1)[:, grid.index]
-    inside = moving > 0
-    velocity = flow.flatten(2)[:, :, grid.index] * inside.unsqueeze(1)
-    mean = (energy * inside).sum(dim=1, keepdim=True) / inside.sum(dim=1, keepdim=True).clamp_min(1)
-    total = velocity.sum(dim=2)
-    translation = total.norm(dim=1, keepdim=True) / velocity.norm(dim=1).sum(dim=1, keepdim=True).clamp_min(1e-12)
-    weight = ((energy / mean.clamp_min(1e-12) - 1) / (DETAIL_FULL - 1)).clamp(0, 1) * translation
-    ys = torch.div(grid.index, flow.shape[-1], rounding_mode="floor").to(flow.dtype)
-    xs = (grid.index % flow.shape[-1]).to(flow.dtype)
-    position = xs.view(1, -1) * total[:, :1] + ys.view(1, -1) * total[:, 1:]  # along the mean flow (any scale)
-    return weight, _spread(position.expand_as(weight), moving)
 
 
 def _stagger_field(shape: tuple[int, int], batch: int, seed: int, device: torch.device) -> torch.Tensor:
