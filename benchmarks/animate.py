@@ -29,13 +29,11 @@ The flow is realistic for a cinemagraph: a smooth field inside a mask covering ~
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import torch
@@ -43,7 +41,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests" / "fixtures"))
 
-from peak_memory import peak_over  # noqa: E402
+from peak_memory import peak_over, tensor_bytes  # noqa: E402
 
 from models.flow.layers import FlowLayer, FlowStack  # noqa: E402
 from models.loop.engines import CLASSIC_SPLAT, SHARP_LOOP  # noqa: E402
@@ -162,28 +160,6 @@ def layers_case(size: int, n_layers: int, all_behind: bool) -> tuple[torch.Tenso
     return image, layered_stack(flow, n_layers, all_behind) if n_layers else flow
 
 
-SKIPPED = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.CodeType, str, bytes)
-
-
-def tensor_bytes(roots: list[object], inputs: list[torch.Tensor]) -> int:
-    """Bytes of the distinct tensor storages reachable from ``roots`` (through containers, attributes and the
-    locals of suspended generators: the traces), other than those of ``inputs`` (the caller's image and flows)."""
-    skip = {tensor.untyped_storage().data_ptr() for tensor in inputs}
-    seen, storages, todo = set(), {}, list(roots)
-    while todo:
-        item = todo.pop()
-        if id(item) in seen or isinstance(item, SKIPPED):
-            continue
-        seen.add(id(item))
-        if isinstance(item, torch.Tensor):
-            storage = item.untyped_storage()
-            if storage.data_ptr() not in skip:
-                storages[storage.data_ptr()] = storage.nbytes()
-        else:
-            todo.extend(gc.get_referents(item))
-    return sum(storages.values())
-
-
 def held_bytes(image: torch.Tensor, motion: torch.Tensor | FlowStack, n_frames: int) -> int:
     """The most bytes a plan and its renderer hold at any frame of the loop (:func:`tensor_bytes`)."""
     plan = check_plan(make_plan(motion, n_frames), motion, n_frames)
@@ -234,13 +210,13 @@ def run_layers(size: int, n_frames: int, n_layers: int, repeats: int, all_behind
             "peak": peak_bytes(size, n_frames, n_layers, all_behind) if peak else math.nan}
 
 
-def print_layers(quick: bool, all_behind: bool, peak: bool) -> None:
+def print_layers(quick: bool, all_behind: bool, peak: bool, sizes: list[int]) -> None:
     """Column (d): one row per size and layer count; memory beyond the plain flow's run, in frames."""
     print(f"{'all behind' if all_behind else 'alternately behind and slip'}; held and peak: beyond the plain flow's "
           "run, in frame-sized buffers (H·W·3 float32)")
     print(f"{'size':>6} {'frames':>6} {'layers':>6} {'ms/frame':>9} {'÷splat':>7} {'analysis':>8} {'held':>6} "
           f"{'peak':>6}")
-    for size, n_frames in ([(128, 24)] if quick else [(512, 120), (1024, 120)]):
+    for size, n_frames in ([(128, 24)] if quick else [(size, 120) for size in sizes]):
         frame, plain = size * size * 3 * 4, {}
         for n_layers in range(5 if not quick else 3):
             r = run_layers(size, n_frames, n_layers, 1 if quick else 2, all_behind, peak)
@@ -259,6 +235,7 @@ def main() -> None:
     parser.add_argument("--layers", action="store_true", help="only the motion-layer column (d)")
     parser.add_argument("--all-behind", action="store_true", help="(d): every layer passes behind (the worst case)")
     parser.add_argument("--peak", action="store_true", help="(d): measure the peak memory too (a process a case)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024], help="(d): the sizes (120 frames)")
     parser.add_argument("--peak-case", type=int, nargs=3, metavar=("SIZE", "FRAMES", "LAYERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peak_case:
@@ -270,7 +247,7 @@ def main() -> None:
     repeats, baseline_frames = (1, 3) if args.quick else (3, 3)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.layers:
-        print_layers(args.quick, args.all_behind, args.peak)
+        print_layers(args.quick, args.all_behind, args.peak, args.sizes)
         return
     print(f"left of │ the {CLASSIC_SPLAT!r} engine, right of it the {SHARP_LOOP!r} engine")
     header = (

@@ -12,8 +12,10 @@ import math
 import psutil
 
 from ..models.checks import InputValueError
+from ..models.flow.layers import FlowLayer, as_stack
 from ..models.io import encoding
-from ..models.loop.engines import CLASSIC_SPLAT, SHARP_LOOP
+from ..models.loop.engines import CLASSIC_SPLAT, SHARP_LOOP, renders_layers
+from ..models.loop.sharp_plan import MAX_CYCLES
 
 GB = 1e9
 HEADROOM = 0.9
@@ -55,10 +57,32 @@ WORKING_MARGIN = 1.1
 """The working set's estimate over its measured peak: the allocator's rounding and reuse vary by a few percent."""
 
 
-def animate_bytes(batch: int, frames: int, height: int, width: int, engine: str = SHARP_LOOP) -> float:
-    """Animate's output (float32 RGB frames) plus the working set of ``engine`` (:data:`WORKING_SET`)."""
+LAYER_BYTES = {"behind": 44.0, "slip": 12.0, "stick": 12.0}
+"""Bytes per pixel of each image that a motion layer the sharp loop renders adds to :data:`WORKING_SET` (the
+whole picture is counted for every layer: a layer's own buffers are picture-sized). Every layer: its prepared flow
+and mask (12 B). ``behind``: its nearest-pixel map (4 B), the broad band's grids (1 B), the balanced pixels' index
+(4 B) and, while a frame renders, where its traces end before they are moved onto the layer and the broad band's
+change (≈ 20 B per pixel that takes it). Measured with tests/fixtures/peak_memory.py's ``behind`` stacks (docs/
+layers.md#measured)."""
+CYCLE_BYTES = 16.0
+"""Bytes per pixel of the plan's windows per cycle (4 float32): a layer with more cycles than one holds more."""
+
+
+def rendered_layers(flow: object, engine: str, video_network: bool = False) -> tuple[FlowLayer, ...]:
+    """The motion layers ``engine`` renders one by one from the ``T2C_FLOW`` ``flow`` (none: it renders one flow)."""
+    stack = as_stack(flow, "Animate `flow`")
+    return stack.layers if renders_layers(stack, engine, video_network) else ()
+
+
+def animate_bytes(batch: int, frames: int, height: int, width: int, engine: str = SHARP_LOOP,
+                  layers: tuple[FlowLayer, ...] = ()) -> float:
+    """Animate's output (float32 RGB frames) plus the working set of ``engine`` (:data:`WORKING_SET`) and of the
+    motion ``layers`` it renders one by one (:func:`rendered_layers`; :data:`LAYER_BYTES`, :data:`CYCLE_BYTES`)."""
     pixels = batch * height * width
     fixed, per_root = WORKING_SET.get(engine, WORKING_SET[CLASSIC_SPLAT])
+    if layers:
+        most = max(MAX_CYCLES if layer.cycles is None else layer.cycles for layer in layers)
+        fixed += sum(LAYER_BYTES[layer.border] for layer in layers) + CYCLE_BYTES * (most - 1)
     return pixels * frames * 3 * 4 + WORKING_MARGIN * pixels * (fixed + per_root * math.sqrt(frames))
 
 
