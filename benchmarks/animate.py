@@ -14,9 +14,12 @@ For each size and frame count it prints frames/s and two ratios measured in the 
       analysis pass (make_plan) as a share of the loop time — target ≤ 20 %.
   (d) motion layers (``--layers``, CPU time of the process, so run it with ``--threads 1`` on a shared machine):
       the sharp loop rendering a stack of 1–4 layers (the same flow cut into horizontal bands, alternately passing
-      behind and slipping, with 1, 2, 3, 4 cycles; 0 layers is the plain flow) — time per frame ÷ the bare splat
-      (target ≤ 3.0 in total, not per layer), the analysis share (target ≤ 20 %) and the memory the plan holds
-      beyond the frames, in frame-sized buffers (target ≤ 1 per layer).
+      behind and slipping, or all behind with ``--all-behind``, with 1, 2, 3, 4 cycles; 0 layers is the plain
+      flow) — time per frame ÷ the bare splat (target ≤ 3.0 in total, not per layer), the analysis share (target
+      ≤ 20 %) and the memory beyond the plain flow's run, in frame-sized buffers (float32 RGB; target ≤ 1 per
+      layer): ``held``, every tensor the plan and the renderer keep (walked from the objects at every frame, the
+      largest), and with ``--peak`` the measured peak (resident memory of planning and rendering, each case in a
+      fresh interpreter) less the plain flow's.
 All figures are best-of-3 per-frame averages (the animator's over its whole loop, the baseline's over its
 sampled frames), measured interleaved (the machine may be shared: the minimum is the least disturbed sample).
 The flow is realistic for a cinemagraph: a smooth field inside a mask covering ~40 % of the image,
@@ -26,7 +29,9 @@ The flow is realistic for a cinemagraph: a smooth field inside a mask covering ~
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,11 +39,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests" / "fixtures"))
+
+from peak_memory import peak_over, tensor_bytes  # noqa: E402
 
 from models.flow.layers import FlowLayer, FlowStack  # noqa: E402
 from models.loop.engines import CLASSIC_SPLAT, SHARP_LOOP  # noqa: E402
 from models.loop.pixel_animator import render_loop, speed_importance  # noqa: E402
-from models.loop.sharp_loop import make_plan, render_sharp_loop  # noqa: E402
+from models.loop.sharp_loop import SharpRenderer, check_plan, make_plan, render_sharp_loop  # noqa: E402
 from models.loop.splatting import softsplat  # noqa: E402
 
 
@@ -128,9 +136,10 @@ def run(size: int, n_frames: int, repeats: int, baseline_frames: int) -> dict[st
     }
 
 
-def layered_stack(flow: torch.Tensor, n_layers: int) -> FlowStack:
+def layered_stack(flow: torch.Tensor, n_layers: int, all_behind: bool = False) -> FlowStack:
     """The flow cut into ``n_layers`` horizontal bands of its region; even layers pass behind, odd ones slip and
-    move the other way; layer k repeats k + 1 times per loop."""
+    move the other way (or every layer passes behind: the most memory a stack holds); layer k repeats k + 1 times
+    per loop."""
     moving = (flow != 0).any(dim=1, keepdim=True)
     rows = moving.any(dim=-1)[0, 0].nonzero().squeeze(1)
     edges = torch.linspace(float(rows[0]), float(rows[-1]) + 1, n_layers + 1).round().long()
@@ -139,25 +148,53 @@ def layered_stack(flow: torch.Tensor, n_layers: int) -> FlowStack:
         band = torch.zeros_like(moving)
         band[..., edges[k]:edges[k + 1], :] = True
         mask = (band & moving).float()
-        layers.append(FlowLayer(flow=flow * mask * (1 if k % 2 == 0 else -1), mask=mask,
-                                border="behind" if k % 2 == 0 else "slip", cycles=k + 1, label=f"layer {k + 1}"))
+        border = "behind" if k % 2 == 0 or all_behind else "slip"
+        layers.append(FlowLayer(flow=flow * mask * (1 if k % 2 == 0 else -1), mask=mask, border=border,
+                                cycles=k + 1, label=f"layer {k + 1}"))
     return FlowStack(tuple(layers))
 
 
-def held_frames(plan, frame_bytes: int) -> float:
-    """Memory a stack plan holds beyond what one flow's plan holds, in frame-sized buffers: the extended flows and
-    nearest-pixel maps of its layers that pass behind."""
-    extra = 0
-    for layer in plan.layers:
-        extended = layer.flow.numel() * layer.flow.element_size() if layer.nearest is not None else 0
-        nearest = layer.nearest.numel() * layer.nearest.element_size() if layer.nearest is not None else 0
-        extra += extended + nearest
-    return extra / frame_bytes
-
-
-def run_layers(size: int, n_frames: int, n_layers: int, repeats: int) -> dict[str, float]:
+def layers_case(size: int, n_layers: int, all_behind: bool) -> tuple[torch.Tensor, torch.Tensor | FlowStack]:
+    """The benchmark's image and what it renders: the plain flow for 0 layers, else :func:`layered_stack`."""
     image, flow = make_scene(size)
-    stack = layered_stack(flow, n_layers) if n_layers else flow  # 0 layers: the plain flow, for comparison
+    return image, layered_stack(flow, n_layers, all_behind) if n_layers else flow
+
+
+def held_bytes(image: torch.Tensor, motion: torch.Tensor | FlowStack, n_frames: int) -> int:
+    """The most bytes a plan and its renderer hold at any frame of the loop (:func:`tensor_bytes`)."""
+    plan = check_plan(make_plan(motion, n_frames), motion, n_frames)
+    inputs = [image, *([layer.flow for layer in motion.layers] if isinstance(motion, FlowStack) else [motion])]
+    renderer, frame = SharpRenderer(image, plan), torch.empty(image.shape[0], *image.shape[-2:], 3)
+    held = 0
+    for t in range(n_frames):
+        renderer.render(frame, t)
+        held = max(held, tensor_bytes([plan, renderer], inputs))
+    return held
+
+
+def peak_bytes(size: int, n_frames: int, n_layers: int, all_behind: bool) -> int:
+    """The resident-memory peak of planning and rendering one case, measured in a fresh interpreter."""
+    command = [sys.executable, __file__, "--peak-case", str(size), str(n_frames), str(n_layers)]
+    run = subprocess.run(command + ["--all-behind"] * all_behind, capture_output=True, text=True, check=True)
+    return json.loads(run.stdout.strip().splitlines()[-1])["peak"]
+
+
+def peak_case(size: int, n_frames: int, n_layers: int, all_behind: bool) -> None:
+    """Print ``{"peak": bytes}``: what planning and rendering add to the resident memory (inputs and frames
+    allocated first, the code warmed up on a small case)."""
+    torch.set_num_threads(1)
+    small, small_motion = layers_case(64, n_layers, all_behind)
+    render_sharp_loop(small, small_motion, 4)
+    image, motion = layers_case(size, n_layers, all_behind)
+    out = torch.empty(1, n_frames, size, size, 3)
+    out.zero_()  # touch the frames: they are the run's, not the peak over it
+    peak = peak_over(lambda: render_sharp_loop(image, motion, n_frames, out=out, plan=make_plan(motion, n_frames)))
+    print(json.dumps({"peak": peak}))
+
+
+def run_layers(size: int, n_frames: int, n_layers: int, repeats: int, all_behind: bool = False,
+               peak: bool = False) -> dict[str, float]:
+    image, stack = layers_case(size, n_layers, all_behind)
     out = torch.empty(1, n_frames, size, size, 3)
     four, full_disp = torch.rand(1, 4, size, size), torch.randn(1, 2, size, size) * 1.5
     plan = make_plan(stack, n_frames)
@@ -169,7 +206,26 @@ def run_layers(size: int, n_frames: int, n_layers: int, repeats: int) -> dict[st
                                            clock) / n_frames)
         splat_s = min(splat_s, best_time(lambda: softsplat(four, full_disp), 3, clock))
     return {"ms": render_s * 1e3, "floor": render_s / splat_s, "share": plan_s / (render_s * n_frames + plan_s),
-            "held": held_frames(plan, size * size * 3 * 4) if n_layers else 0.0}
+            "held": held_bytes(image, stack, n_frames),
+            "peak": peak_bytes(size, n_frames, n_layers, all_behind) if peak else math.nan}
+
+
+def print_layers(quick: bool, all_behind: bool, peak: bool, sizes: list[int]) -> None:
+    """Column (d): one row per size and layer count; memory beyond the plain flow's run, in frames."""
+    print(f"{'all behind' if all_behind else 'alternately behind and slip'}; held and peak: beyond the plain flow's "
+          "run, in frame-sized buffers (H·W·3 float32)")
+    print(f"{'size':>6} {'frames':>6} {'layers':>6} {'ms/frame':>9} {'÷splat':>7} {'analysis':>8} {'held':>6} "
+          f"{'peak':>6}")
+    for size, n_frames in ([(128, 24)] if quick else [(size, 120) for size in sizes]):
+        frame, plain = size * size * 3 * 4, {}
+        for n_layers in range(5 if not quick else 3):
+            r = run_layers(size, n_frames, n_layers, 1 if quick else 2, all_behind, peak)
+            plain = plain or r
+            print(f"{size:>6} {n_frames:>6} {n_layers:>6} {r['ms']:>9.1f} {r['floor']:>7.2f} {r['share']:>7.0%} "
+                  f"{(r['held'] - plain['held']) / frame:>6.2f} {(r['peak'] - plain['peak']) / frame:>6.2f}",
+                  flush=True)
+    print("targets: ÷splat ≤ 3.0 in total; analysis ≤ 20 % of the loop; held and peak ≤ 1 frame-sized buffer per "
+          "layer")
 
 
 def main() -> None:
@@ -177,20 +233,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat (smoke test)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     parser.add_argument("--layers", action="store_true", help="only the motion-layer column (d)")
+    parser.add_argument("--all-behind", action="store_true", help="(d): every layer passes behind (the worst case)")
+    parser.add_argument("--peak", action="store_true", help="(d): measure the peak memory too (a process a case)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024], help="(d): the sizes (120 frames)")
+    parser.add_argument("--peak-case", type=int, nargs=3, metavar=("SIZE", "FRAMES", "LAYERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.peak_case:
+        peak_case(*args.peak_case, args.all_behind)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     cases = [(128, 12), (128, 24)] if args.quick else [(512, 60), (512, 120), (1024, 60), (1024, 120)]
     repeats, baseline_frames = (1, 3) if args.quick else (3, 3)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.layers:
-        print(f"{'size':>6} {'frames':>6} {'layers':>6} {'ms/frame':>9} {'÷splat':>7} {'analysis':>8} {'held':>6}")
-        for size, n_frames in ([(128, 24)] if args.quick else [(512, 120), (1024, 120)]):
-            for n_layers in range(5 if not args.quick else 3):
-                r = run_layers(size, n_frames, n_layers, 1 if args.quick else 2)
-                print(f"{size:>6} {n_frames:>6} {n_layers:>6} {r['ms']:>9.1f} {r['floor']:>7.2f} {r['share']:>7.0%} "
-                      f"{r['held']:>6.2f}")
-        print("targets: ÷splat ≤ 3.0 in total; analysis ≤ 20 % of the loop; held ≤ 1 frame-sized buffer per layer")
+        print_layers(args.quick, args.all_behind, args.peak, args.sizes)
         return
     print(f"left of │ the {CLASSIC_SPLAT!r} engine, right of it the {SHARP_LOOP!r} engine")
     header = (

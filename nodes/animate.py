@@ -8,7 +8,7 @@ import torch
 from comfy_api.latest import io
 
 from ..models.checks import InputTypeError, check_finite_output, check_mask, check_nchw
-from ..models.flow.layers import as_stack
+from ..models.flow.layers import FlowStack, as_stack
 from ..models.loop import pixel_animator, sharp_loop
 from ..models.loop.common import leaving_warnings
 from ..models.loop.engines import CLASSIC_SPLAT, ENGINES, LEGACY_ENGINE, SHARP_LOOP, engine_motion
@@ -74,10 +74,11 @@ class Animate(io.ComfyNode):
         if video_model is not None and not callable(getattr(video_model, "render_loop", None)):
             raise InputTypeError(f"Animate `video_model` must come from Load Video Model, got "
                                  f"{type(video_model).__name__}: connect Load Video Model, or leave it unconnected")
-        memory.preflight("Animate Cinemagraph", batch * frames, height, width,
-                         memory.animate_bytes(batch, frames, height, width,
-                                              CLASSIC_SPLAT if video_model is not None else engine),
-                         "fewer frames, a smaller image or fewer images in the batch")
+        estimate = memory.animate_bytes(batch, frames, height, width, CLASSIC_SPLAT if video_model is not None
+                                        else engine, memory.rendered_layers(flow, engine, video_model is not None))
+        memory.preflight("Animate Cinemagraph", batch * frames, height, width, estimate,
+                         "fewer frames, a smaller image or fewer images in the batch" + (
+                             ", or fewer motion layers" if isinstance(flow, FlowStack) else ""))
         motion, note = engine_motion(as_stack(flow, "Animate `flow`"), (height, width), batch, region, speed,
                                      max_px_per_frame, engine, video_network=video_model is not None)
         if note:

@@ -12,8 +12,10 @@ import math
 import psutil
 
 from ..models.checks import InputValueError
+from ..models.flow.layers import FlowLayer, as_stack
 from ..models.io import encoding
-from ..models.loop.engines import CLASSIC_SPLAT, SHARP_LOOP
+from ..models.loop.engines import CLASSIC_SPLAT, SHARP_LOOP, renders_layers
+from ..models.loop.sharp_plan import MAX_CYCLES
 
 GB = 1e9
 HEADROOM = 0.9
@@ -55,10 +57,37 @@ WORKING_MARGIN = 1.1
 """The working set's estimate over its measured peak: the allocator's rounding and reuse vary by a few percent."""
 
 
-def animate_bytes(batch: int, frames: int, height: int, width: int, engine: str = SHARP_LOOP) -> float:
-    """Animate's output (float32 RGB frames) plus the working set of ``engine`` (:data:`WORKING_SET`)."""
+LAYER_BYTES = {"behind": 17.0, "slip": 12.0, "stick": 12.0}
+"""Bytes per pixel of each image that each motion layer the sharp loop renders adds to :data:`WORKING_SET` (a
+layer's own buffers are picture-sized, whatever its region): its prepared flow and mask (12 B); a ``behind``
+layer's nearest-pixel map (4 B) and its broad band's grids (1 B)."""
+BEHIND_BYTES = 24.0
+"""Bytes per pixel of each image once a stack has ``behind`` layers: the index of the pixels that take the
+balanced broad band (4 B; the layers' pixels do not overlap) and, while a layer renders a frame (one at a time),
+where its traces end before they are moved onto the layer and the broad band's change (≈ 20 B)."""
+CYCLE_BYTES = 16.0
+"""Bytes per pixel of the plan's windows per cycle (4 float32): a layer of c cycles holds c of them, but its traces
+span N/c frames (:data:`WORKING_SET`'s part per √frames shrinks with them)."""
+
+
+def rendered_layers(flow: object, engine: str, video_network: bool = False) -> tuple[FlowLayer, ...]:
+    """The motion layers ``engine`` renders one by one from the ``T2C_FLOW`` ``flow`` (none: it renders one flow)."""
+    stack = as_stack(flow, "Animate `flow`")
+    return stack.layers if renders_layers(stack, engine, video_network) else ()
+
+
+def animate_bytes(batch: int, frames: int, height: int, width: int, engine: str = SHARP_LOOP,
+                  layers: tuple[FlowLayer, ...] = ()) -> float:
+    """Animate's output (float32 RGB frames) plus the working set of ``engine`` (:data:`WORKING_SET`) and of the
+    motion ``layers`` it renders one by one (:func:`rendered_layers`; :data:`LAYER_BYTES`, :data:`BEHIND_BYTES`,
+    :data:`CYCLE_BYTES`; measured with tests/fixtures/peak_memory.py's stacks of ``behind`` layers)."""
     pixels = batch * height * width
     fixed, per_root = WORKING_SET.get(engine, WORKING_SET[CLASSIC_SPLAT])
+    if layers:
+        cycles = {MAX_CYCLES if layer.cycles is None else layer.cycles for layer in layers}
+        fixed += sum(LAYER_BYTES[layer.border] for layer in layers) + max(
+            CYCLE_BYTES * (c - 1) - per_root * (math.sqrt(frames) - math.sqrt(frames / c)) for c in cycles | {1})
+        fixed += BEHIND_BYTES if any(layer.border == "behind" for layer in layers) else 0.0
     return pixels * frames * 3 * 4 + WORKING_MARGIN * pixels * (fixed + per_root * math.sqrt(frames))
 
 

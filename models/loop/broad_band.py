@@ -43,22 +43,23 @@ Positions = tuple[torch.Tensor, torch.Tensor]
 """Where the forward and the backward phase of every moving pixel are: [2, M] each."""
 
 
-class Balance(NamedTuple):
-    """Where a layer's broad band takes the balanced cross-fade in one cycle and batch item."""
-
-    index: torch.Tensor
-    """[K] int32 positions in the layer plan's ``sources`` (with the weight 2/3 of a frame's memory if every pixel
-    had one; next to still parts it is a quarter to a half of a layer's pixels)."""
-    weight: torch.Tensor
-    """[K, 1] in (0, 1]."""
-
-
 class Grid(NamedTuple):
     """A field on the broad band's grid, one row [C] per grid point."""
 
     rows: torch.Tensor
     height: int
     width: int
+
+
+class Balance(NamedTuple):
+    """Where a layer's broad band takes the balanced cross-fade in one cycle and batch item."""
+
+    index: torch.Tensor
+    """[K] int32 positions in the layer plan's ``sources`` (a third of a frame's memory if every pixel of the
+    picture had one; next to still parts it is a quarter to a half of a layer's pixels)."""
+    weight: Grid
+    """The smoothed weight on the broad band's grid (1/48 of a frame): :meth:`BroadBand.shift` reads it at the
+    ``index`` pixels each frame, the same values as when they were picked, rather than holding [K] weights."""
 
 
 class BroadBand:
@@ -82,17 +83,18 @@ class BroadBand:
         known = torch.zeros_like(canvas)
         canvas[sources], known[sources] = weight, 1
         pooled, cover = (F.avg_pool2d(x.view(1, 1, *self.size), BROAD_STEP, ceil_mode=True) for x in (canvas, known))
-        smooth = _read_grid(_rows(normalised_blur(pooled / cover.clamp_min(1e-6), cover, WEIGHT_SIGMA / BROAD_STEP)[0]),
-                            pixels)[:, 0]
-        index = (smooth >= WEIGHT_FLOOR).nonzero().squeeze(1)
-        return Balance(index.int(), smooth.index_select(0, index).unsqueeze(1))
+        grid = _rows(normalised_blur(pooled / cover.clamp_min(1e-6), cover, WEIGHT_SIGMA / BROAD_STEP)[0])
+        index = (_read_grid(grid, pixels)[:, 0] >= WEIGHT_FLOOR).nonzero().squeeze(1)
+        return Balance(index.int(), grid)
 
-    def shift(self, balance: Balance, traced: Positions, read: Positions, share: float,
+    def shift(self, balance: Balance, pixels: torch.Tensor, traced: Positions, read: Positions, share: float,
               gamma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """What to add to the low band of ``balance``'s pixels: [K] positions (int64) and [K, C] values, their broad
-        band at the traces' ends ``traced`` (forward, backward [2, M], possibly behind still parts) cross-faded at
-        rate ``share`` = i/L, less the broad band of what the phases read (``read``, at weight γ [M])."""
+        """What to add to the low band of ``balance``'s pixels (of ``pixels`` [2, M], as in :meth:`balance`): [K]
+        positions (int64) and [K, C] values, their broad band at the traces' ends ``traced`` (forward, backward
+        [2, M], possibly behind still parts) cross-faded at rate ``share`` = i/L, less the broad band of what the
+        phases read (``read``, at weight γ [M])."""
         index = balance.index
+        weight = _read_grid(balance.weight, pixels.index_select(1, index))
         ends, reads = ([positions.index_select(1, index) for positions in pair] for pair in (traced, read))
         at_ends = [_read_grid(self.grid, positions) for positions in ends]
         # Most reads are the traces' ends themselves (inside the layer): read again only where they were moved.
@@ -104,7 +106,7 @@ class BroadBand:
             shown.append(value)
         balanced = torch.lerp(*at_ends, share)
         balanced.sub_(torch.lerp(*shown, gamma.index_select(0, index).unsqueeze(1)))
-        return index.long(), balanced.mul_(balance.weight)  # index_add_ takes an int32 index ~7× slower
+        return index.long(), balanced.mul_(weight)  # index_add_ takes an int32 index ~7× slower
 
 
 def one_phase_weight(detail: torch.Tensor, low: torch.Tensor, length: int) -> torch.Tensor:

@@ -54,6 +54,7 @@ class _Scratch:
         self.index = torch.empty(batch, count, dtype=torch.long, device=pos.device)
         self.lowest = torch.empty(batch, count, dtype=pos.dtype, device=pos.device)
         self.outside = torch.empty(batch, count, dtype=torch.bool, device=pos.device)
+        self.looked_up = torch.empty(batch, count, dtype=torch.int32, device=pos.device)
 
 
 class EulerState:
@@ -67,10 +68,14 @@ class EulerState:
     sub-pixel motion for the learning-free engine; same validity rule). With ``leave="continue"`` a pixel that
     leaves the picture stays valid and keeps moving with the flow of the nearest border pixel (the sharp loop
     engine reads a mirrored still out there) instead of becoming invalid.
+
+    ``reverse`` steps against the flow (bit for bit the steps of ``-flow``, without a negated copy of it: a copy is
+    two thirds of a frame held for the whole loop); ``lookup`` [B|1, H·W] int32 makes a pixel take the flow of the
+    pixel ``lookup`` names (a ``behind`` motion layer's flow continued beyond it, without storing that flow).
     """
 
     def __init__(self, flow: torch.Tensor, integration: str = "round", sources: torch.Tensor | None = None,
-                 leave: str = "invalidate") -> None:
+                 leave: str = "invalidate", *, reverse: bool = False, lookup: torch.Tensor | None = None) -> None:
         check_flow(flow)
         _check_integration(integration)
         batch, _, height, width = flow.shape
@@ -81,7 +86,9 @@ class EulerState:
         if leave not in LEAVE_MODES:
             raise InputValueError(f"leave must be one of {LEAVE_MODES}, got {leave!r}")
         self.leave = leave
+        self.reverse = reverse
         self._flow = flow.reshape(batch, 2, height * width)
+        self._lookup = None if lookup is None else lookup.expand(batch, height * width)
         start_x = (self.sources % width).to(flow.dtype)
         start_y = torch.div(self.sources, width, rounding_mode="floor").to(flow.dtype)
         self._start = torch.stack((start_x, start_y)).unsqueeze(0)
@@ -93,6 +100,8 @@ class EulerState:
 
     def _gather(self, index: torch.Tensor) -> torch.Tensor:
         """The flow [B, 2, M] at flat pixel indices [B, M]."""
+        if self._lookup is not None:
+            index = torch.gather(self._lookup, 1, index).long()
         return torch.gather(self._flow, 2, index.unsqueeze(1).expand(-1, 2, -1))
 
     def _velocity(self) -> torch.Tensor:
@@ -106,6 +115,8 @@ class EulerState:
             scratch.nearest.copy_(scratch.work)
             torch.mul(scratch.nearest[:, 1], self.size[1], out=scratch.index)
             scratch.index.add_(scratch.nearest[:, 0])
+            if self._lookup is not None:
+                scratch.index.copy_(torch.gather(self._lookup, 1, scratch.index, out=scratch.looked_up))
             return torch.gather(self._flow, 2, scratch.index.unsqueeze(1).expand(-1, 2, -1), out=scratch.velocity)
         height, width = self.size
         x, y = self._pos[:, 0].clamp(0, width - 1), self._pos[:, 1].clamp(0, height - 1)
@@ -114,7 +125,7 @@ class EulerState:
     def step(self) -> None:
         """Advance every tracked pixel by one frame (in place)."""
         pos, scratch = self._pos, self._scratch
-        pos.add_(self._velocity())
+        (pos.sub_ if self.reverse else pos.add_)(self._velocity())  # a − v is a + (−v) exactly
         self.steps += 1
         if self.leave == "continue":
             return
@@ -191,7 +202,8 @@ def _countdown(state: EulerState, total: int, on_step: Callable[[], None] | None
 
 def loop_compact_displacements(
     flow: torch.Tensor, n_frames: int, integration: str = "round", leave: str = "invalidate",
-    on_step: Callable[[], None] | None = None, sources: torch.Tensor | None = None,
+    on_step: Callable[[], None] | None = None, sources: torch.Tensor | None = None, *, reverse: bool = False,
+    lookup: torch.Tensor | None = None,
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """Yield ``(i, forward, backward)`` for frames i = 0 … N−1 of a symmetric loop, in frame order.
 
@@ -199,11 +211,11 @@ def loop_compact_displacements(
     [B, 2, M] over ``sources`` (default ``tracked_pixels(flow)``). O(N) steps in total and O(√N) stored fields.
     The fields are reused buffers (the loop allocates nothing per frame): use or copy them before the next item.
     ``on_step()`` runs after each of the about N steps made before the first item (an exception it raises, e.g.
-    Cancel, stops them).
+    Cancel, stops them). ``reverse`` and ``lookup`` as in :class:`EulerState` (``reverse``: the loop of ``-flow``).
     """
     check_int(n_frames, "n_frames", 1)
-    forward = EulerState(flow, integration, sources, leave=leave)
-    backward = EulerState(-flow, integration, forward.sources, leave=leave)
+    forward = EulerState(flow, integration, sources, leave=leave, reverse=reverse, lookup=lookup)
+    backward = EulerState(flow, integration, forward.sources, leave=leave, reverse=not reverse, lookup=lookup)
     return _symmetric(forward, backward, n_frames, on_step)
 
 

@@ -226,7 +226,7 @@ def render_frame(
     image, flow, importance = _prepare(image, flow, n_frames, importance, integration)
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= n_frames:
         raise InputValueError(f"index must be an int in [0, n_frames={n_frames}], got {index!r}")
-    forward, backward = EulerState(flow, integration), EulerState(-flow, integration)
+    forward, backward = EulerState(flow, integration), EulerState(flow, integration, reverse=True)
     for _ in range(index):
         forward.step()
     for _ in range(n_frames - index):

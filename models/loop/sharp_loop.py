@@ -87,19 +87,31 @@ def render_sharp_loop(
     out = loop_buffer(out, image, n_frames)
     if plan is None:
         plan = make_plan(flow, n_frames, transition=transition, cycles=cycles, seed=seed, on_step=on_step)
-    stack_plan = check_plan(plan, flow, n_frames)
-    still = image.permute(0, 2, 3, 1)
-    readers = [SharpReader(image[b], LOW_PASS_SIGMA, on_step, regions=_behind_regions(stack_plan, b, image.shape))
-               for b in range(image.shape[0])]
-    layers = [_LayerCursor(layer, image, on_step, feathers)
-              for layer, feathers in zip(stack_plan.layers, stack_feathers(image, stack_plan), strict=True)]
+    renderer = SharpRenderer(image, check_plan(plan, flow, n_frames), on_step)
     for t in range(n_frames):
-        out[:, t].copy_(still)
-        for layer in layers:
-            layer.render(out[:, t], readers, t)
+        renderer.render(out[:, t], t)
         if on_frame is not None:
             on_frame(t)
     return out
+
+
+class SharpRenderer:
+    """What rendering a plan holds for the whole loop: a reader per image and a cursor per layer. Frames must be
+    rendered in order, from 0."""
+
+    def __init__(self, image: torch.Tensor, plan: StackPlan, on_step: Callable[[], None] | None = None) -> None:
+        """``image`` [B, 3, H, W] float32; ``on_step`` as in :func:`render_sharp_loop`."""
+        self.still = image.permute(0, 2, 3, 1)
+        self.readers = [SharpReader(image[b], LOW_PASS_SIGMA, on_step, regions=_behind_regions(plan, b, image.shape))
+                        for b in range(image.shape[0])]
+        self.layers = [_LayerCursor(layer, image, on_step, feathers)
+                       for layer, feathers in zip(plan.layers, stack_feathers(image, plan), strict=True)]
+
+    def render(self, frame: torch.Tensor, t: int) -> None:
+        """Frame ``t`` into ``frame`` [B, H, W, 3]."""
+        frame.copy_(self.still)
+        for layer in self.layers:
+            layer.render(frame, self.readers, t)
 
 
 def make_plan(flow: torch.Tensor | FlowStack, n_frames: int, *, transition: int | None = None,
@@ -167,6 +179,8 @@ class _LayerCursor:
         self.xy = torch.stack((sources % width, torch.div(sources, width, rounding_mode="floor"))).to(
             layer.flow.dtype)
         self.all_moving = bool(layer.moving.all())
+        batch = layer.flow.shape[0] if layer.nearest is None else max(layer.flow.shape[0], layer.nearest.shape[0])
+        self.flow = layer.flow.expand(batch, -1, -1, -1)  # a view: one trace per item of a batch of masks
         self.cycle, self.steps = -1, None
 
     def render(self, frame: torch.Tensor, readers: list[SharpReader], t: int) -> None:
@@ -177,8 +191,9 @@ class _LayerCursor:
         if t == plan.bounds[self.cycle + 1]:
             self.cycle += 1
             length = plan.bounds[self.cycle + 1] - t
-            self.steps = loop_compact_displacements(-self.layer.flow, length, TRACE_INTEGRATION, leave="continue",
-                                                    on_step=self.on_step, sources=plan.sources)
+            self.steps = loop_compact_displacements(self.flow, length, TRACE_INTEGRATION, leave="continue",
+                                                    on_step=self.on_step, sources=plan.sources, reverse=True,
+                                                    lookup=self.layer.nearest)
             if self.broad is not None:
                 k = self.cycle
                 weight = one_phase_weight(plan.end[k] - plan.start[k], plan.fade_end[k] - plan.fade_start[k], length)
@@ -205,7 +220,7 @@ class _LayerCursor:
                 traced = (torch.stack(reader.inside(*ahead)), torch.stack(reader.inside(*behind)))
                 ahead, behind = (torch.stack(remap_into_layer(*xy, layer, b, (height, width))) for xy in traced)
                 share = i / (plan.bounds[k + 1] - plan.bounds[k])
-                shift = self.broad[b].shift(self.balances[b], traced, (ahead, behind), share, gamma[p])
+                shift = self.broad[b].shift(self.balances[b], self.xy, traced, (ahead, behind), share, gamma[p])
             values = apply_feather(_blend(reader, ahead, behind, beta[p], gamma[p], shift), self.feathers[b])
             moving = batch_item(layer.moving, b)
             if not self.all_moving and not bool(moving.all()):

@@ -32,9 +32,11 @@ LAYER_SEED_STEP = 7919
 
 @dataclass(frozen=True)
 class LayerPlan:
-    """One layer ready to render: ``flow`` [B|1, 2, H, W] its traces follow (extended beyond the layer for
-    ``behind``), ``moving`` [B, M] which of ``plan.sources`` move in each item, ``nearest`` [B|1, H·W] int32 (only
-    ``behind``): the nearest pixel the layer owns (itself where the layer owns it)."""
+    """One layer ready to render: ``flow`` [B|1, 2, H, W] the layer's own flow (the stack's tensor, not a copy),
+    ``moving`` [B, M] which of ``plan.sources`` move in each item, ``nearest`` [B|1, H·W] int32 (only ``behind``):
+    the nearest pixel the layer owns (itself where the layer owns it). A ``behind`` layer's traces take the flow of
+    ``nearest`` at each step (its flow continued beyond the layer) instead of a stored extended flow: the layer
+    holds a third of a frame for it, not a whole frame."""
 
     label: str
     border: str
@@ -75,11 +77,9 @@ def plan_stack(stack: FlowStack, n_frames: int, *, transition: int | None = None
         if note:
             notes.append(note)
         outside, nearest = (None, None) if layer.border != "behind" else _beyond(owned)
-        if nearest is not None:
-            flow = _extend(flow, nearest)
         window = transition or default_transition(n_frames, behind=nearest is not None)
-        plan = plan_loop(flow, n_frames, window, cycles, seed + index * LAYER_SEED_STEP, on_step, moving=moving,
-                         outside=outside)
+        plan = plan_loop(flow if nearest is None else _extend(flow, nearest), n_frames, window, cycles,
+                         seed + index * LAYER_SEED_STEP, on_step, moving=moving, outside=outside)
         prefix = "" if len(stack.layers) == 1 else f"{layer.label}: "
         warnings.extend(prefix + w for w in plan.warnings)
         layers.append(LayerPlan(layer.label, layer.border, flow, plan, moving.flatten(1)[:, plan.sources],

@@ -191,3 +191,25 @@ def test_loop_is_lazy_and_validates_eagerly():
 def test_bad_inputs_raise_clear_errors(flow, steps, error, match):
     with pytest.raises(error, match=match):
         euler_integrate(flow, steps)
+
+
+@pytest.mark.parametrize("integration", ["round", "bilinear"])
+@pytest.mark.parametrize("leave", ["invalidate", "continue"])
+def test_reverse_and_lookup_step_exactly_as_the_flows_they_stand_for(integration, leave):
+    """``reverse`` is -flow and ``lookup`` the flow gathered through it, bit for bit, without holding either."""
+    generator = torch.Generator().manual_seed(3)
+    flow = torch.randn(2, 2, 12, 16, generator=generator) * 1.7
+    flow[:, :, :, :3] = 0  # still pixels take the flow of a moving one through the lookup
+    lookup = torch.randint(0, 12 * 16, (1, 12 * 16), generator=generator, dtype=torch.int32)
+    sources = torch.arange(12 * 16)
+    looked_up = torch.gather(flow.flatten(2), 2, lookup.long().expand(2, 2, -1)).view_as(flow)
+
+    def state(field: torch.Tensor, **options) -> EulerState:
+        return EulerState(field, integration, sources, leave, **options)
+
+    pairs = [(state(flow, reverse=True), state(-flow)), (state(flow, lookup=lookup), state(looked_up))]
+    for state, reference in pairs:
+        for _ in range(7):
+            state.step()
+            reference.step()
+            assert torch.equal(state.compact_displacement(), reference.compact_displacement())

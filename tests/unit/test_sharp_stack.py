@@ -171,3 +171,33 @@ def test_a_plan_for_another_stack_or_a_single_flow_is_refused():
         render_sharp_loop(image, stack.layers[0].flow, 8, plan=make_plan(stack, 8))
     with pytest.raises(InputValueError, match="per layer"):
         make_plan(stack, 8, cycles=2)
+
+
+def test_a_behind_layer_holds_at_most_one_frame_more_than_a_slipping_one():
+    """Issue 19: peak memory grows by at most one frame-sized buffer per layer. A ``behind`` layer's plan and
+    renderer hold its nearest-pixel map (a third of a frame) and the balanced broad band's grids and pixel list, not
+    an extended flow or a negated copy of its flow (a whole frame and two thirds more before): counted from the
+    objects at every frame of the loop, against the same layer slipping. A realistic mask: a sky moving into a still
+    block, so a quarter to a half of the layer takes the balanced broad band."""
+    from peak_memory import tensor_bytes
+
+    from models.loop.sharp_loop import SharpRenderer, check_plan
+
+    size, n_frames = 96, 24
+    mask = torch.zeros(1, 1, size, size)
+    mask[..., :60, :] = 1.0
+    mask[..., 24:60, 56:76] = 0.0  # the still block the sky passes behind
+    flow = torch.zeros(1, 2, size, size)
+    flow[:, 0] = 1.5 * mask[:, 0]
+    image = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    held = {}
+    for border in ("behind", "slip"):
+        stack = FlowStack((FlowLayer(flow=flow, mask=mask, border=border, label="sky"),))
+        plan = check_plan(make_plan(stack, n_frames), stack, n_frames)
+        renderer, frame = SharpRenderer(image, plan), torch.empty(1, size, size, 3)
+        held[border] = 0
+        for t in range(n_frames):
+            renderer.render(frame, t)
+            held[border] = max(held[border], tensor_bytes([plan, renderer], [image, flow, mask]))
+    extra, frame_bytes = held["behind"] - held["slip"], size * size * 3 * 4
+    assert size * size * 4 <= extra <= frame_bytes, f"a behind layer holds {extra / frame_bytes:.2f} frames more"
