@@ -41,12 +41,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests" / "fixtures"))
 
-from peak_memory import peak_over, tensor_bytes  # noqa: E402
+from peak_memory import held_bytes, peak_over  # noqa: E402
 
 from models.flow.layers import FlowLayer, FlowStack  # noqa: E402
 from models.loop.engines import CLASSIC_SPLAT, SHARP_LOOP  # noqa: E402
 from models.loop.pixel_animator import render_loop, speed_importance  # noqa: E402
-from models.loop.sharp_loop import SharpRenderer, check_plan, make_plan, render_sharp_loop  # noqa: E402
+from models.loop.sharp_loop import make_plan, render_sharp_loop  # noqa: E402
 from models.loop.splatting import softsplat  # noqa: E402
 
 
@@ -160,16 +160,9 @@ def layers_case(size: int, n_layers: int, all_behind: bool) -> tuple[torch.Tenso
     return image, layered_stack(flow, n_layers, all_behind) if n_layers else flow
 
 
-def held_bytes(image: torch.Tensor, motion: torch.Tensor | FlowStack, n_frames: int) -> int:
-    """The most bytes a plan and its renderer hold at any frame of the loop (:func:`tensor_bytes`)."""
-    plan = check_plan(make_plan(motion, n_frames), motion, n_frames)
-    inputs = [image, *([layer.flow for layer in motion.layers] if isinstance(motion, FlowStack) else [motion])]
-    renderer, frame = SharpRenderer(image, plan), torch.empty(image.shape[0], *image.shape[-2:], 3)
-    held = 0
-    for t in range(n_frames):
-        renderer.render(frame, t)
-        held = max(held, tensor_bytes([plan, renderer], inputs))
-    return held
+def motion_inputs(image: torch.Tensor, motion: torch.Tensor | FlowStack) -> list[torch.Tensor]:
+    """What the caller holds anyway, not counted as held: the image and the flows."""
+    return [image, *([layer.flow for layer in motion.layers] if isinstance(motion, FlowStack) else [motion])]
 
 
 def peak_bytes(size: int, n_frames: int, n_layers: int, all_behind: bool) -> int:
@@ -206,7 +199,7 @@ def run_layers(size: int, n_frames: int, n_layers: int, repeats: int, all_behind
                                            clock) / n_frames)
         splat_s = min(splat_s, best_time(lambda: softsplat(four, full_disp), 3, clock))
     return {"ms": render_s * 1e3, "floor": render_s / splat_s, "share": plan_s / (render_s * n_frames + plan_s),
-            "held": held_bytes(image, stack, n_frames),
+            "held": held_bytes(image, stack, n_frames, motion_inputs(image, stack)),
             "peak": peak_bytes(size, n_frames, n_layers, all_behind) if peak else math.nan}
 
 

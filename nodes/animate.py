@@ -74,12 +74,13 @@ class Animate(io.ComfyNode):
         if video_model is not None and not callable(getattr(video_model, "render_loop", None)):
             raise InputTypeError(f"Animate `video_model` must come from Load Video Model, got "
                                  f"{type(video_model).__name__}: connect Load Video Model, or leave it unconnected")
+        stack = as_stack(flow, "Animate `flow`")
         estimate = memory.animate_bytes(batch, frames, height, width, CLASSIC_SPLAT if video_model is not None
-                                        else engine, memory.rendered_layers(flow, engine, video_model is not None))
+                                        else engine, memory.rendered_layers(stack, engine, video_model is not None))
         memory.preflight("Animate Cinemagraph", batch * frames, height, width, estimate,
                          "fewer frames, a smaller image or fewer images in the batch" + (
                              ", or fewer motion layers" if isinstance(flow, FlowStack) else ""))
-        motion, note = engine_motion(as_stack(flow, "Animate `flow`"), (height, width), batch, region, speed,
+        motion, note = engine_motion(stack, (height, width), batch, region, speed,
                                      max_px_per_frame, engine, video_network=video_model is not None)
         if note:
             log.info("T2C_Animate: %s", note)

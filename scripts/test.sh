@@ -74,6 +74,14 @@ finish_leg() {  # finish_leg NAME PID START [LOG]: wait for the leg, note its ex
     summary+=("$1 leg: exit $rc in $(( end - $3 )) s")
     (( rc == 0 )) || status=1
 }
+run_leg() {  # run_leg LEG NAME ...: the leg with its output on this terminal, waited for
+    local start
+    echo "[test] pytest, $2 leg"
+    start=$(date +%s)
+    start_leg - "$@"
+    pids+=($!)
+    finish_leg "$2" "$!" "$start"
+}
 run_oldest=0 run_current=0
 [[ "$legs" == current ]] || run_oldest=1
 if [[ "$legs" != oldest ]]; then
@@ -106,23 +114,13 @@ if (( run_current && together )); then
     pids+=($!)
     export T2C_CORES_FREED_WHEN="$log_dir/current.done"  # the oldest leg's last tests then take every core
 fi
-if (( run_oldest )); then
-    echo "[test] pytest, ${oldest_leg[1]} leg"
-    start=$(date +%s)
-    start_leg - "${oldest_leg[@]}"
-    pids+=($!)
-    finish_leg "${oldest_leg[1]}" "$!" "$start"
-fi
+(( ! run_oldest )) || run_leg "${oldest_leg[@]}"
 if (( run_current && together )); then
     echo "[test] pytest, ${current_leg[1]} leg (ran alongside the oldest one)"
     finish_leg "${current_leg[1]}" "${pids[0]}" "$current_start" "$log_dir/current.log"
     cat "$log_dir/current.log"
 elif (( run_current )); then
-    echo "[test] pytest, ${current_leg[1]} leg"
-    start=$(date +%s)
-    start_leg - "${current_leg[@]}"
-    pids+=($!)
-    finish_leg "${current_leg[1]}" "$!" "$start"
+    run_leg "${current_leg[@]}"
 fi
 rm -rf "$log_dir"
 printf '[test] %s\n' "${summary[@]}"

@@ -179,9 +179,7 @@ def test_a_behind_layer_holds_at_most_one_frame_more_than_a_slipping_one():
     an extended flow or a negated copy of its flow (a whole frame and two thirds more before): counted from the
     objects at every frame of the loop, against the same layer slipping. A realistic mask: a sky moving into a still
     block, so a quarter to a half of the layer takes the balanced broad band."""
-    from peak_memory import tensor_bytes
-
-    from models.loop.sharp_loop import SharpRenderer, check_plan
+    from peak_memory import held_bytes
 
     size, n_frames = 96, 24
     mask = torch.zeros(1, 1, size, size)
@@ -190,14 +188,7 @@ def test_a_behind_layer_holds_at_most_one_frame_more_than_a_slipping_one():
     flow = torch.zeros(1, 2, size, size)
     flow[:, 0] = 1.5 * mask[:, 0]
     image = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
-    held = {}
-    for border in ("behind", "slip"):
-        stack = FlowStack((FlowLayer(flow=flow, mask=mask, border=border, label="sky"),))
-        plan = check_plan(make_plan(stack, n_frames), stack, n_frames)
-        renderer, frame = SharpRenderer(image, plan), torch.empty(1, size, size, 3)
-        held[border] = 0
-        for t in range(n_frames):
-            renderer.render(frame, t)
-            held[border] = max(held[border], tensor_bytes([plan, renderer], [image, flow, mask]))
+    held = {border: held_bytes(image, FlowStack((FlowLayer(flow=flow, mask=mask, border=border, label="sky"),)),
+                               n_frames, [image, flow, mask]) for border in ("behind", "slip")}
     extra, frame_bytes = held["behind"] - held["slip"], size * size * 3 * 4
     assert size * size * 4 <= extra <= frame_bytes, f"a behind layer holds {extra / frame_bytes:.2f} frames more"
