@@ -11,7 +11,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 OUR_EXTENSIONS = ("text2cinemagraph.motionEditor", "text2cinemagraph.savePreview", "text2cinemagraph.legacyWidgets")
 OUR_EXTENSIONS_READY = f"""() => window.app?.graph && window.LiteGraph?.registered_node_types?.T2C_TextFlow
-    && {list(OUR_EXTENSIONS)}.every((name) => (app.extensions ?? []).some((e) => e.name === name))"""
+    && {list(OUR_EXTENSIONS)}.every((name) => (app.extensions ?? []).some((e) => e.name === name))
+    && window.comfyAPI?.api?.api?.socket?.readyState === WebSocket.OPEN && !!window.comfyAPI.api.api.clientId"""
+"""Also the page's websocket open and named by the server (its first status message): a prompt queued before that
+runs, but its results (the previews) go to no page — seen on a loaded machine, the Save nodes showing nothing."""
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +38,7 @@ def browser():
 def _ready_page(browser, comfy_server):
     """The ComfyUI frontend in a new browser context, loaded and ready: the graph app is up, our extensions are in
     the app's extension registry and our node types in LiteGraph's (observed in the app, not through a flag our JS
-    would set). ``page.t2c_errors`` collects the page's uncaught errors."""
+    would set), and its websocket is connected. ``page.t2c_errors`` collects the page's uncaught errors."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     errors = []
