@@ -9,6 +9,7 @@ import pytest
 import torch
 from peak_memory import ENGINES, TARGET, behind_stack, measure_animate
 
+pytestmark = pytest.mark.quiet  # measured alone: at the end of the leg, after the other leg
 PEAK_CASES = [(engine, size, frames, 0) for engine in ENGINES for size in (256, 512) for frames in (2, 120)]
 PEAK_CASES += [(ENGINES[0], 256, 60, 3)]
 

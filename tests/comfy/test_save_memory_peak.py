@@ -5,6 +5,8 @@ import pytest
 import torch
 from peak_memory import peak_over
 
+pytestmark = pytest.mark.quiet  # measured alone: at the end of the leg, after the other leg
+
 
 def _cinemagraph_frames(t: int, size: int) -> torch.Tensor:
     """A still (smooth gradients) whose lower half is a texture moving 3 px a frame: what Save is normally given."""
