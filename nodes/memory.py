@@ -15,6 +15,7 @@ from ..models.checks import InputValueError
 from ..models.flow.layers import FlowLayer, as_stack
 from ..models.io import encoding
 from ..models.loop.engines import CLASSIC_SPLAT, SHARP_LOOP, renders_layers
+from ..models.loop.sharp_loop import RENDER_CHUNK
 from ..models.loop.sharp_plan import MAX_CYCLES
 
 GB = 1e9
@@ -37,21 +38,20 @@ def preflight(node: str, frames: int, height: int, width: int, needed: float, fi
                               f"{free / GB:.1f} GB free — {fixes}")
 
 
-WORKING_SET = {SHARP_LOOP: (450.0, 22.0), CLASSIC_SPLAT: (450.0, 22.0)}
-"""Per pixel engine, bytes per pixel of each image that a run holds at its peak besides its frames: (the part that
-does not depend on the frame count, the part per √frames). Measured over the whole picture moving
-(benchmarks/animate_memory.py prints estimate against measured peak up to 4096²):
-
-* sharp loop: the plan's per-pixel windows (4 float32 per cycle) and the tracked pixels' indices; each image's
-  reader — the still upsampled to the 2× grid (4 × 12 B) with its build temporaries, its blurred low band (12 B);
-  each frame's reads (positions, rows, both phases' low band and detail, ≈ 150 B); the two Euler states
-  (positions, start, scratch ≈ 60 B each);
+WORKING_SET = {SHARP_LOOP: (200.0, 31.0, 180.0), CLASSIC_SPLAT: (365.0, 29.0, 0.0)}
+"""Per pixel engine, what a run holds at its peak besides its frames: (bytes per pixel of each image that do not
+depend on the frame count, bytes per pixel per √frames, bytes per pixel of the largest chunk it renders at once).
+Fitted to the peaks measured with the whole picture moving (the most a flow can move) at 256², 512², 1024² and 2048²,
+2 to 120 frames (benchmarks/animate_memory.py prints estimate against measured peak):
+* sharp loop: each image's reader — the still upsampled to the 2× grid (4 × 12 B, built a block of rows at a time)
+  and its blurred low band (12 B); the plan's per-pixel windows (4 float32 per cycle) and the tracked pixels'
+  indices; the two Euler states (positions and start, 16 B each) and the step temporaries they share (32 B); the
+  prepared flow and the image in channel-first layout (20 B). A frame's reads and blends are made for one chunk of a
+  layer's pixels at a time (at most models.loop.sharp_loop.RENDER_CHUNK, 12 MB at 180 B a pixel);
 * classic splat: the blender's splat values (the sources twice, 32 B), its static base (16 B) and the splat
-  workspace of a frame (accumulators, flags, ratio ≈ 200 B); the two Euler states;
+  workspace of a frame (accumulators, flags, ratio ≈ 200 B); the two Euler states and their step temporaries;
 * both: the backward trace is served from ⌈√N⌉ stored displacement fields (8 B each) and ⌈N/⌈√N⌉⌉ checkpoints
-  (9 B each) — about 17 B × √N (22 B counted: 1024² × 120 frames measured up to 4 % apart between runs); the
-  prepared flow and the image in channel-first layout (20 B).
-
+  (9 B each) — about 17 B × √N, measured 29–31 B with the allocator's rounding and reuse.
 The video network keeps the classic figures (its activations are the model's, managed by ComfyUI)."""
 WORKING_MARGIN = 1.1
 """The working set's estimate over its measured peak: the allocator's rounding and reuse vary by a few percent."""
@@ -61,10 +61,11 @@ LAYER_BYTES = {"behind": 17.0, "slip": 12.0, "stick": 12.0}
 """Bytes per pixel of each image that each motion layer the sharp loop renders adds to :data:`WORKING_SET` (a
 layer's own buffers are picture-sized, whatever its region): its prepared flow and mask (12 B); a ``behind``
 layer's nearest-pixel map (4 B) and its broad band's grids (1 B)."""
-BEHIND_BYTES = 24.0
-"""Bytes per pixel of each image once a stack has ``behind`` layers: the index of the pixels that take the
-balanced broad band (4 B; the layers' pixels do not overlap) and, while a layer renders a frame (one at a time),
-where its traces end before they are moved onto the layer and the broad band's change (≈ 20 B)."""
+BEHIND_BYTES = 4.0
+"""Bytes per pixel of each image once a stack has ``behind`` layers: the index of the pixels that take the balanced
+broad band (4 B; the layers' pixels do not overlap). What a frame of such a layer reads besides (where its traces end
+before they are moved onto the layer, the broad band's change) is made a chunk at a time, within the sharp loop's
+constant."""
 CYCLE_BYTES = 16.0
 """Bytes per pixel of the plan's windows per cycle (4 float32): a layer of c cycles holds c of them, but its traces
 span N/c frames (:data:`WORKING_SET`'s part per √frames shrinks with them)."""
@@ -82,13 +83,16 @@ def animate_bytes(batch: int, frames: int, height: int, width: int, engine: str 
     motion ``layers`` it renders one by one (:func:`rendered_layers`; :data:`LAYER_BYTES`, :data:`BEHIND_BYTES`,
     :data:`CYCLE_BYTES`; measured with tests/fixtures/peak_memory.py's stacks of ``behind`` layers)."""
     pixels = batch * height * width
-    fixed, per_root = WORKING_SET.get(engine, WORKING_SET[CLASSIC_SPLAT])
+    fixed, per_root, per_chunk_pixel = WORKING_SET.get(engine, WORKING_SET[CLASSIC_SPLAT])
+    regions = (int(layer.region().flatten(1).sum(1).max()) for layer in layers)
+    chunk = min(RENDER_CHUNK, max(regions, default=height * width))
     if layers:
         cycles = {MAX_CYCLES if layer.cycles is None else layer.cycles for layer in layers}
         fixed += sum(LAYER_BYTES[layer.border] for layer in layers) + max(
             CYCLE_BYTES * (c - 1) - per_root * (math.sqrt(frames) - math.sqrt(frames / c)) for c in cycles | {1})
         fixed += BEHIND_BYTES if any(layer.border == "behind" for layer in layers) else 0.0
-    return pixels * frames * 3 * 4 + WORKING_MARGIN * pixels * (fixed + per_root * math.sqrt(frames))
+    return (pixels * frames * 3 * 4 + WORKING_MARGIN * pixels * (fixed + per_root * math.sqrt(frames))
+            + per_chunk_pixel * chunk)
 
 
 def save_bytes(height: int, width: int) -> float:

@@ -18,7 +18,7 @@ import torch
 from scipy import ndimage
 
 from ..flow.ops import smoothstep
-from .common import batch_item
+from .common import batch_item, sorted_part
 from .sharp_stack import StackPlan
 
 FEATHER_PX = 4.0
@@ -54,10 +54,13 @@ def border_feather(image: torch.Tensor, sources: torch.Tensor, moving: torch.Ten
     return Feather(index, weight, image.flatten(1).t()[sources[index]].float())
 
 
-def apply_feather(values: torch.Tensor, feather: Feather | None) -> torch.Tensor:
-    """``values`` [M, 3] of a layer's sources with its feathered pixels blended towards the still (in place)."""
+def apply_feather(values: torch.Tensor, feather: Feather | None, part: slice) -> torch.Tensor:
+    """``values`` [P, 3] of the layer's sources ``part`` with its feathered pixels blended towards the still (in
+    place)."""
     if feather is not None:
-        values[feather.index] = torch.lerp(feather.still, values[feather.index], feather.weight)
+        within = sorted_part(feather.index, part)
+        index = feather.index[within] - part.start
+        values[index] = torch.lerp(feather.still[within], values[index], feather.weight[within])
     return values
 
 

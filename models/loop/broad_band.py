@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from ..flow.ops import smoothstep
 from ..flow.smooth import normalised_blur
-from .common import bilinear
+from .common import bilinear, sorted_part
 from .sharp_plan import LOW_BAND_MARGIN
 
 BROAD_SIGMA = 16.0
@@ -60,6 +60,11 @@ class Balance(NamedTuple):
     weight: Grid
     """The smoothed weight on the broad band's grid (1/48 of a frame): :meth:`BroadBand.shift` reads it at the
     ``index`` pixels each frame, the same values as when they were picked, rather than holding [K] weights."""
+
+    def part(self, part: slice) -> Balance:
+        """The balance of the pixels ``part`` of the layer's sources alone (``index`` counted from its start)."""
+        within = self.index[sorted_part(self.index, part)]
+        return Balance(within - part.start, self.weight)
 
 
 class BroadBand:

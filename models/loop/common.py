@@ -50,6 +50,13 @@ def batch_item(values: torch.Tensor, item: int) -> torch.Tensor:
     return values[item if values.shape[0] > 1 else 0]
 
 
+def sorted_part(index: torch.Tensor, part: slice) -> slice:
+    """Where the entries of the ascending ``index`` [K] lie in ``part`` (a slice with a start and a stop): a slice of
+    ``index``, to take a chunk's share of a list of positions."""
+    bounds = torch.searchsorted(index, torch.tensor([part.start, part.stop], dtype=index.dtype, device=index.device))
+    return slice(int(bounds[0]), int(bounds[1]))
+
+
 def bounding_box(mask: torch.Tensor, margin: int) -> tuple[slice, slice]:
     """Rows and columns of the True pixels of ``mask`` [H, W], grown by ``margin`` and clipped; empty if none."""
     rows = mask.any(dim=1).nonzero().squeeze(1)

@@ -44,17 +44,19 @@ def scatter_to_grid(compact: torch.Tensor, sources: torch.Tensor, size: tuple[in
 
 
 class _Scratch:
-    """Temporaries of one Euler step, allocated once per state."""
+    """Temporaries of an Euler step, allocated once and shared by states that step one at a time (a loop's forward
+    and backward traces): at 512² a set is over 2 frames of memory. Only what the state's rules need is made."""
 
-    def __init__(self, pos: torch.Tensor) -> None:
+    def __init__(self, pos: torch.Tensor, leave: str, lookup: bool) -> None:
         batch, _, count = pos.shape
         self.work = torch.empty_like(pos)
         self.velocity = torch.empty_like(pos)
-        self.nearest = torch.empty(pos.shape, dtype=torch.long, device=pos.device)
+        self.nearest = torch.empty(pos.shape, dtype=torch.int32, device=pos.device)
         self.index = torch.empty(batch, count, dtype=torch.long, device=pos.device)
-        self.lowest = torch.empty(batch, count, dtype=pos.dtype, device=pos.device)
-        self.outside = torch.empty(batch, count, dtype=torch.bool, device=pos.device)
-        self.looked_up = torch.empty(batch, count, dtype=torch.int32, device=pos.device)
+        self.looked_up = torch.empty(batch, count, dtype=torch.int32, device=pos.device) if lookup else None
+        invalidate = leave == "invalidate"
+        self.lowest = torch.empty(batch, count, dtype=pos.dtype, device=pos.device) if invalidate else None
+        self.outside = torch.empty(batch, count, dtype=torch.bool, device=pos.device) if invalidate else None
 
 
 class EulerState:
@@ -72,10 +74,13 @@ class EulerState:
     ``reverse`` steps against the flow (bit for bit the steps of ``-flow``, without a negated copy of it: a copy is
     two thirds of a frame held for the whole loop); ``lookup`` [B|1, H·W] int32 makes a pixel take the flow of the
     pixel ``lookup`` names (a ``behind`` motion layer's flow continued beyond it, without storing that flow).
+    ``scratch_of``: a state with the same sources and rules that this one never steps at the same time as, whose
+    step temporaries it shares.
     """
 
     def __init__(self, flow: torch.Tensor, integration: str = "round", sources: torch.Tensor | None = None,
-                 leave: str = "invalidate", *, reverse: bool = False, lookup: torch.Tensor | None = None) -> None:
+                 leave: str = "invalidate", *, reverse: bool = False, lookup: torch.Tensor | None = None,
+                 scratch_of: EulerState | None = None) -> None:
         check_flow(flow)
         _check_integration(integration)
         batch, _, height, width = flow.shape
@@ -96,7 +101,7 @@ class EulerState:
         self._invalid = torch.zeros(batch, self.sources.numel(), dtype=torch.bool, device=flow.device)
         self._sentinel = float(max(height, width) + 1)
         self._upper = torch.tensor([width - 1, height - 1], dtype=flow.dtype, device=flow.device).view(1, 2, 1)
-        self._scratch = _Scratch(self._pos)
+        self._scratch = _Scratch(self._pos, leave, lookup is not None) if scratch_of is None else scratch_of._scratch
 
     def _gather(self, index: torch.Tensor) -> torch.Tensor:
         """The flow [B, 2, M] at flat pixel indices [B, M]."""
@@ -215,7 +220,8 @@ def loop_compact_displacements(
     """
     check_int(n_frames, "n_frames", 1)
     forward = EulerState(flow, integration, sources, leave=leave, reverse=reverse, lookup=lookup)
-    backward = EulerState(flow, integration, forward.sources, leave=leave, reverse=not reverse, lookup=lookup)
+    backward = EulerState(flow, integration, forward.sources, leave=leave, reverse=not reverse, lookup=lookup,
+                          scratch_of=forward)
     return _symmetric(forward, backward, n_frames, on_step)
 
 

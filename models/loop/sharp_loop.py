@@ -56,6 +56,9 @@ from .sharp_stack import (
 TRACE_INTEGRATION = "round"
 LOW_PASS_SIGMA = 4.0
 """px: the blur that splits the still into the low band (slow, wide fade) and the detail (short, staggered switch)."""
+RENDER_CHUNK = 1 << 16
+"""A layer's pixels rendered together. A frame's reads and blends take about 150 B a pixel for a moment, so a layer
+rendered whole held ~12 frames of temporaries where the whole picture moves; in chunks they stay under 10 MB."""
 
 
 def render_sharp_loop(
@@ -206,26 +209,38 @@ class _LayerCursor:
     def _render(self, frame: torch.Tensor, readers: list[SharpReader], i: int, forward: torch.Tensor,
                 backward: torch.Tensor) -> None:
         batch, height, width, _ = frame.shape
-        layer, plan, k = self.layer, self.layer.plan, self.cycle
-        sources = plan.sources
-        beta = smoothstep((i - plan.start[k]) / (plan.end[k] - plan.start[k]).clamp_min(1e-3))
-        gamma = smoothstep((i - plan.fade_start[k]) / (plan.fade_end[k] - plan.fade_start[k]).clamp_min(1e-3))
+        sources = self.layer.plan.sources
         pixels = frame.view(batch, height * width, 3)
         for b, reader in enumerate(readers):
-            f = b if forward.shape[0] > 1 else 0
-            p = b if beta.shape[0] > 1 else 0
-            ahead, behind = self.xy + forward[f], self.xy + backward[f]
-            shift = None
-            if self.broad is not None:
-                traced = (torch.stack(reader.inside(*ahead)), torch.stack(reader.inside(*behind)))
-                ahead, behind = (torch.stack(remap_into_layer(*xy, layer, b, (height, width))) for xy in traced)
-                share = i / (plan.bounds[k + 1] - plan.bounds[k])
-                shift = self.broad[b].shift(self.balances[b], self.xy, traced, (ahead, behind), share, gamma[p])
-            values = apply_feather(_blend(reader, ahead, behind, beta[p], gamma[p], shift), self.feathers[b])
-            moving = batch_item(layer.moving, b)
-            if not self.all_moving and not bool(moving.all()):
-                values[~moving] = pixels[b, sources[~moving]]
-            pixels[b].index_copy_(0, sources, values)
+            moving = batch_item(self.layer.moving, b)
+            for start in range(0, sources.numel(), RENDER_CHUNK):
+                part = slice(start, start + RENDER_CHUNK)
+                values = self._values(reader, b, part, i, batch_item(forward, b)[:, part],
+                                      batch_item(backward, b)[:, part])
+                if not self.all_moving and not bool(moving[part].all()):
+                    still = ~moving[part]
+                    values[still] = pixels[b, sources[part][still]]
+                pixels[b].index_copy_(0, sources[part], values)
+
+    def _values(self, reader: SharpReader, b: int, part: slice, i: int, forward: torch.Tensor,
+                backward: torch.Tensor) -> torch.Tensor:
+        """[P, 3] values at frame ``i`` of the layer's pixels ``part`` (of its sources) in batch item ``b``, whose
+        traces end at ``forward``, ``backward`` [2, P]."""
+        layer, plan, k = self.layer, self.layer.plan, self.cycle
+        start, end = (batch_item(times[k], b)[part] for times in (plan.start, plan.end))
+        fade_start, fade_end = (batch_item(times[k], b)[part] for times in (plan.fade_start, plan.fade_end))
+        beta = smoothstep((i - start) / (end - start).clamp_min(1e-3))
+        gamma = smoothstep((i - fade_start) / (fade_end - fade_start).clamp_min(1e-3))
+        xy = self.xy[:, part]
+        ahead, behind = xy + forward, xy + backward
+        shift = None
+        if self.broad is not None:
+            height, width = reader.size
+            traced = (torch.stack(reader.inside(*ahead)), torch.stack(reader.inside(*behind)))
+            ahead, behind = (torch.stack(remap_into_layer(*ends, layer, b, (height, width))) for ends in traced)
+            share = i / (plan.bounds[k + 1] - plan.bounds[k])
+            shift = self.broad[b].shift(self.balances[b].part(part), xy, traced, (ahead, behind), share, gamma)
+        return apply_feather(_blend(reader, ahead, behind, beta, gamma, shift), self.feathers[b], part)
 
 
 def _blend(reader: SharpReader, forward: torch.Tensor, backward: torch.Tensor, beta: torch.Tensor,

@@ -20,27 +20,44 @@ from ..flow.smooth import gaussian_blur, normalised_blur
 from .common import bilinear
 
 
-def upsample_midpoints(image: torch.Tensor) -> torch.Tensor:
-    """[B, C, H, W] → [B, C, 2H − 1, 2W − 1]: even samples are the pixels, odd ones Lanczos-3 midpoints."""
-    return _midpoints_along(_midpoints_along(image, -1), -2)
+def upsample_midpoints(still: torch.Tensor) -> torch.Tensor:
+    """[C, H, W] → [2H − 1, 2W − 1, C] (channels last: the reader's one row per sample): even samples are the
+    pixels, odd ones Lanczos-3 midpoints. Built in place, a block of rows at a time: whole-picture passes held
+    three copies of the 2× grid at once (12 frames of memory at their peak, more than a sharp loop holds after)."""
+    channels, height, width = still.shape
+    pixels = still.permute(1, 2, 0)
+    fine = still.new_empty(2 * height - 1, 2 * width - 1, channels)
+    rows = max(1, _BLOCK_ELEMENTS // fine[0].numel())
+    for top in range(0, height, rows):
+        count = min(rows, height - top)
+        fine[2 * top:2 * (top + count):2, ::2] = pixels[top:top + count]
+        fine[2 * top:2 * (top + count):2, 1::2] = _midpoints(pixels[top:top + count], 1, 0, width - 1)
+    even = fine[::2]
+    for top in range(0, height - 1, rows):
+        count = min(rows, height - 1 - top)
+        fine[2 * top + 1:2 * (top + count):2] = _midpoints(even, 0, top, count)
+    return fine
 
 
-def _midpoints_along(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """Interleave the samples along ``dim`` (negative) with Lanczos-3 midpoints (reflected at the ends)."""
+_BLOCK_ELEMENTS = 1 << 20
+"""Elements of the 2× grid built per block (4 MB of float32): the build's temporaries are a few of these."""
+
+
+def _midpoints(x: torch.Tensor, dim: int, first: int, count: int) -> torch.Tensor:
+    """The midpoints of x[j], x[j + 1] along ``dim`` for j = first … first + count − 1: Lanczos-3 over x[j − 2] …
+    x[j + 3], reflected at the ends (x[−i] = x[i], x[n − 1 + i] = x[n − 1 − i]); plain averages where the side is
+    too short to reflect the kernel's reach."""
     n, reach = x.shape[dim], len(_MIDPOINT_TAPS) // 2
-    if n < 2:
-        return x
-    if n <= reach:  # too short to reflect the kernel's reach: plain averages
-        mid = (x.narrow(dim, 0, n - 1) + x.narrow(dim, 1, n - 1)) / 2
-    else:
-        # The midpoint of x[j], x[j + 1] weighs x[j − 2] … x[j + 3]; padded[i + reach] = x[i].
-        padded = torch.cat((x.narrow(dim, 1, reach).flip(dim), x, x.narrow(dim, n - 1 - reach, reach).flip(dim)),
-                           dim=dim)
-        mid = torch.zeros_like(x.narrow(dim, 0, n - 1))
-        for k, weight in enumerate(_MIDPOINT_TAPS):
-            mid.add_(padded.narrow(dim, k + 1, n - 1), alpha=weight)
-    pairs = torch.stack((x.narrow(dim, 0, n - 1), mid), dim=dim)
-    return torch.cat((pairs.flatten(dim - 1, dim), x.narrow(dim, n - 1, 1)), dim=dim)
+    if n <= reach:
+        j = torch.arange(first, first + count, device=x.device)
+        return (x.index_select(dim, j) + x.index_select(dim, j + 1)) / 2
+    # The samples x[first − reach + 1] … x[first + count + reach − 1], reflected: tap k reads `span` from k on.
+    i = torch.arange(first - reach + 1, first + count + reach, device=x.device).abs()
+    span = x.index_select(dim, torch.where(i > n - 1, 2 * (n - 1) - i, i))
+    mid = x.new_zeros(*x.shape[:dim], count, *x.shape[dim + 1:])
+    for k, weight in enumerate(_MIDPOINT_TAPS):
+        mid.add_(span.narrow(dim, k, count), alpha=weight)
+    return mid
 
 
 def _lanczos_midpoint_taps(lobes: int = 3) -> tuple[float, ...]:
@@ -60,11 +77,13 @@ def _outside(x: torch.Tensor, size: int) -> bool:
 
 
 def mirror(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Coordinates reflected into [0, size − 1]: the picture continued by its mirror image beyond each edge."""
+    """Coordinates reflected into [0, size − 1]: the picture continued by its mirror image beyond each edge (those
+    inside kept exactly, so a read does not depend on what else is read with it)."""
     if size < 2:
         return torch.zeros_like(x)
     period = 2 * (size - 1)
-    return (size - 1) - ((x % period) - (size - 1)).abs()
+    folded = (size - 1) - ((x % period) - (size - 1)).abs()
+    return torch.where((x >= 0) & (x <= size - 1), x, folded)  # the fold rounds a position inside by up to an ulp
 
 
 class SharpReader:
@@ -79,10 +98,9 @@ class SharpReader:
         step = on_step or (lambda: None)
         channels, height, width = still.shape
         self.size = (height, width)
-        fine = upsample_midpoints(still.unsqueeze(0))[0]
-        step()
-        self.fine_size = fine.shape[-2:]
-        self.fine = fine.reshape(channels, -1).t().contiguous()  # [P, C]: one row per 2× sample
+        fine = upsample_midpoints(still)
+        self.fine_size = fine.shape[:2]
+        self.fine = fine.view(-1, channels)  # [P, C]: one row per 2× sample
         step()
         # Cubic midpoints overshoot at edges: results are clipped to the still's own range.
         self.lowest, self.highest = still.amin(dim=(1, 2)), still.amax(dim=(1, 2))
@@ -96,16 +114,14 @@ class SharpReader:
     def inside(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Positions ``x``, ``y`` [M] mirrored into the picture (as every read does)."""
         height, width = self.size
-        if _outside(x, width) or _outside(y, height):
-            return mirror(x, width), mirror(y, height)
-        return x, y
+        return mirror(x, width) if _outside(x, width) else x, mirror(y, height) if _outside(y, height) else y
 
     def index(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Row of :attr:`fine` [M] nearest to positions ``x``, ``y`` [M] (pixels)."""
         fine_height, fine_width = self.fine_size
         column, row = 2 * x, 2 * y
-        if _outside(column, fine_width) or _outside(row, fine_height):
-            column, row = mirror(column, fine_width), mirror(row, fine_height)
+        column = mirror(column, fine_width) if _outside(column, fine_width) else column
+        row = mirror(row, fine_height) if _outside(row, fine_height) else row
         return row.round_().long().mul_(fine_width).add_(column.round_().long())
 
     def sharp(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -115,8 +131,7 @@ class SharpReader:
     def low(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """[M, C] bilinear reads of the blurred still at ``x``, ``y`` [M]."""
         height, width = self.size
-        return bilinear(mirror(x, width), mirror(y, height), height, width,
-                         lambda index: self.blurred.index_select(0, index))
+        return bilinear(*self.inside(x, y), height, width, lambda index: self.blurred.index_select(0, index))
 
 
 def read_bilinear(grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -168,6 +168,22 @@ def test_loop_uses_linear_steps_and_sqrt_checkpoints(monkeypatch):
     assert counts["copy"] <= math.isqrt(n) + 1
 
 
+def test_a_loop_s_two_traces_share_one_set_of_step_temporaries(monkeypatch):
+    """The forward and backward traces step in turn: one set of temporaries (over 2 frames of memory at 512²)."""
+    made = []
+    original = euler._Scratch.__init__
+
+    def counting(self, *args):
+        made.append(self)
+        original(self, *args)
+
+    monkeypatch.setattr(euler._Scratch, "__init__", counting)
+    flow = torch.full((1, 2, 8, 8), 0.3)
+    frames = list(euler.loop_compact_displacements(flow, 9, leave="continue"))
+    assert len(made) == 1 and made[0].lowest is None  # the bounds check's buffers only where pixels can leave
+    assert len(frames) == 9
+
+
 def test_loop_is_lazy_and_validates_eagerly():
     with pytest.raises(ValueError, match="n_frames"):
         loop_displacements(torch.zeros(1, 2, 4, 4), 0)

@@ -8,6 +8,7 @@ from conftest import REPO_ROOT
 
 from models.checks import InputValueError
 from models.flow.engine import flow_from_text
+from models.loop import sharp_resample
 from models.loop.sharp_loop import make_plan, render_sharp_loop
 from models.loop.sharp_resample import mirror, upsample_midpoints
 
@@ -152,9 +153,26 @@ def test_a_plan_for_another_flow_of_the_same_size_is_refused():
 
 
 def test_the_2x_grid_keeps_the_pixels_and_mirrors_beyond_the_edges():
-    image = texture(9, 11)
+    image = texture(9, 11)[0]
     fine = upsample_midpoints(image)
-    assert fine.shape[-2:] == (17, 21)
-    assert torch.equal(fine[..., ::2, ::2], image)
+    assert fine.shape == (17, 21, 3)
+    assert torch.equal(fine[::2, ::2], image.permute(1, 2, 0))
+    # A midpoint away from the ends: the Lanczos-3 taps over the 6 pixels around it (2 before, 3 after… of x[j]).
+    taps = torch.tensor(sharp_resample._MIDPOINT_TAPS)
+    torch.testing.assert_close(fine[8, 9], (image[:, 4, 2:8] * taps).sum(dim=1))
     x = torch.tensor([-3.0, 0.0, 4.5, 10.0, 13.0])
     assert mirror(x, 11).tolist() == [3.0, 0.0, 4.5, 10.0, 7.0]
+
+
+def test_the_2x_grid_built_in_blocks_is_the_grid_built_whole(monkeypatch):
+    image = texture(23, 17)[0]
+    whole = upsample_midpoints(image)
+    monkeypatch.setattr(sharp_resample, "_BLOCK_ELEMENTS", 50)  # a row or two of the grid per block
+    assert torch.equal(upsample_midpoints(image), whole)
+
+
+def test_a_read_inside_the_picture_does_not_depend_on_reads_beyond_it():
+    """Positions beyond the edge are mirrored; those inside are read as they are, whatever they are read with (the
+    renderer reads a layer in chunks)."""
+    x = torch.tensor([0.3, 5.25, 510.9])
+    assert torch.equal(mirror(torch.cat((x, torch.tensor([-2.5, 513.0]))), 512)[:3], x)
