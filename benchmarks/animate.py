@@ -18,8 +18,8 @@ For each size and frame count it prints frames/s and two ratios measured in the 
       flow) — time per frame ÷ the bare splat (target ≤ 3.0 in total, not per layer), the analysis share (target
       ≤ 20 %) and the memory beyond the plain flow's run, in frame-sized buffers (float32 RGB; target ≤ 1 per
       layer): ``held``, every tensor the plan and the renderer keep (walked from the objects at every frame, the
-      largest), and with ``--peak`` the measured peak (resident memory of planning and rendering, each case in a
-      fresh interpreter) less the plain flow's.
+      largest), and with ``--peak`` the measured peak (resident memory of planning and rendering, the median of
+      three fresh interpreters a case) less the plain flow's; the plain flow's own figures are printed too.
 All figures are best-of-3 per-frame averages (the animator's over its whole loop, the baseline's over its
 sampled frames), measured interleaved (the machine may be shared: the minimum is the least disturbed sample).
 The flow is realistic for a cinemagraph: a smooth field inside a mask covering ~40 % of the image,
@@ -165,11 +165,19 @@ def motion_inputs(image: torch.Tensor, motion: torch.Tensor | FlowStack) -> list
     return [image, *([layer.flow for layer in motion.layers] if isinstance(motion, FlowStack) else [motion])]
 
 
+PEAK_RUNS = 3
+"""Fresh interpreters a peak is measured in, the median kept: one case's resident peak varies by a frame or two from
+run to run (what the allocator keeps of the temporaries freed before the traces' buffers are made)."""
+
+
 def peak_bytes(size: int, n_frames: int, n_layers: int, all_behind: bool) -> int:
-    """The resident-memory peak of planning and rendering one case, measured in a fresh interpreter."""
+    """The resident-memory peak of planning and rendering one case: the median over PEAK_RUNS fresh interpreters."""
     command = [sys.executable, __file__, "--peak-case", str(size), str(n_frames), str(n_layers)]
-    run = subprocess.run(command + ["--all-behind"] * all_behind, capture_output=True, text=True, check=True)
-    return json.loads(run.stdout.strip().splitlines()[-1])["peak"]
+    peaks = []
+    for _ in range(PEAK_RUNS):
+        run = subprocess.run(command + ["--all-behind"] * all_behind, capture_output=True, text=True, check=True)
+        peaks.append(json.loads(run.stdout.strip().splitlines()[-1])["peak"])
+    return sorted(peaks)[len(peaks) // 2]
 
 
 def peak_case(size: int, n_frames: int, n_layers: int, all_behind: bool) -> None:
@@ -213,7 +221,10 @@ def print_layers(quick: bool, all_behind: bool, peak: bool, sizes: list[int]) ->
         frame, plain = size * size * 3 * 4, {}
         for n_layers in range(5 if not quick else 3):
             r = run_layers(size, n_frames, n_layers, 1 if quick else 2, all_behind, peak)
-            plain = plain or r
+            if not plain:
+                plain = r
+                print(f"{'':>22} the plain flow's run in all: held {r['held'] / frame:.2f}, peak "
+                      f"{r['peak'] / frame:.2f} frames")
             print(f"{size:>6} {n_frames:>6} {n_layers:>6} {r['ms']:>9.1f} {r['floor']:>7.2f} {r['share']:>7.0%} "
                   f"{(r['held'] - plain['held']) / frame:>6.2f} {(r['peak'] - plain['peak']) / frame:>6.2f}",
                   flush=True)

@@ -14,8 +14,8 @@ import psutil
 from ..models.checks import InputValueError
 from ..models.flow.layers import FlowLayer, as_stack
 from ..models.io import encoding
+from ..models.loop.common import CHUNK_PIXELS
 from ..models.loop.engines import CLASSIC_SPLAT, SHARP_LOOP, renders_layers
-from ..models.loop.sharp_loop import RENDER_CHUNK
 from ..models.loop.sharp_plan import MAX_CYCLES
 
 GB = 1e9
@@ -47,7 +47,7 @@ Fitted to the peaks measured with the whole picture moving (the most a flow can 
   and its blurred low band (12 B); the plan's per-pixel windows (4 float32 per cycle) and the tracked pixels'
   indices; the two Euler states (positions and start, 16 B each) and the step temporaries they share (32 B); the
   prepared flow and the image in channel-first layout (20 B). A frame's reads and blends are made for one chunk of a
-  layer's pixels at a time (at most models.loop.sharp_loop.RENDER_CHUNK, 12 MB at 180 B a pixel);
+  layer's pixels at a time (at most models.loop.common.CHUNK_PIXELS, 12 MB at 180 B a pixel);
 * classic splat: the blender's splat values (the sources twice, 32 B), its static base (16 B) and the splat
   workspace of a frame (accumulators, flags, ratio ≈ 200 B); the two Euler states and their step temporaries;
 * both: the backward trace is served from ⌈√N⌉ stored displacement fields (8 B each) and ⌈N/⌈√N⌉⌉ checkpoints
@@ -85,7 +85,7 @@ def animate_bytes(batch: int, frames: int, height: int, width: int, engine: str 
     pixels = batch * height * width
     fixed, per_root, per_chunk_pixel = WORKING_SET.get(engine, WORKING_SET[CLASSIC_SPLAT])
     regions = (int(layer.region().flatten(1).sum(1).max()) for layer in layers)
-    chunk = min(RENDER_CHUNK, max(regions, default=height * width))
+    chunk = min(CHUNK_PIXELS, max(regions, default=height * width))
     if layers:
         cycles = {MAX_CYCLES if layer.cycles is None else layer.cycles for layer in layers}
         fixed += sum(LAYER_BYTES[layer.border] for layer in layers) + max(

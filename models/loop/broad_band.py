@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from ..flow.ops import smoothstep
 from ..flow.smooth import normalised_blur
-from .common import bilinear, sorted_part
+from .common import bilinear, pixel_chunks, sorted_part
 from .sharp_plan import LOW_BAND_MARGIN
 
 BROAD_SIGMA = 16.0
@@ -89,7 +89,8 @@ class BroadBand:
         canvas[sources], known[sources] = weight, 1
         pooled, cover = (F.avg_pool2d(x.view(1, 1, *self.size), BROAD_STEP, ceil_mode=True) for x in (canvas, known))
         grid = _rows(normalised_blur(pooled / cover.clamp_min(1e-6), cover, WEIGHT_SIGMA / BROAD_STEP)[0])
-        index = (_read_grid(grid, pixels)[:, 0] >= WEIGHT_FLOOR).nonzero().squeeze(1)
+        index = torch.cat([(_read_grid(grid, pixels[:, part])[:, 0] >= WEIGHT_FLOOR).nonzero().squeeze(1) + part.start
+                           for part in pixel_chunks(pixels.shape[1])] or [pixels.new_zeros(0, dtype=torch.long)])
         return Balance(index.int(), grid)
 
     def shift(self, balance: Balance, pixels: torch.Tensor, traced: Positions, read: Positions, share: float,

@@ -3,7 +3,7 @@ bounding box of a mask, and bilinear reads."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -48,6 +48,17 @@ def loop_buffer(out: torch.Tensor | None, image: torch.Tensor, n_frames: int) ->
 def batch_item(values: torch.Tensor, item: int) -> torch.Tensor:
     """Item ``item`` of ``values`` [B or 1, ...]: a size-1 batch is shared by every image (one mask, one plan)."""
     return values[item if values.shape[0] > 1 else 0]
+
+
+CHUNK_PIXELS = 1 << 16
+"""Pixels a pass over a layer's pixels works on at once (each frame's reads and blends, the balanced broad band's
+weights): a frame's reads and blends take about 150 B a pixel for a moment, so a layer rendered whole held ~12 frames
+of temporaries where the whole picture moves; a chunk's stay under 10 MB whatever the picture's size."""
+
+
+def pixel_chunks(count: int) -> Iterator[slice]:
+    """Slices of 0 … count − 1, :data:`CHUNK_PIXELS` at a time."""
+    return (slice(start, min(start + CHUNK_PIXELS, count)) for start in range(0, count, CHUNK_PIXELS))
 
 
 def sorted_part(index: torch.Tensor, part: slice) -> slice:

@@ -39,7 +39,7 @@ from ..flow.layers import FlowStack
 from ..flow.ops import smoothstep
 from .border_feather import Feather, apply_feather, stack_feathers
 from .broad_band import BroadBand, one_phase_weight
-from .common import batch_item, check_loop_inputs, loop_buffer
+from .common import batch_item, check_loop_inputs, loop_buffer, pixel_chunks
 from .euler import loop_compact_displacements
 from .sharp_plan import LoopPlan, flow_fingerprint, plan_loop
 from .sharp_resample import SharpReader
@@ -56,9 +56,6 @@ from .sharp_stack import (
 TRACE_INTEGRATION = "round"
 LOW_PASS_SIGMA = 4.0
 """px: the blur that splits the still into the low band (slow, wide fade) and the detail (short, staggered switch)."""
-RENDER_CHUNK = 1 << 16
-"""A layer's pixels rendered together. A frame's reads and blends take about 150 B a pixel for a moment, so a layer
-rendered whole held ~12 frames of temporaries where the whole picture moves; in chunks they stay under 10 MB."""
 
 
 def render_sharp_loop(
@@ -213,8 +210,7 @@ class _LayerCursor:
         pixels = frame.view(batch, height * width, 3)
         for b, reader in enumerate(readers):
             moving = batch_item(self.layer.moving, b)
-            for start in range(0, sources.numel(), RENDER_CHUNK):
-                part = slice(start, start + RENDER_CHUNK)
+            for part in pixel_chunks(sources.numel()):
                 values = self._values(reader, b, part, i, batch_item(forward, b)[:, part],
                                       batch_item(backward, b)[:, part])
                 if not self.all_moving and not bool(moving[part].all()):

@@ -105,10 +105,11 @@ class SharpReader:
         # Cubic midpoints overshoot at edges: results are clipped to the still's own range.
         self.lowest, self.highest = still.amin(dim=(1, 2)), still.amax(dim=(1, 2))
         self.blurred = gaussian_blur(still.unsqueeze(0), low_sigma)[0].reshape(channels, -1).t().contiguous()
-        for region in regions:
-            inside = region.reshape(-1)
-            own = normalised_blur(still.unsqueeze(0), region.to(still.dtype)[None, None], low_sigma)
-            self.blurred[inside] = own[0].reshape(channels, -1).t()[inside]
+        for region in regions:  # a channel at a time: a whole-picture blur's temporaries are several frames
+            inside, weight = region.reshape(-1), region.to(still.dtype)[None, None]
+            for channel in range(channels):
+                own = normalised_blur(still[None, channel:channel + 1], weight, low_sigma)
+                self.blurred[inside, channel] = own.reshape(-1)[inside]
         step()
 
     def inside(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,7 +7,7 @@ import torch
 
 from models.checks import InputValueError
 from models.flow.layers import FlowLayer, FlowStack, as_stack, prepare_stack
-from models.loop import sharp_loop
+from models.loop import common
 from models.loop.border_feather import FEATHER_PX
 from models.loop.broad_band import BroadBand
 from models.loop.sharp_loop import make_plan, render_sharp_loop
@@ -196,10 +196,10 @@ def test_a_behind_layer_holds_at_most_one_frame_more_than_a_slipping_one():
 
 
 def test_a_stack_rendered_in_chunks_is_the_stack_rendered_whole(monkeypatch):
-    """Every layer's pixels are rendered in chunks of RENDER_CHUNK (its feather and balanced broad band split with
+    """Every layer's pixels are rendered in chunks of CHUNK_PIXELS (its feather and balanced broad band split with
     them): the frames are the same to the bit."""
     image = striped_picture()
     stack = FlowStack((band_layer(1.0), band_layer(-0.5, rows=slice(0, 4), border="slip", label="sky", bar=False)))
     whole = render_sharp_loop(image, stack, 12)
-    monkeypatch.setattr(sharp_loop, "RENDER_CHUNK", 97)  # a prime: chunks end anywhere, feathers and balances split
+    monkeypatch.setattr(common, "CHUNK_PIXELS", 97)  # a prime: chunks end anywhere, feathers and balances split
     assert torch.equal(render_sharp_loop(image, stack, 12), whole)
