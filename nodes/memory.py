@@ -38,7 +38,7 @@ def preflight(node: str, frames: int, height: int, width: int, needed: float, fi
                               f"{free / GB:.1f} GB free — {fixes}")
 
 
-WORKING_SET = {SHARP_LOOP: (200.0, 31.0, 180.0), CLASSIC_SPLAT: (365.0, 29.0, 0.0)}
+WORKING_SET = {SHARP_LOOP: (200.0, 31.0, 165.0), CLASSIC_SPLAT: (365.0, 29.0, 0.0)}
 """Per pixel engine, what a run holds at its peak besides its frames: (bytes per pixel of each image that do not
 depend on the frame count, bytes per pixel per √frames, bytes per pixel of the largest chunk it renders at once).
 Fitted to the peaks measured with the whole picture moving (the most a flow can move) at 256², 512², 1024² and 2048²,
@@ -47,7 +47,7 @@ Fitted to the peaks measured with the whole picture moving (the most a flow can 
   and its blurred low band (12 B); the plan's per-pixel windows (4 float32 per cycle) and the tracked pixels'
   indices; the two Euler states (positions and start, 16 B each) and the step temporaries they share (32 B); the
   prepared flow and the image in channel-first layout (20 B). A frame's reads and blends are made for one chunk of a
-  layer's pixels at a time (at most models.loop.common.CHUNK_PIXELS, 12 MB at 180 B a pixel);
+  layer's pixels at a time (at most models.loop.common.CHUNK_PIXELS, 11 MB at 165 B a pixel);
 * classic splat: the blender's splat values (the sources twice, 32 B), its static base (16 B) and the splat
   workspace of a frame (accumulators, flags, ratio ≈ 200 B); the two Euler states and their step temporaries;
 * both: the backward trace is served from ⌈√N⌉ stored displacement fields (8 B each) and ⌈N/⌈√N⌉⌉ checkpoints
