@@ -18,7 +18,7 @@ import torch
 from scipy import ndimage
 
 from ..flow.ops import smoothstep
-from .common import batch_item, sorted_part
+from .common import batch_item, chunk_share
 from .sharp_stack import StackPlan
 
 FEATHER_PX = 4.0
@@ -58,8 +58,7 @@ def apply_feather(values: torch.Tensor, feather: Feather | None, part: slice) ->
     """``values`` [P, 3] of the layer's sources ``part`` with its feathered pixels blended towards the still (in
     place)."""
     if feather is not None:
-        within = sorted_part(feather.index, part)
-        index = feather.index[within] - part.start
+        within, index = chunk_share(feather.index, part)
         values[index] = torch.lerp(feather.still[within], values[index], feather.weight[within])
     return values
 

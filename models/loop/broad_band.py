@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from ..flow.ops import smoothstep
 from ..flow.smooth import normalised_blur
-from .common import bilinear, pixel_chunks, sorted_part
+from .common import bilinear, chunk_share, pixel_chunks
 from .sharp_plan import LOW_BAND_MARGIN
 
 BROAD_SIGMA = 16.0
@@ -63,8 +63,7 @@ class Balance(NamedTuple):
 
     def part(self, part: slice) -> Balance:
         """The balance of the pixels ``part`` of the layer's sources alone (``index`` counted from its start)."""
-        within = self.index[sorted_part(self.index, part)]
-        return Balance(within - part.start, self.weight)
+        return Balance(chunk_share(self.index, part)[1], self.weight)
 
 
 class BroadBand:

@@ -61,11 +61,12 @@ def pixel_chunks(count: int) -> Iterator[slice]:
     return (slice(start, min(start + CHUNK_PIXELS, count)) for start in range(0, count, CHUNK_PIXELS))
 
 
-def sorted_part(index: torch.Tensor, part: slice) -> slice:
-    """Where the entries of the ascending ``index`` [K] lie in ``part`` (a slice with a start and a stop): a slice of
-    ``index``, to take a chunk's share of a list of positions."""
+def chunk_share(index: torch.Tensor, part: slice) -> tuple[slice, torch.Tensor]:
+    """The entries of the ascending ``index`` [K] (positions in a layer's sources) that lie in the chunk ``part``: where
+    they are in ``index`` (a slice) and their positions counted from the chunk's start."""
     bounds = torch.searchsorted(index, torch.tensor([part.start, part.stop], dtype=index.dtype, device=index.device))
-    return slice(int(bounds[0]), int(bounds[1]))
+    within = slice(int(bounds[0]), int(bounds[1]))
+    return within, index[within] - part.start
 
 
 def bounding_box(mask: torch.Tensor, margin: int) -> tuple[slice, slice]:
