@@ -91,7 +91,7 @@ class Animate(io.ComfyNode):
         if video_model is not None:
             video_model.render_loop(picture, motion, frames, out=out, on_frame=progress, on_step=cancel)
         elif engine == SHARP_LOOP:
-            plan = sharp_loop.make_plan(motion, frames, on_step=cancel)
+            plan = sharp_loop.make_plan(motion, frames, on_step=cancel, image=picture)
             for note in plan.notes if isinstance(plan, sharp_loop.StackPlan) else ():
                 log.info("T2C_Animate: %s", note)
             for warning in plan.warnings:

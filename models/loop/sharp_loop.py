@@ -52,6 +52,7 @@ from .sharp_stack import (
     remap_into_layer,
     single_layer_plan,
 )
+from .stagger_choice import still_detail
 
 TRACE_INTEGRATION = "round"
 LOW_PASS_SIGMA = 4.0
@@ -86,7 +87,8 @@ def render_sharp_loop(
     image = image.float()
     out = loop_buffer(out, image, n_frames)
     if plan is None:
-        plan = make_plan(flow, n_frames, transition=transition, cycles=cycles, seed=seed, on_step=on_step)
+        plan = make_plan(flow, n_frames, transition=transition, cycles=cycles, seed=seed, on_step=on_step,
+                         image=image)
     renderer = SharpRenderer(image, check_plan(plan, flow, n_frames), on_step)
     for t in range(n_frames):
         renderer.render(out[:, t], t)
@@ -115,22 +117,28 @@ class SharpRenderer:
 
 
 def make_plan(flow: torch.Tensor | FlowStack, n_frames: int, *, transition: int | None = None,
-              cycles: int | None = None, seed: int = 0, on_step: Callable[[], None] | None = None
-              ) -> LoopPlan | StackPlan:
+              cycles: int | None = None, seed: int = 0, on_step: Callable[[], None] | None = None,
+              image: torch.Tensor | None = None) -> LoopPlan | StackPlan:
     """The analysis pass alone: a :class:`LoopPlan` for a flow tensor, a :class:`StackPlan` for a stack (its
     ``warnings`` say where the flow cannot loop cleanly, a stack's ``notes`` what was done per layer);
-    ``on_step()`` runs after each step of its traces."""
+    ``on_step()`` runs after each step of its traces. ``image`` [B, 3, H, W]: the still to be rendered, whose detail
+    the stagger pattern must not hide (:mod:`models.loop.stagger_choice`); :func:`render_sharp_loop` passes it, so
+    pass it too to make the plan it would make."""
     check_int(n_frames, "n_frames", 1)
     if cycles is not None and check_int(cycles, "cycles", 1) > n_frames:
         raise InputValueError(f"cycles ({cycles}) cannot exceed the frames ({n_frames})")
     if transition is not None:
         check_int(transition, "transition", 1)
     check_int(seed, "seed", 0)
+    if image is not None:
+        for layer_flow in _flows(flow):
+            check_loop_inputs(image, layer_flow, n_frames, None)
+    detail = None if image is None else still_detail(image)
     if isinstance(flow, FlowStack):
         refuse_cycles_with_stack(cycles)
-        return plan_stack(flow, n_frames, transition=transition, seed=seed, on_step=on_step)
+        return plan_stack(flow, n_frames, transition=transition, seed=seed, on_step=on_step, detail=detail)
     check_flow(flow)
-    return plan_loop(flow.float(), n_frames, transition, cycles, seed, on_step)
+    return plan_loop(flow.float(), n_frames, transition, cycles, seed, on_step, detail=detail)
 
 
 def check_plan(plan: LoopPlan | StackPlan, flow: torch.Tensor | FlowStack, n_frames: int) -> StackPlan:

@@ -13,7 +13,8 @@ the picture counts as unusable. Per point, the forward phase is usable up to ``f
 from a smooth random field whose values are spread evenly over the cycle (so only a few patches switch at any
 frame, and never all at once). Where the interval is shorter than the window, the whole interval is the window (a
 slower, local cross-fade: near inflow and outflow edges); where it is empty, the window straddles the frame at which
-both phases are equally distorted, and the plan warns when that is a noticeable share of the region.
+both phases are equally distorted, and the plan warns when that is a noticeable share of the region. Given the still,
+the plan replaces a random field whose windows would hide its detail in some frame (:mod:`.stagger_choice`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,16 @@ from ..flow.smooth import normalised_blur, smooth_random_field
 from .common import bounding_box
 from .euler import EulerState
 from .sharp_resample import read_bilinear
+from .stagger_choice import (
+    KEEP_DETAIL,
+    PREDICTION_POINTS,
+    STAGGER_CANDIDATES,
+    candidate_seed,
+    carried_detail,
+    choose_candidates,
+    point_detail,
+    shown_detail,
+)
 
 ANALYSIS_GRID = 128
 """Points along the moving region's longer side (the traces are smooth; the pass's cost follows this, not H·W)."""
@@ -151,13 +162,16 @@ def cycle_bounds(n_frames: int, cycles: int) -> tuple[int, ...]:
 
 def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, cycles: int | None = None,
               seed: int = 0, on_step: Callable[[], None] | None = None, *, moving: torch.Tensor | None = None,
-              outside: torch.Tensor | None = None) -> LoopPlan:
+              outside: torch.Tensor | None = None, detail: torch.Tensor | None = None) -> LoopPlan:
     """Transition windows of every moving pixel (module docstring). ``flow`` [B, 2, H, W]; ``transition`` in
     frames (default :func:`default_transition`); ``cycles`` per loop (default :func:`choose_cycles`).
     ``moving`` [B, H, W] bool: the pixels to plan (default: where the flow is nonzero); ``outside`` [B|1, H, W]: how
-    far each pixel is outside the region a trace may read (default: only the picture's edge bounds it). ``on_step()``
-    runs after each step of the traces and between the full-size steps (an exception it raises, e.g. Cancel, stops
-    the pass)."""
+    far each pixel is outside the region a trace may read (default: only the picture's edge bounds it); ``detail``
+    [B|1, 1, H, W]: the still's detail energy (:func:`.stagger_choice.still_detail`), which the chosen stagger
+    pattern must not hide (without it: the ``seed``'s pattern as it is; one flow for several pictures gets windows
+    per picture where their choices differ).
+    ``on_step()`` runs after each step of the traces and between the full-size steps (an exception it raises, e.g.
+    Cancel, stops the pass)."""
     batch = flow.shape[0]
     if moving is None:
         moving = (flow != 0).any(dim=1)
@@ -172,8 +186,11 @@ def plan_loop(flow: torch.Tensor, n_frames: int, transition: int | None = None, 
     if cycles is None:
         cycles = choose_cycles(distortion.forward, distortion.backward, distortion.moving, n_frames)
     bounds = cycle_bounds(n_frames, cycles)
-    windows = [_cycle_windows(distortion, grid, last - first, transition or default_transition(n_frames), seed + k)
-               for k, (first, last) in enumerate(pairwise(bounds))]
+    lengths = [last - first for first, last in pairwise(bounds)]
+    transition = transition or default_transition(n_frames)
+    windows = [_cycle_windows(distortion, grid, length, transition, seed + k) for k, length in enumerate(lengths)]
+    if detail is not None:
+        windows = _keep_detail(windows, flow, moving, detail, distortion, grid, lengths, transition, seed)
     start, end = _to_pixels(windows, "start", "end", grid, sources, bounds, flow.shape[-1])
     if on_step is not None:
         on_step()
@@ -211,6 +228,39 @@ def _cycle_windows(distortion: _Distortion, grid: _Grid, length: int, transition
     shape = (batch, *grid.shape)
     smooth = [_smooth_on(values.view(shape), moving.view(shape)) for values in raw[:4]]
     return Windows(*smooth, raw.infeasible)
+
+
+def _keep_detail(windows: list[Windows], flow: torch.Tensor, moving: torch.Tensor, detail: torch.Tensor,
+                 distortion: _Distortion, grid: _Grid, lengths: list[int], transition: int,
+                 seed: int) -> list[Windows]:
+    """``windows`` (one per cycle), or where they would hide the still's detail in some frame, the windows of
+    another stagger pattern that hides least (:mod:`.stagger_choice`), per cycle and picture."""
+    step = max(1, math.ceil(max(grid.shape) / PREDICTION_POINTS))
+    energy, counted = point_detail(detail, moving, grid.rows, grid.cols, grid.stride * step)
+    carried = carried_detail(flow, grid.index.view(grid.shape)[::step, ::step].flatten(), energy, counted,
+                             max(lengths), (grid.cols.start, grid.rows.start), grid.stride * step)
+
+    def at_points(candidates: list[Windows]) -> torch.Tensor:
+        fields = [w.start for w in candidates] + [w.end for w in candidates]
+        return torch.stack(fields, dim=1).view(-1, len(fields), *grid.shape)[..., ::step, ::step].flatten(2)
+
+    if bool((shown_detail(carried, [at_points([w]) for w in windows], lengths)[:, 0] >= KEEP_DETAIL).all()):
+        return windows
+    candidates = [[w] + [_cycle_windows(distortion, grid, length, transition, candidate_seed(seed + k, j))
+                         for j in range(1, STAGGER_CANDIDATES)]
+                  for k, (w, length) in enumerate(zip(windows, lengths, strict=True))]
+    choice = choose_candidates(shown_detail(carried, [at_points(c) for c in candidates], lengths))
+    return [Windows(*(_pick([getattr(w, field) for w in cycle], kept) for field in Windows._fields[:4]),
+                    cycle[0].infeasible)  # where both phases hold does not depend on the pattern
+            for cycle, kept in zip(candidates, choice, strict=True)]
+
+
+def _pick(candidates: list[torch.Tensor], kept: torch.Tensor) -> torch.Tensor:
+    """Per picture b the values of candidate ``kept[b]``: [K] × [B|1, ...] → [B, ...] (B = ``kept``'s pictures: one
+    flow for several pictures gets windows per picture)."""
+    stacked = torch.stack(candidates)
+    stacked = stacked.expand(stacked.shape[0], len(kept), *stacked.shape[2:])
+    return stacked[kept, torch.arange(len(kept), device=stacked.device)]
 
 
 def _to_pixels(windows: list[Windows], first: str, last: str, grid: _Grid, sources: torch.Tensor,

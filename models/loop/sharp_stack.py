@@ -60,8 +60,9 @@ class StackPlan:
 
 
 def plan_stack(stack: FlowStack, n_frames: int, *, transition: int | None = None, seed: int = 0,
-               on_step: Callable[[], None] | None = None) -> StackPlan:
-    """Plan every layer of ``stack`` for a loop of ``n_frames`` (``on_step`` as in :func:`plan_loop`)."""
+               on_step: Callable[[], None] | None = None, detail: torch.Tensor | None = None) -> StackPlan:
+    """Plan every layer of ``stack`` for a loop of ``n_frames`` (``on_step`` and ``detail`` as in
+    :func:`plan_loop`)."""
     check_int(n_frames, "n_frames", 1)
     owner = stack.owner()
     layers, notes, warnings = [], [], []
@@ -79,7 +80,7 @@ def plan_stack(stack: FlowStack, n_frames: int, *, transition: int | None = None
         outside, nearest = (None, None) if layer.border != "behind" else _beyond(owned)
         window = transition or default_transition(n_frames, behind=nearest is not None)
         plan = plan_loop(flow if nearest is None else _extend(flow, nearest), n_frames, window, cycles,
-                         seed + index * LAYER_SEED_STEP, on_step, moving=moving, outside=outside)
+                         seed + index * LAYER_SEED_STEP, on_step, moving=moving, outside=outside, detail=detail)
         prefix = "" if len(stack.layers) == 1 else f"{layer.label}: "
         warnings.extend(prefix + w for w in plan.warnings)
         layers.append(LayerPlan(layer.label, layer.border, flow, plan, moving.flatten(1)[:, plan.sources],
