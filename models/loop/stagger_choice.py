@@ -85,13 +85,12 @@ def point_detail(detail: torch.Tensor, moving: torch.Tensor, rows: slice, cols: 
 
 class Carried(NamedTuple):
     """The detail energy each point reads in either phase, per step of the traces: [S + 1, B, G] each, counted points
-    only; ``still`` [B, 1] the energy of the counted points in the still."""
+    only (step 0 of either: the still's)."""
 
     ahead: torch.Tensor
     """k steps along the flow (what the backward phase brings, L − t steps ahead at frame t)…"""
     behind: torch.Tensor
     """…and k steps against it (what the forward phase brings at frame k)."""
-    still: torch.Tensor
 
 
 def carried_detail(flow: torch.Tensor, index: torch.Tensor, energy: torch.Tensor, counted: torch.Tensor,
@@ -115,7 +114,7 @@ def carried_detail(flow: torch.Tensor, index: torch.Tensor, energy: torch.Tensor
             state.step()
             reads.append(read(state))
         phases.append(torch.stack(reads))
-    return Carried(phases[0], phases[1], phases[0][0].sum(dim=-1, keepdim=True))
+    return Carried(*phases)
 
 
 def shown_detail(carried: Carried, windows: list[torch.Tensor], lengths: list[int]) -> torch.Tensor:
@@ -127,7 +126,7 @@ def shown_detail(carried: Carried, windows: list[torch.Tensor], lengths: list[in
     trace t steps against the flow reads) and the backward phase's (L − t steps along it), blended as the render
     blends them (weights a, b: energies a², b² over a² + b²). Where the point downstream has switched and the point
     upstream has not, a feature carried between them shows in neither, and the frame's detail falls."""
-    still = carried.still
+    still = carried.ahead[0].sum(dim=-1, keepdim=True)  # [B, 1]
     low = still.new_full((len(lengths), windows[0].shape[1] // 2, still.shape[0]), math.inf)
     for c, length in enumerate(lengths):
         starts, ends = windows[c].chunk(2, dim=1)
